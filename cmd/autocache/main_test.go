@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestPlanJSONFromStdin(t *testing.T) {
+	df := "FROM python:3.11-slim\nRUN pip install --no-cache-dir flask\n"
+	code, out, errs := runCLI(t, df, "plan", "--offline", "--format", "json", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rep struct {
+		Steps []struct {
+			Line     int
+			Managers []string
+			Args     []string
+			Mounts   []struct{ Type, Target, ID, Sharing string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(rep.Steps) != 1 || rep.Steps[0].Line != 2 || rep.Steps[0].Managers[0] != "pip" {
+		t.Fatalf("%+v", rep)
+	}
+	if m := rep.Steps[0].Mounts[0]; m.Target != "/root/.cache/pip" || m.ID != "//root/.cache/pip" || m.Sharing != "shared" {
+		t.Fatalf("mount %+v", m)
+	}
+	if got := rep.Steps[0].Args[2]; got != "pip install flask" {
+		t.Fatalf("args %q", got)
+	}
+}
+
+func TestPlanTextFromDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/Dockerfile", []byte("FROM node:18-slim\nWORKDIR /app\nRUN npm ci\nRUN npm run build\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "", "plan", "--offline", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "Dockerfile:3") || !strings.Contains(out, "+ cache /root/.npm") || !strings.Contains(out, "1 of 2 RUN steps") {
+		t.Fatalf("text output:\n%s", out)
+	}
+}
+
+func TestPlanParseErrorExitsNonZeroWithLine(t *testing.T) {
+	code, _, errs := runCLI(t, "FROM debian\nRUN true\nRUNN apt-get install x\n", "plan", "--offline", "-")
+	if code == 0 {
+		t.Fatal("broken Dockerfile planned")
+	}
+	if !strings.Contains(errs, "line 3") || !strings.Contains(errs, "unknown instruction: RUNN") {
+		t.Fatalf("stderr:\n%s", errs)
+	}
+}
+
+func TestPlanOptOutAndManagers(t *testing.T) {
+	df := "FROM debian\nRUN apt-get update && apt-get install -y curl && pip install x\n"
+	_, out, _ := runCLI(t, df, "plan", "--offline", "--format", "json", "--build-arg", "AUTOCACHE=off", "-")
+	if strings.Contains(out, "cache") {
+		t.Fatalf("AUTOCACHE=off still plans caches:\n%s", out)
+	}
+	_, out, _ = runCLI(t, df, "plan", "--offline", "--format", "json", "--build-arg", "AUTOCACHE_MANAGERS=pip", "-")
+	if strings.Contains(out, "/var/cache/apt") || !strings.Contains(out, "/root/.cache/pip") {
+		t.Fatalf("AUTOCACHE_MANAGERS=pip:\n%s", out)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	if code, _, _ := runCLI(t, ""); code != 2 {
+		t.Fatal("no command should exit 2")
+	}
+	if code, _, _ := runCLI(t, "", "plan", "--format", "yaml", "-"); code != 2 {
+		t.Fatal("bad format should exit 2")
+	}
+}

@@ -1,0 +1,133 @@
+// Package frontend is the autocache BuildKit frontend: upstream's Dockerfile
+// frontend (builder.Build) run with a gateway client whose Solve passes each
+// LLB definition through llbtransform before it reaches the solver. Syntax
+// forwarding, subrequests, lint, multi-platform and SBOM stay upstream's.
+package frontend
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/autocache/autocache/llbtransform"
+	"github.com/autocache/autocache/pkgmgr"
+	"github.com/moby/buildkit/frontend/dockerfile/builder"
+	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/moby/buildkit/util/apicaps"
+	"github.com/pkg/errors"
+)
+
+// Build arguments that control autocache.
+const (
+	ArgSwitch   = "AUTOCACHE"          // "off" (or false/0/no) disables it
+	ArgManagers = "AUTOCACHE_MANAGERS" // comma-separated canonical names
+	argCacheNS  = "BUILDKIT_CACHE_MOUNT_NS"
+	buildArg    = "build-arg:"
+)
+
+// Config is what the build's options ask of autocache.
+type Config struct {
+	Off      bool
+	Managers []string // nil = all
+	CacheNS  string
+}
+
+// ParseConfig reads the build args. An unknown manager name is an error: a
+// typo would otherwise silently disable caching.
+func ParseConfig(opts map[string]string) (Config, error) {
+	var c Config
+	switch strings.ToLower(strings.TrimSpace(opts[buildArg+ArgSwitch])) {
+	case "off", "false", "0", "no", "disabled":
+		c.Off = true
+	}
+	c.CacheNS = opts[buildArg+argCacheNS]
+	if v, ok := opts[buildArg+ArgManagers]; ok {
+		c.Managers = []string{}
+		known := pkgmgr.Names()
+		for _, m := range strings.Split(v, ",") {
+			m = strings.ToLower(strings.TrimSpace(m))
+			if m == "" {
+				continue
+			}
+			if !contains(known, m) {
+				return c, errors.Errorf("%s: unknown package manager %q (known: %s)", ArgManagers, m, strings.Join(known, ", "))
+			}
+			c.Managers = append(c.Managers, m)
+		}
+	}
+	return c, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Build is the frontend's entry point (a client.BuildFunc).
+func Build(ctx context.Context, c client.Client) (*client.Result, error) {
+	bo := c.BuildOpts()
+	cfg, err := ParseConfig(bo.Opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Off || !supportsCacheMounts(bo.LLBCaps) {
+		return builder.Build(ctx, c)
+	}
+	rc := &rewritingClient{Client: c, opt: llbtransform.Options{CacheNS: cfg.CacheNS, Managers: cfg.Managers}}
+	res, err := builder.Build(ctx, rc)
+	if err != nil || res == nil {
+		return res, err
+	}
+	// Say what was done: buildctl --metadata-file and the build's exporter
+	// response carry frontend.* keys.
+	res.AddMeta(MetaSteps, []byte(strconv.FormatInt(rc.rewritten.Load(), 10)))
+	res.AddMeta(MetaVersion, []byte(Version))
+	return res, nil
+}
+
+// Result metadata keys.
+const (
+	MetaSteps   = "frontend.autocache.steps"   // number of steps given cache mounts
+	MetaVersion = "frontend.autocache.version" // the frontend's version
+)
+
+// Version is the frontend's version, set by its main package.
+var Version = "dev"
+
+func supportsCacheMounts(caps apicaps.CapSet) bool {
+	for _, id := range []apicaps.CapID{pb.CapExecMountCache, pb.CapExecMountCacheSharing, pb.CapExecMountSelector, pb.CapFileBase} {
+		if caps.Supports(id) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// rewritingClient is the gateway client that upstream's builder talks to.
+// Only Solve differs: definitions go through llbtransform first.
+type rewritingClient struct {
+	client.Client
+	opt       llbtransform.Options
+	rewritten atomic.Int64 // steps changed, over every Solve
+}
+
+func (r *rewritingClient) Solve(ctx context.Context, req client.SolveRequest) (*client.Result, error) {
+	if req.Definition != nil {
+		// Fail open: if the definition can't be rewritten, it is solved as upstream made it.
+		if res, err := llbtransform.Transform(ctx, req.Definition, r.opt); err == nil && res.Changed {
+			req.Definition = res.Def
+			for _, s := range res.Steps {
+				if len(s.Mounts) > 0 || s.Digest != s.OldDigest && len(s.Managers) > 0 {
+					r.rewritten.Add(1)
+				}
+			}
+		}
+	}
+	return r.Client.Solve(ctx, req)
+}

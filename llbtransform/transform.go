@@ -1,0 +1,379 @@
+// Package llbtransform rewrites a marshalled LLB definition: every ExecOp
+// that runs a package manager gets the cache mounts, generated config files,
+// argv and env edits that pkgmgr plans for it. Every op that depends on a
+// rewritten op is re-digested, and metadata and source locations follow the
+// new digests. The same input always gives byte-identical output, and a
+// definition with nothing to change comes back as it was.
+package llbtransform
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/autocache/autocache/pkgmgr"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+	"github.com/pkg/errors"
+)
+
+// Options control a transform.
+type Options struct {
+	// CacheNS is BUILDKIT_CACHE_MOUNT_NS: cache ids are CacheNS + "/" + target,
+	// exactly like a hand-written --mount=type=cache,target=… so both share one cache.
+	CacheNS string
+	// Managers limits the managers (canonical names); nil means all.
+	Managers []string
+}
+
+// Mount is a mount that the transform added to a step.
+type Mount struct {
+	Type     string // "cache" or "bind"
+	Target   string
+	ID       string // cache id (cache mounts)
+	Sharing  string // cache sharing mode
+	UID, GID int    // owner of a new cache directory
+	Readonly bool
+	Manager  string
+}
+
+// Step reports what happened to one ExecOp.
+type Step struct {
+	Digest    digest.Digest // digest of the op in the output definition
+	OldDigest digest.Digest // digest of the op in the input definition
+	Managers  []string
+	Args      []string // argv as it will run
+	Env       []string // env as it will run
+	User      string
+	Cwd       string
+	Mounts    []Mount // only the mounts added here
+	Notes     []string
+	Locations *pb.Locations // Dockerfile locations of the step, if any
+}
+
+// Result is a transformed definition and a report of each ExecOp in it.
+type Result struct {
+	Def     *pb.Definition
+	Steps   []Step // one per ExecOp, in definition order
+	Changed bool
+}
+
+// Transform rewrites def. def itself is never modified. An error means the
+// definition could not be read at all; a step whose analysis fails is left
+// exactly as it was, with a note (fail open).
+func Transform(ctx context.Context, def *pb.Definition, opt Options) (*Result, error) {
+	if def == nil || len(def.Def) == 0 {
+		return &Result{Def: def}, nil
+	}
+	t := &transformer{
+		opt:     opt,
+		renamed: map[digest.Digest]digest.Digest{},
+		seen:    map[digest.Digest]bool{},
+		meta:    map[string]*pb.OpMetadata{},
+		locs:    map[string]*pb.Locations{},
+	}
+	for _, dt := range def.Def {
+		if err := t.add(ctx, dt, def); err != nil {
+			return nil, err
+		}
+	}
+	if !t.changed {
+		res := &Result{Def: def, Steps: t.steps}
+		for i := range res.Steps {
+			res.Steps[i].Locations = sourceLocations(def, string(res.Steps[i].Digest))
+		}
+		return res, nil
+	}
+	out := &pb.Definition{Def: t.out, Metadata: t.meta}
+	if def.Source != nil {
+		out.Source = &pb.Source{Infos: def.Source.Infos, Locations: t.locs}
+	}
+	for i := range t.steps {
+		t.steps[i].Locations = t.locs[string(t.steps[i].Digest)]
+	}
+	return &Result{Def: out, Steps: t.steps, Changed: true}, nil
+}
+
+type transformer struct {
+	opt     Options
+	out     [][]byte
+	renamed map[digest.Digest]digest.Digest // old digest → new digest
+	seen    map[digest.Digest]bool          // ops already in out
+	meta    map[string]*pb.OpMetadata
+	locs    map[string]*pb.Locations
+	steps   []Step
+	changed bool
+}
+
+// add appends one op of the input to the output, rewritten if it is a
+// package-manager step or if any of its inputs were rewritten.
+func (t *transformer) add(ctx context.Context, dt []byte, def *pb.Definition) error {
+	oldDgst := digest.FromBytes(dt)
+	var op pb.Op
+	if err := op.Unmarshal(dt); err != nil {
+		return errors.Wrapf(err, "llbtransform: cannot read op %s", oldDgst)
+	}
+	dirty := false
+	for _, inp := range op.Inputs {
+		if nd, ok := t.renamed[digest.Digest(inp.Digest)]; ok {
+			inp.Digest = string(nd)
+			dirty = true
+		}
+	}
+	md := cloneMeta(def.Metadata[string(oldDgst)])
+	var step *Step
+	if ex := op.GetExec(); ex != nil {
+		s, edited, err := t.exec(ctx, &op, ex, md)
+		if err != nil {
+			return err
+		}
+		step = &s
+		dirty = dirty || edited
+	}
+	newDgst := oldDgst
+	if dirty {
+		b, err := op.Marshal()
+		if err != nil {
+			return errors.Wrapf(err, "llbtransform: cannot marshal op %s", oldDgst)
+		}
+		dt, newDgst = b, digest.FromBytes(b)
+		t.renamed[oldDgst] = newDgst
+		t.changed = true
+	}
+	if step != nil {
+		step.OldDigest, step.Digest = oldDgst, newDgst
+		t.steps = append(t.steps, *step)
+	}
+	t.emit(newDgst, dt, md, sourceLocations(def, string(oldDgst)))
+	return nil
+}
+
+// emit appends an op to the output once.
+func (t *transformer) emit(dgst digest.Digest, dt []byte, md *pb.OpMetadata, locs *pb.Locations) {
+	if t.seen[dgst] {
+		return
+	}
+	t.seen[dgst] = true
+	t.out = append(t.out, dt)
+	if md != nil {
+		t.meta[string(dgst)] = md
+	}
+	if locs != nil {
+		t.locs[string(dgst)] = locs
+	}
+}
+
+// exec plans one ExecOp and applies the plan to op (and md). It reports
+// whether op changed.
+func (t *transformer) exec(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata) (Step, bool, error) {
+	meta := ex.GetMeta()
+	step := Step{Args: meta.GetArgs(), Env: meta.GetEnv(), User: meta.GetUser(), Cwd: meta.GetCwd()}
+	in := pkgmgr.Step{
+		Args: slices.Clone(meta.GetArgs()),
+		Env:  slices.Clone(meta.GetEnv()),
+		User: meta.GetUser(),
+		Cwd:  meta.GetCwd(),
+		OS:   op.GetPlatform().GetOS(),
+	}
+	for _, m := range ex.Mounts {
+		if m.Dest != "/" {
+			in.Mounts = append(in.Mounts, m.Dest)
+		}
+	}
+	plan, err := analyze(in, pkgmgr.Options{Managers: t.opt.Managers})
+	if err != nil {
+		step.Notes = []string{"left unchanged: " + err.Error()}
+		return step, false, nil
+	}
+	step.Managers, step.Notes = plan.Managers, plan.Notes
+	if len(plan.Managers) == 0 || (len(plan.Caches) == 0 && len(plan.Files) == 0 &&
+		slices.Equal(plan.Args, in.Args) && slices.Equal(plan.Env, in.Env)) {
+		return step, false, nil
+	}
+	added, err := t.apply(ctx, op, ex, md, plan)
+	if err != nil {
+		// Fail open: the op is untouched until apply succeeds.
+		step.Notes = append(step.Notes, "left unchanged: "+err.Error())
+		return step, false, nil
+	}
+	step.Args, step.Env, step.Mounts = plan.Args, plan.Env, added
+	return step, true, nil
+}
+
+// analyze is pkgmgr.Analyze that turns a panic into an error, so one odd
+// step can never take the build down.
+func analyze(s pkgmgr.Step, o pkgmgr.Options) (plan pkgmgr.Plan, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("analysis failed: %v", r)
+		}
+	}()
+	return pkgmgr.Analyze(s, o)
+}
+
+// apply edits op in place. It first builds everything that can fail, so an
+// error leaves op untouched.
+func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata, plan pkgmgr.Plan) ([]Mount, error) {
+	var (
+		mounts []*pb.Mount
+		added  []Mount
+		inputs []*pb.Input
+		gen    []generated
+	)
+	// input gives the index of g's head among the op's inputs, adding it once.
+	base := int64(len(op.Inputs))
+	input := func(g generated) int64 {
+		for i, in := range inputs {
+			if in.Digest == string(g.head) {
+				return base + int64(i)
+			}
+		}
+		inputs = append(inputs, &pb.Input{Digest: string(g.head)})
+		gen = append(gen, g)
+		return base + int64(len(inputs)-1)
+	}
+	for _, c := range plan.Caches {
+		if !path.IsAbs(c.Target) || path.Clean(c.Target) != c.Target || c.Target == "/" {
+			return nil, errors.Errorf("bad cache target %q", c.Target)
+		}
+		m := &pb.Mount{
+			Input:     int64(pb.Empty),
+			Dest:      c.Target,
+			Output:    int64(pb.SkipOutput),
+			MountType: pb.MountType_CACHE,
+			CacheOpt:  &pb.CacheOpt{ID: t.opt.CacheNS + "/" + c.Target, Sharing: sharing(c.Sharing)},
+		}
+		if c.UID != 0 || c.GID != 0 {
+			// Like upstream's --mount=type=cache,uid=…,gid=…: the cache starts
+			// from a directory owned by the step's user.
+			g, err := generate(ctx, op.Platform, "[internal] setting cache mount permissions",
+				llb.Mkdir("/cache", 0o755, llb.WithUIDGID(c.UID, c.GID)))
+			if err != nil {
+				return nil, err
+			}
+			m.Input, m.Selector = input(g), "/cache"
+		}
+		mounts = append(mounts, m)
+		added = append(added, Mount{Type: "cache", Target: c.Target, ID: m.CacheOpt.ID, Sharing: c.Sharing, UID: c.UID, GID: c.GID, Manager: c.Manager})
+	}
+	if len(plan.Files) > 0 {
+		var action *llb.FileAction
+		names := make([]string, len(plan.Files))
+		for i, f := range plan.Files {
+			if !path.IsAbs(f.Target) || path.Clean(f.Target) != f.Target || f.Target == "/" {
+				return nil, errors.Errorf("bad file target %q", f.Target)
+			}
+			names[i] = fmt.Sprintf("/%d-%s", i, path.Base(f.Target))
+			if action == nil {
+				action = llb.Mkfile(names[i], 0o644, f.Contents)
+			} else {
+				action = action.Mkfile(names[i], 0o644, f.Contents)
+			}
+		}
+		g, err := generate(ctx, op.Platform, "[internal] autocache: generating config files", action)
+		if err != nil {
+			return nil, err
+		}
+		idx := input(g)
+		for i, f := range plan.Files {
+			mounts = append(mounts, &pb.Mount{Input: idx, Selector: names[i], Dest: f.Target, Readonly: true, Output: int64(pb.SkipOutput)})
+			added = append(added, Mount{Type: "bind", Target: f.Target, Readonly: true, Manager: f.Manager})
+		}
+	}
+
+	// Nothing below can fail.
+	for _, g := range gen {
+		for _, o := range g.ops {
+			t.emit(o.dgst, o.dt, o.md, nil)
+		}
+	}
+	op.Inputs = append(op.Inputs, inputs...)
+	ex.Mounts = append(ex.Mounts, mounts...)
+	ex.Meta.Args = slices.Clone(plan.Args)
+	ex.Meta.Env = slices.Clone(plan.Env)
+	if md != nil {
+		if md.Caps == nil {
+			md.Caps = map[string]bool{}
+		}
+		if len(plan.Caches) > 0 {
+			md.Caps[string(pb.CapExecMountCache)] = true
+			md.Caps[string(pb.CapExecMountCacheSharing)] = true
+		}
+		if len(inputs) > 0 {
+			md.Caps[string(pb.CapExecMountSelector)] = true
+			md.Caps[string(pb.CapExecMountBind)] = true
+		}
+		if name, ok := md.Description["llb.customname"]; ok {
+			md.Description["llb.customname"] = name + " [autocache: " + strings.Join(plan.Managers, ", ") + "]"
+		}
+	}
+	return added, nil
+}
+
+func sharing(s string) pb.CacheSharingOpt {
+	switch s {
+	case pkgmgr.Locked:
+		return pb.CacheSharingOpt_LOCKED
+	case pkgmgr.Private:
+		return pb.CacheSharingOpt_PRIVATE
+	}
+	return pb.CacheSharingOpt_SHARED
+}
+
+// generated is a small definition (a FileOp on scratch) that becomes a new
+// input of a step.
+type generated struct {
+	head digest.Digest
+	ops  []genOp
+}
+
+type genOp struct {
+	dgst digest.Digest
+	dt   []byte
+	md   *pb.OpMetadata
+}
+
+// generate marshals a FileOp on scratch for the step's platform.
+func generate(ctx context.Context, p *pb.Platform, name string, action *llb.FileAction) (generated, error) {
+	var opts []llb.ConstraintsOpt
+	if p != nil {
+		opts = append(opts, llb.Platform(p.Spec()))
+	}
+	st := llb.Scratch().File(action, append(opts, llb.WithCustomName(name))...)
+	def, err := st.Marshal(ctx, opts...)
+	if err != nil {
+		return generated{}, errors.Wrap(err, "generating files")
+	}
+	pdef := def.ToPB()
+	var g generated
+	for i, dt := range pdef.Def {
+		dgst := digest.FromBytes(dt)
+		if i == len(pdef.Def)-1 { // the terminal op points at the head
+			var term pb.Op
+			if err := term.Unmarshal(dt); err != nil || len(term.Inputs) != 1 {
+				return generated{}, errors.New("generating files: unexpected definition")
+			}
+			g.head = digest.Digest(term.Inputs[0].Digest)
+			break
+		}
+		g.ops = append(g.ops, genOp{dgst: dgst, dt: dt, md: pdef.Metadata[string(dgst)]})
+	}
+	return g, nil
+}
+
+func cloneMeta(md *pb.OpMetadata) *pb.OpMetadata {
+	if md == nil {
+		return nil
+	}
+	return md.CloneVT()
+}
+
+func sourceLocations(def *pb.Definition, dgst string) *pb.Locations {
+	if def.Source == nil {
+		return nil
+	}
+	return def.Source.Locations[dgst]
+}

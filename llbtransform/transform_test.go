@@ -1,0 +1,264 @@
+package llbtransform
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/llbsolver"
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+var linux = ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+
+// marshal turns a state into a definition the way upstream's builder does.
+func marshal(t *testing.T, st llb.State) *pb.Definition {
+	t.Helper()
+	def, err := st.Marshal(context.Background(), llb.Platform(linux))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return def.ToPB()
+}
+
+func run(st llb.State, script string, opts ...llb.RunOption) llb.State {
+	opts = append([]llb.RunOption{llb.Args([]string{"/bin/sh", "-c", script}), llb.WithCustomName("RUN " + script)}, opts...)
+	return st.Run(opts...).Root()
+}
+
+func base() llb.State {
+	return llb.Image("docker.io/library/python:3.11-slim", llb.Platform(linux)).
+		AddEnv("PATH", "/usr/local/bin:/usr/bin:/bin")
+}
+
+func transform(t *testing.T, def *pb.Definition, opt Options) *Result {
+	t.Helper()
+	res, err := Transform(context.Background(), def, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every output must load in the solver, with caps validated.
+	if _, err := llbsolver.Load(context.Background(), res.Def, nil, llbsolver.WithValidateCaps()); err != nil {
+		t.Fatalf("output does not load: %v", err)
+	}
+	return res
+}
+
+// ops decodes a definition: digest → op, in order.
+func ops(t *testing.T, def *pb.Definition) ([]digest.Digest, map[digest.Digest]*pb.Op) {
+	t.Helper()
+	var order []digest.Digest
+	m := map[digest.Digest]*pb.Op{}
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.Unmarshal(dt); err != nil {
+			t.Fatal(err)
+		}
+		d := digest.FromBytes(dt)
+		order = append(order, d)
+		m[d] = &op
+	}
+	return order, m
+}
+
+// defBytes is a canonical encoding of a whole definition.
+func defBytes(t *testing.T, def *pb.Definition) []byte {
+	t.Helper()
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestPipStepGetsCacheAndDependantsFollow(t *testing.T) {
+	st := run(base(), "pip install --no-cache-dir flask")
+	st = run(st, "echo done > /done")
+	in := marshal(t, st)
+	inBefore := defBytes(t, in)
+
+	res := transform(t, in, Options{})
+	if !res.Changed {
+		t.Fatal("expected a change")
+	}
+	if !bytes.Equal(defBytes(t, in), inBefore) {
+		t.Fatal("input definition was modified")
+	}
+	if len(res.Steps) != 2 {
+		t.Fatalf("want 2 steps, got %d", len(res.Steps))
+	}
+	pip, echo := res.Steps[0], res.Steps[1]
+	if !slices.Equal(pip.Managers, []string{"pip"}) {
+		t.Fatalf("managers %v", pip.Managers)
+	}
+	if got := pip.Args[len(pip.Args)-1]; got != "pip install flask" {
+		t.Fatalf("script %q", got)
+	}
+	order, m := ops(t, res.Def)
+	ex := m[pip.Digest].GetExec()
+	if ex == nil {
+		t.Fatal("pip step not in output")
+	}
+	var cache *pb.Mount
+	for _, mnt := range ex.Mounts {
+		if mnt.MountType == pb.MountType_CACHE {
+			cache = mnt
+		}
+	}
+	if cache == nil || cache.Dest != "/root/.cache/pip" || cache.Input != int64(pb.Empty) || cache.Output != int64(pb.SkipOutput) ||
+		cache.CacheOpt.ID != "//root/.cache/pip" || cache.CacheOpt.Sharing != pb.CacheSharingOpt_SHARED {
+		t.Fatalf("bad cache mount %v", cache)
+	}
+	// The dependant step reads the rewritten step's new digest.
+	echoOp := m[echo.Digest]
+	if echoOp.Inputs[0].Digest != string(pip.Digest) {
+		t.Fatalf("dependant still points at %s, want %s", echoOp.Inputs[0].Digest, pip.Digest)
+	}
+	if echo.Digest == echo.OldDigest {
+		t.Fatal("dependant was not re-digested")
+	}
+	// The terminal op points at the new head.
+	term := m[order[len(order)-1]]
+	if term.Inputs[0].Digest != string(echo.Digest) {
+		t.Fatal("terminal op not re-pointed")
+	}
+	// Metadata follows: caps and the progress name say what happened.
+	md := res.Def.Metadata[string(pip.Digest)]
+	if !md.Caps[string(pb.CapExecMountCache)] {
+		t.Fatal("cache cap missing")
+	}
+	if name := md.Description["llb.customname"]; !strings.Contains(name, "[autocache: pip]") {
+		t.Fatalf("custom name %q", name)
+	}
+	for _, d := range order {
+		if _, ok := res.Def.Metadata[string(d)]; !ok {
+			t.Fatalf("no metadata for %s", d)
+		}
+	}
+	for k := range res.Def.Metadata {
+		if _, ok := m[digest.Digest(k)]; !ok {
+			t.Fatalf("stale metadata key %s", k)
+		}
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	st := llb.Image("docker.io/library/debian:bookworm-slim", llb.Platform(linux))
+	st = run(st, "apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*")
+	st = run(st, "pip install -r req.txt", llb.User("1000:1000"), llb.AddEnv("HOME", "/home/app"))
+	in := marshal(t, st)
+	a := transform(t, in, Options{CacheNS: "proj"})
+	b := transform(t, in, Options{CacheNS: "proj"})
+	if !bytes.Equal(defBytes(t, a.Def), defBytes(t, b.Def)) {
+		t.Fatal("same input gave different output")
+	}
+	// Transforming the output again changes nothing more.
+	c := transform(t, a.Def, Options{CacheNS: "proj"})
+	if c.Changed {
+		t.Fatal("second transform changed the definition again")
+	}
+}
+
+func TestUntouchedDefinitionIsIdentical(t *testing.T) {
+	st := run(base(), "echo 'pip install flask' > /notes && make build")
+	in := marshal(t, st)
+	res := transform(t, in, Options{})
+	if res.Changed || res.Def != in {
+		t.Fatal("definition without package managers was changed")
+	}
+	if len(res.Steps) != 1 || len(res.Steps[0].Managers) != 0 {
+		t.Fatalf("steps %+v", res.Steps)
+	}
+}
+
+func TestAptGetsGeneratedFilesAndLockedCaches(t *testing.T) {
+	st := llb.Image("docker.io/library/debian:bookworm-slim", llb.Platform(linux))
+	st = run(st, "apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*")
+	res := transform(t, marshal(t, st), Options{})
+	order, m := ops(t, res.Def)
+	step := res.Steps[0]
+	ex := m[step.Digest].GetExec()
+	targets := map[string]*pb.Mount{}
+	for _, mnt := range ex.Mounts {
+		targets[mnt.Dest] = mnt
+	}
+	for _, dir := range []string{"/var/cache/apt", "/var/lib/apt/lists"} {
+		c := targets[dir]
+		if c == nil || c.MountType != pb.MountType_CACHE || c.CacheOpt.Sharing != pb.CacheSharingOpt_LOCKED {
+			t.Fatalf("%s: %v", dir, c)
+		}
+	}
+	clean := targets["/etc/apt/apt.conf.d/docker-clean"]
+	if clean == nil || !clean.Readonly || clean.Selector == "" || clean.Output != int64(pb.SkipOutput) {
+		t.Fatalf("docker-clean bind: %v", clean)
+	}
+	// The generated file's op comes before the step that reads it.
+	gen := digest.Digest(m[step.Digest].Inputs[clean.Input].Digest)
+	if slices.Index(order, gen) < 0 || slices.Index(order, gen) > slices.Index(order, step.Digest) {
+		t.Fatal("generated op missing or after its user")
+	}
+	f := m[gen].GetFile()
+	if f == nil {
+		t.Fatal("generated input is not a FileOp")
+	}
+	if got := step.Args[2]; strings.Contains(got, "rm -rf /var/lib/apt/lists") {
+		t.Fatalf("cleanup of the cached lists not removed: %q", got)
+	}
+}
+
+func TestNonRootCacheIsOwnedByTheUser(t *testing.T) {
+	st := run(base(), "pip install flask", llb.User("1000:1000"), llb.AddEnv("HOME", "/home/app"))
+	res := transform(t, marshal(t, st), Options{})
+	_, m := ops(t, res.Def)
+	step := res.Steps[0]
+	var cache *pb.Mount
+	for _, mnt := range m[step.Digest].GetExec().Mounts {
+		if mnt.MountType == pb.MountType_CACHE {
+			cache = mnt
+		}
+	}
+	if cache == nil || cache.Dest != "/home/app/.cache/pip" || cache.Input < 0 || cache.Selector != "/cache" {
+		t.Fatalf("cache %v", cache)
+	}
+	mk := m[digest.Digest(m[step.Digest].Inputs[cache.Input].Digest)].GetFile().GetActions()[0].GetMkdir()
+	if mk == nil || mk.Owner.User.GetByID() != 1000 || mk.Owner.Group.GetByID() != 1000 {
+		t.Fatalf("mkdir %v", mk)
+	}
+}
+
+func TestWindowsLeftAlone(t *testing.T) {
+	win := ocispecs.Platform{OS: "windows", Architecture: "amd64"}
+	st := llb.Image("mcr.microsoft.com/windows/servercore:ltsc2022", llb.Platform(win))
+	st = st.Run(llb.Args([]string{"cmd", "/S", "/C", "pip install flask"})).Root()
+	def, err := st.Marshal(context.Background(), llb.Platform(win))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Transform(context.Background(), def.ToPB(), Options{})
+	if err != nil || res.Changed {
+		t.Fatalf("windows step changed: %v", err)
+	}
+}
+
+func TestUserMountCoversTarget(t *testing.T) {
+	st := run(base(), "pip install flask",
+		llb.AddMount("/root/.cache", llb.Scratch(), llb.AsPersistentCacheDir("mine", llb.CacheMountShared)))
+	res := transform(t, marshal(t, st), Options{})
+	if res.Changed {
+		t.Fatalf("added a mount under the user's own: %+v", res.Steps[0].Mounts)
+	}
+}
+
+func TestManagersOption(t *testing.T) {
+	st := run(base(), "pip install flask")
+	res := transform(t, marshal(t, st), Options{Managers: []string{"apt", "go"}})
+	if res.Changed {
+		t.Fatal("pip was disabled but the step changed")
+	}
+}

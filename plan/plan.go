@@ -1,0 +1,252 @@
+// Package plan reports what the autocache frontend would do to a Dockerfile,
+// without a daemon: it converts the Dockerfile with upstream's dockerfile2llb,
+// runs the same llbtransform as the frontend, and maps each ExecOp back to
+// its RUN instruction.
+package plan
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/autocache/autocache/llbtransform"
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/imagemetaresolver"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
+	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Options are the plan command's inputs.
+type Options struct {
+	Filename  string            // shown in messages; "Dockerfile" if empty
+	Target    string            // stage to build; "" = last
+	BuildArgs map[string]string // --build-arg K=V
+	Platform  string            // e.g. "linux/arm64"; "" = this machine's
+	Offline   bool              // give every base image an empty config
+	Managers  []string          // nil = all
+	Warn      io.Writer         // where resolver failures are reported (may be nil)
+}
+
+// Report is the stable JSON contract of `autocache plan --format json`.
+type Report struct {
+	Steps []Step `json:"steps"`
+}
+
+// Step is one RUN instruction of the target's build graph.
+type Step struct {
+	Line     int      `json:"line"`     // 1-based first line of the RUN instruction
+	Stage    string   `json:"stage"`    // stage name, or its index when unnamed
+	Managers []string `json:"managers"` // detected managers
+	Args     []string `json:"args"`     // argv as it will run
+	Env      []string `json:"env"`      // environment as it will run
+	User     string   `json:"user"`     // "" = image default
+	Mounts   []Mount  `json:"mounts"`   // only the mounts autocache adds
+	Notes    []string `json:"notes"`
+}
+
+// Mount is an added mount. Cache mounts carry id, sharing, uid and gid;
+// binds of generated files carry readonly.
+type Mount struct {
+	Type     string `json:"type"`
+	Target   string `json:"target"`
+	ID       string `json:"id,omitempty"`
+	Sharing  string `json:"sharing,omitempty"`
+	UID      *int   `json:"uid,omitempty"`
+	GID      *int   `json:"gid,omitempty"`
+	Readonly bool   `json:"readonly,omitempty"`
+}
+
+// Make converts the Dockerfile and reports every RUN step of the target.
+func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) {
+	if opt.Filename == "" {
+		opt.Filename = "Dockerfile"
+	}
+	cfg := dockerui.Config{BuildArgs: opt.BuildArgs, Target: opt.Target, CacheIDNamespace: opt.BuildArgs["BUILDKIT_CACHE_MOUNT_NS"]}
+	if opt.Platform != "" {
+		p, err := platforms.Parse(opt.Platform)
+		if err != nil {
+			return nil, fmt.Errorf("--platform: %w", err)
+		}
+		p = platforms.Normalize(p)
+		cfg.TargetPlatforms = []ocispecs.Platform{p}
+	}
+	var resolver llb.ImageMetaResolver = emptyConfigResolver{}
+	if !opt.Offline {
+		resolver = &fallbackResolver{next: imagemetaresolver.Default(), warn: opt.Warn}
+	}
+	src := llb.NewSourceMap(nil, opt.Filename, "Dockerfile", dockerfile)
+	res, err := dockerfile2llb.Dockerfile2LLB(ctx, dockerfile, dockerfile2llb.ConvertOpt{
+		Config:       cfg,
+		SourceMap:    src,
+		MetaResolver: resolver,
+	})
+	if err != nil {
+		return nil, err
+	}
+	def, err := res.State.Marshal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := llbtransform.Transform(ctx, def.ToPB(), llbtransform.Options{CacheNS: cfg.CacheIDNamespace, Managers: opt.Managers})
+	if err != nil {
+		return nil, err
+	}
+	stages := stageLines(dockerfile)
+	rep := &Report{Steps: []Step{}}
+	for _, s := range tr.Steps {
+		line := firstLine(s.Locations)
+		st := Step{
+			Line:     line,
+			Stage:    stages.at(line),
+			Managers: nonNil(s.Managers),
+			Args:     nonNil(s.Args),
+			Env:      nonNil(s.Env),
+			User:     s.User,
+			Mounts:   []Mount{},
+			Notes:    nonNil(s.Notes),
+		}
+		for _, m := range s.Mounts {
+			pm := Mount{Type: m.Type, Target: m.Target, ID: m.ID, Sharing: m.Sharing, Readonly: m.Readonly}
+			if m.Type == "cache" {
+				uid, gid := m.UID, m.GID
+				pm.UID, pm.GID = &uid, &gid
+			}
+			st.Mounts = append(st.Mounts, pm)
+		}
+		rep.Steps = append(rep.Steps, st)
+	}
+	sort.SliceStable(rep.Steps, func(i, j int) bool { return rep.Steps[i].Line < rep.Steps[j].Line })
+	return rep, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// firstLine is the first Dockerfile line of a step (0 when unknown).
+func firstLine(l *pb.Locations) int {
+	line := 0
+	for _, loc := range l.GetLocations() {
+		for _, r := range loc.GetRanges() {
+			if n := int(r.GetStart().GetLine()); n > 0 && (line == 0 || n < line) {
+				line = n
+			}
+		}
+	}
+	return line
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteText writes the report for people.
+func (r *Report) WriteText(w io.Writer, filename string) error {
+	var b strings.Builder
+	n := 0
+	for _, s := range r.Steps {
+		if len(s.Managers) == 0 {
+			continue
+		}
+		n++
+		fmt.Fprintf(&b, "%s:%d  [%s]  %s\n", filename, s.Line, s.Stage, strings.Join(s.Managers, ", "))
+		for _, m := range s.Mounts {
+			switch m.Type {
+			case "cache":
+				fmt.Fprintf(&b, "    + cache %s  (id=%s, sharing=%s, uid=%d, gid=%d)\n", m.Target, m.ID, m.Sharing, *m.UID, *m.GID)
+			default:
+				fmt.Fprintf(&b, "    + file  %s  (generated, read-only, this step only)\n", m.Target)
+			}
+		}
+		for _, note := range s.Notes {
+			fmt.Fprintf(&b, "    · %s\n", note)
+		}
+	}
+	fmt.Fprintf(&b, "%d of %d RUN steps use a package manager.\n", n, len(r.Steps))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// stages maps lines to stage names.
+type stages []stageStart
+
+type stageStart struct {
+	line int
+	name string
+}
+
+func stageLines(dockerfile []byte) stages {
+	ast, err := parser.Parse(strings.NewReader(string(dockerfile)))
+	if err != nil {
+		return nil
+	}
+	sts, _, err := instructions.Parse(ast.AST, nil)
+	if err != nil {
+		return nil
+	}
+	var out stages
+	for i, s := range sts {
+		name := s.Name
+		if name == "" {
+			name = strconv.Itoa(i)
+		}
+		line := 0
+		if len(s.Location) > 0 {
+			line = s.Location[0].Start.Line
+		}
+		out = append(out, stageStart{line: line, name: name})
+	}
+	return out
+}
+
+func (s stages) at(line int) string {
+	name := ""
+	for _, st := range s {
+		if st.line <= line {
+			name = st.name
+		}
+	}
+	return name
+}
+
+// emptyConfigResolver gives every image an empty config (--offline).
+type emptyConfigResolver struct{}
+
+func (emptyConfigResolver) ResolveImageConfig(ctx context.Context, ref string, opt sourceresolver.Opt) (string, digest.Digest, []byte, error) {
+	return ref, "", []byte("{}"), nil
+}
+
+// fallbackResolver asks the registry and, when it can't be reached, says so
+// and goes on with an empty config.
+type fallbackResolver struct {
+	next llb.ImageMetaResolver
+	warn io.Writer
+}
+
+func (f *fallbackResolver) ResolveImageConfig(ctx context.Context, ref string, opt sourceresolver.Opt) (string, digest.Digest, []byte, error) {
+	r, d, dt, err := f.next.ResolveImageConfig(ctx, ref, opt)
+	if err == nil {
+		return r, d, dt, nil
+	}
+	if f.warn != nil {
+		fmt.Fprintf(f.warn, "autocache: cannot resolve %s (%v); using an empty image config\n", ref, err)
+	}
+	return ref, "", []byte("{}"), nil
+}

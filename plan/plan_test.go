@@ -1,0 +1,195 @@
+package plan
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func makePlan(t *testing.T, file string, opt Options) *Report {
+	t.Helper()
+	dt, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Offline = true
+	rep, err := Make(context.Background(), dt, opt)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return rep
+}
+
+func stepAt(t *testing.T, rep *Report, line int) Step {
+	t.Helper()
+	for _, s := range rep.Steps {
+		if s.Line == line {
+			return s
+		}
+	}
+	t.Fatalf("no step at line %d in %+v", line, rep.Steps)
+	return Step{}
+}
+
+func cacheTargets(s Step) []string {
+	var out []string
+	for _, m := range s.Mounts {
+		if m.Type == "cache" {
+			out = append(out, m.Target)
+		}
+	}
+	return out
+}
+
+func TestMultiStagePlan(t *testing.T) {
+	rep := makePlan(t, "testdata/multistage.Dockerfile", Options{})
+	// Every RUN of the target's graph, in Dockerfile order.
+	var lines []int
+	for _, s := range rep.Steps {
+		lines = append(lines, s.Line)
+	}
+	if want := []int{5, 7, 13, 17, 21, 22, 28}; !slices.Equal(lines, want) {
+		t.Fatalf("lines %v, want %v", lines, want)
+	}
+
+	gomod := stepAt(t, rep, 5)
+	if gomod.Stage != "build" || !slices.Equal(gomod.Managers, []string{"go"}) {
+		t.Fatalf("line 5: %+v", gomod)
+	}
+	if got := cacheTargets(gomod); !slices.Contains(got, "/gomod") {
+		t.Errorf("ENV GOMODCACHE not respected: %v", got)
+	}
+
+	// The user's own build-cache mount is kept and not doubled.
+	build := stepAt(t, rep, 7)
+	if got := cacheTargets(build); slices.Contains(got, "/root/.cache/go-build") || !slices.Contains(got, "/gomod") {
+		t.Errorf("line 7 caches %v", got)
+	}
+
+	pip := stepAt(t, rep, 13)
+	if pip.Stage != "tools" || pip.Args[0] != "/bin/bash" || pip.Args[1] != "-o" {
+		t.Fatalf("SHELL not kept: %v", pip.Args)
+	}
+	script := pip.Args[len(pip.Args)-1]
+	if strings.Contains(script, "--no-cache-dir") || strings.Contains(script, "pip cache purge") {
+		t.Errorf("pip cache defeaters kept: %q", script)
+	}
+	for _, e := range pip.Env {
+		if strings.HasPrefix(e, "PIP_NO_CACHE_DIR=") {
+			t.Errorf("PIP_NO_CACHE_DIR kept in the step env")
+		}
+	}
+	if got := cacheTargets(pip); !slices.Equal(got, []string{"/root/.cache/pip"}) {
+		t.Errorf("pip caches %v", got)
+	}
+
+	apt := stepAt(t, rep, 17)
+	if apt.Stage != "2" || !slices.Equal(apt.Managers, []string{"apt"}) {
+		t.Fatalf("line 17: %+v", apt)
+	}
+	if got := cacheTargets(apt); !slices.Equal(got, []string{"/var/cache/apt", "/var/lib/apt/lists"}) {
+		t.Errorf("apt caches %v", got)
+	}
+	for _, m := range apt.Mounts {
+		if m.Type == "cache" && (m.Sharing != "locked" || m.ID != "/"+m.Target) {
+			t.Errorf("apt cache mount %+v", m)
+		}
+	}
+	if s := apt.Args[2]; strings.Contains(s, "apt-get clean") || strings.Contains(s, "rm -rf /var/lib/apt/lists") ||
+		!strings.Contains(s, "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates") {
+		t.Errorf("apt script %q", s)
+	}
+
+	if echo := stepAt(t, rep, 21); len(echo.Managers) != 0 || len(echo.Mounts) != 0 {
+		t.Errorf("an echo argument was taken for a command: %+v", echo)
+	}
+
+	heredoc := stepAt(t, rep, 22)
+	if !slices.Equal(heredoc.Managers, []string{"npm"}) || !slices.Equal(cacheTargets(heredoc), []string{"/root/.npm"}) {
+		t.Errorf("npm inside sh -c inside a heredoc: %+v", heredoc)
+	}
+
+	user := stepAt(t, rep, 28)
+	if user.User != "1000:1000" || !slices.Equal(cacheTargets(user), []string{"/home/app/.cache/pip"}) {
+		t.Fatalf("non-root pip: %+v", user)
+	}
+	if m := user.Mounts[0]; *m.UID != 1000 || *m.GID != 1000 {
+		t.Errorf("non-root cache owned by %d:%d", *m.UID, *m.GID)
+	}
+}
+
+func TestTargetAndNamespace(t *testing.T) {
+	rep := makePlan(t, "testdata/multistage.Dockerfile", Options{Target: "tools", BuildArgs: map[string]string{"BUILDKIT_CACHE_MOUNT_NS": "proj"}})
+	if len(rep.Steps) != 1 || rep.Steps[0].Stage != "tools" {
+		t.Fatalf("target tools: %+v", rep.Steps)
+	}
+	if id := rep.Steps[0].Mounts[0].ID; id != "proj//root/.cache/pip" && id != "proj/root/.cache/pip" {
+		t.Errorf("namespaced id %q", id)
+	}
+}
+
+func TestJSONContract(t *testing.T) {
+	rep := makePlan(t, "testdata/multistage.Dockerfile", Options{})
+	var buf bytes.Buffer
+	if err := rep.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Steps []map[string]json.RawMessage `json:"steps"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range doc.Steps {
+		for _, k := range []string{"line", "stage", "managers", "args", "env", "user", "mounts", "notes"} {
+			if _, ok := s[k]; !ok {
+				t.Fatalf("step lacks %q: %s", k, buf.String())
+			}
+		}
+	}
+	if !strings.Contains(buf.String(), `"type": "cache"`) || !strings.Contains(buf.String(), `"readonly": true`) {
+		t.Errorf("mount fields missing:\n%s", buf.String())
+	}
+}
+
+func TestParseErrorHasLine(t *testing.T) {
+	dt, _ := os.ReadFile("testdata/broken.Dockerfile")
+	_, err := Make(context.Background(), dt, Options{Offline: true})
+	if err == nil || !strings.Contains(err.Error(), "unknown instruction: RUNN") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// TestCorpus: every real-world Dockerfile goes through plan and the
+// transform without an error.
+func TestCorpus(t *testing.T) {
+	files, _ := filepath.Glob("../pkgmgr/testdata/corpus/*")
+	if len(files) < 100 {
+		t.Fatalf("corpus has %d files", len(files))
+	}
+	detected := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, ".md") {
+			continue
+		}
+		rep := makePlan(t, f, Options{BuildArgs: corpusArgs})
+		for _, s := range rep.Steps {
+			if len(s.Mounts) > 0 {
+				detected++
+			}
+		}
+	}
+	t.Logf("%d corpus files, %d steps given caches", len(files)-1, detected)
+	if detected < 100 {
+		t.Errorf("only %d corpus steps given caches", detected)
+	}
+}
+
+// corpusArgs fill in the base-image args that some corpus files leave
+// without a default (upstream needs them too: pipenv's `FROM python:${PYVERSION}`).
+var corpusArgs = map[string]string{"PYVERSION": "3.12"}
