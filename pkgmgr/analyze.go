@@ -1,0 +1,461 @@
+package pkgmgr
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// analyzers, by canonical manager name.
+var analyzers = map[string]func(*analysis){
+	"apt": analyzeApt,
+	"pip": analyzePip,
+	"npm": analyzeNpm,
+	"go":  analyzeGo,
+}
+
+func names() []string {
+	n := make([]string, 0, len(analyzers))
+	for k := range analyzers {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// edit is one change to Step.Args: bytes [start,end) of Args[arg] become
+// repl; or (elem) Args[arg] is dropped; or (all) the argv becomes ["true"].
+type edit struct {
+	arg        int
+	start, end int
+	repl       string
+	elem       bool
+	all        bool
+}
+
+// cleanItem is one part of a cleanup command: an rm operand, a go clean
+// flag (word = index in argv), or the whole command (word = -1).
+type cleanItem struct {
+	word    int
+	targets []string // caches it wipes
+	any     bool     // droppable once any target is mounted (rm operands), else all must be
+}
+
+// cleanup is a command that wipes caches. Once the caches are mounted it
+// only wipes them, so it goes: item by item, or whole (→ `true`).
+type cleanup struct {
+	mgr   string
+	cmd   *command
+	items []cleanItem
+}
+
+type analysis struct {
+	step     Step
+	cmds     []*command
+	rms      []rmCmd
+	sites    map[string][]*assignSite
+	blocked  string // why no cache can be added for the whole step
+	notes    []string
+	detected map[string]bool
+	reqs     []*CacheMount
+	bad      map[string]string // requested targets we can't mount, and why
+	cleanups []*cleanup
+	finish   []func(mounted map[string]bool)
+	edits    []*edit
+	dropEnv  map[string]bool
+	files    []FileMount
+	scripts  map[int]syntax.LangVariant // Args holding a whole script we parsed
+}
+
+// Analyze works out what to do to one step. It never panics; an error
+// means something unexpected (a bug) and the step should be left alone.
+func Analyze(s Step, o Options) (p Plan, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p, err = Plan{}, fmt.Errorf("pkgmgr: internal error: %v", r)
+		}
+	}()
+	if (s.OS != "" && s.OS != "linux") || len(s.Args) == 0 || foreignShells[path.Base(s.Args[0])] {
+		return Plan{}, nil
+	}
+	a := &analysis{step: s, detected: map[string]bool{}, bad: map[string]string{}, dropEnv: map[string]bool{},
+		scripts: map[int]syntax.LangVariant{}, sites: map[string][]*assignSite{}}
+	a.walk()
+	u := parseUser(s.User)
+	if u.kind == namedUser {
+		a.blocked = "user " + u.spec + " not resolved yet"
+	}
+	enabled := names()
+	if o.Managers != nil {
+		enabled = slices.DeleteFunc(enabled, func(n string) bool { return !slices.Contains(o.Managers, n) })
+	}
+	for _, n := range enabled {
+		analyzers[n](a)
+	}
+	if len(a.detected) == 0 {
+		if len(a.notes) > 0 {
+			return Plan{Notes: a.notes}, nil // e.g. a script we couldn't parse
+		}
+		return Plan{}, nil
+	}
+	mounted := a.decide()
+	return a.plan(mounted)
+}
+
+func (a *analysis) walk() {
+	s := a.step
+	cwd := s.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if !path.IsAbs(cwd) {
+		cwd = ""
+	}
+	st := &state{vars: envVars(s.Env), user: parseUser(s.User), cwd: cwd, goenv: vars{}}
+	words := make([]word, len(s.Args))
+	for i, x := range s.Args {
+		words[i] = literalWord(x, i)
+	}
+	w := &walker{sites: a.sites}
+	cmd := &command{env: st.vars.exported(), user: st.user, cwd: cwd, goenv: vars{},
+		raw: strings.Join(s.Args, " "), whole: &edit{all: true}}
+	w.run(cmd, words, nil, st, nil)
+	a.cmds, a.notes = w.cmds, w.notes
+	for _, sc := range w.scripts {
+		if sc.editable() && sc.base == 0 && sc.arg < len(s.Args) && sc.text == s.Args[sc.arg] {
+			a.scripts[sc.arg] = sc.lang
+		}
+	}
+	a.rms = findRms(a.cmds)
+}
+
+func (a *analysis) note(mgr, msg string) {
+	n := mgr + ": " + msg
+	if !slices.Contains(a.notes, n) {
+		a.notes = append(a.notes, n)
+	}
+}
+
+func (a *analysis) detect(mgr string) { a.detected[mgr] = true }
+
+// want asks for a cache at target for a command run as u.
+func (a *analysis) want(mgr string, u user, target, sharing string) {
+	if a.blocked != "" {
+		a.note(mgr, "skipped: "+a.blocked)
+		return
+	}
+	if u.kind == namedUser {
+		a.note(mgr, "skipped: user "+u.spec+" not resolved yet")
+		return
+	}
+	uid, gid := u.owner()
+	for _, r := range a.reqs {
+		if r.Target != target {
+			continue
+		}
+		if r.Manager != mgr || r.UID != uid || r.GID != gid {
+			a.bad[target] = fmt.Sprintf("wanted by %s as %d:%d and by %s as %d:%d", r.Manager, r.UID, r.GID, mgr, uid, gid)
+		}
+		return
+	}
+	a.reqs = append(a.reqs, &CacheMount{Manager: mgr, Target: target, Sharing: sharing, UID: uid, GID: gid})
+}
+
+// skip notes a cache we won't add.
+func (a *analysis) skip(mgr, why string) {
+	if a.blocked != "" {
+		why = a.blocked
+	}
+	a.note(mgr, "skipped: "+why)
+}
+
+func (a *analysis) addCleanup(mgr string, c *command, items ...cleanItem) {
+	a.cleanups = append(a.cleanups, &cleanup{mgr: mgr, cmd: c, items: items})
+}
+
+// decide picks the caches to mount: requested ones that the step doesn't
+// cover already, that no rm would take away, and whose cleanups can go.
+func (a *analysis) decide() map[string]bool {
+	owner := map[string]string{}
+	mounted := map[string]bool{}
+	for _, r := range a.reqs {
+		owner[r.Target] = r.Manager
+		if why := a.blocker(r.Target); why != "" {
+			a.note(r.Manager, "skipped "+r.Target+": "+why)
+			continue
+		}
+		mounted[r.Target] = true
+	}
+	a.addRmCleanups()
+	// A cleanup we can't edit keeps wiping the cache: don't mount it. A
+	// cleanup that wipes two caches can only go if both are mounted.
+	for changed := true; changed; {
+		changed = false
+		for _, c := range a.cleanups {
+			for _, it := range c.items {
+				var hit, miss []string
+				for _, t := range it.targets {
+					if mounted[t] {
+						hit = append(hit, t)
+					} else {
+						miss = append(miss, t)
+					}
+				}
+				if len(hit) == 0 {
+					continue
+				}
+				why := ""
+				switch {
+				case a.itemEdit(c, it) == nil:
+					why = "can't edit `" + oneLine(c.cmd.raw) + "` (inside a string)"
+				case !it.any && len(miss) > 0:
+					why = "`" + oneLine(c.cmd.raw) + "` also removes " + strings.Join(miss, ", ")
+				default:
+					continue
+				}
+				for _, t := range hit {
+					delete(mounted, t)
+					a.note(owner[t], "skipped "+t+": "+why)
+				}
+				changed = true
+			}
+		}
+	}
+	return mounted
+}
+
+// blocker says why target can't be a cache mount, or "".
+func (a *analysis) blocker(target string) string {
+	if why := a.bad[target]; why != "" {
+		return why
+	}
+	if broadDirs[target] {
+		return "too broad a directory to mount"
+	}
+	if a.step.Cwd != "" && within(path.Clean(a.step.Cwd), target) {
+		return "it holds the working directory"
+	}
+	for _, m := range a.step.Mounts {
+		if m = cleanAbs(m); m != "/" && within(target, m) { // "/" is the rootfs
+			return "the step already mounts " + m
+		}
+	}
+	for _, r := range a.rms {
+		for _, i := range r.paths {
+			w := r.cmd.argv[i]
+			if p, ok := absPattern(w, r.cmd.cwd); ok {
+				if patReaches(p, target) && !patUnder(p, target) {
+					return "`" + oneLine(r.cmd.raw) + "` would remove the mountpoint"
+				}
+			} else if mayHit(w, target, r.cmd.cwd) {
+				return "`" + oneLine(r.cmd.raw) + "` may remove it"
+			}
+		}
+	}
+	return ""
+}
+
+// addRmCleanups turns rm operands at or under a requested cache into
+// cleanup items.
+func (a *analysis) addRmCleanups() {
+	for _, r := range a.rms {
+		var items []cleanItem
+		mgr := ""
+		for _, i := range r.paths {
+			p, ok := absPattern(r.cmd.argv[i], r.cmd.cwd)
+			if !ok {
+				continue
+			}
+			var ts []string
+			for _, req := range a.reqs {
+				if patUnder(p, req.Target) {
+					ts = append(ts, req.Target)
+					if mgr == "" {
+						mgr = req.Manager
+					}
+				}
+			}
+			if len(ts) > 0 {
+				items = append(items, cleanItem{word: i, targets: ts, any: true})
+			}
+		}
+		if len(items) > 0 {
+			a.addCleanup(mgr, r.cmd, items...)
+		}
+	}
+}
+
+// itemEdit is the edit that drops one cleanup item (nil: can't).
+func (a *analysis) itemEdit(c *cleanup, it cleanItem) *edit {
+	if it.word < 0 {
+		return c.cmd.whole
+	}
+	return wordDel(c.cmd.argv[it.word])
+}
+
+// applyCleanups drops what mounted caches make pointless. A command left
+// with nothing to do becomes `true`.
+func (a *analysis) applyCleanups(mounted map[string]bool) {
+	owner := map[string]string{}
+	for _, r := range a.reqs {
+		owner[r.Target] = r.Manager
+	}
+	for _, c := range a.cleanups {
+		var drop []cleanItem
+		mgrs := []string{}
+		for _, it := range c.items {
+			n := 0
+			for _, t := range it.targets {
+				if mounted[t] {
+					n++
+					if !slices.Contains(mgrs, owner[t]) {
+						mgrs = append(mgrs, owner[t])
+					}
+				}
+			}
+			if n > 0 && (it.any || n == len(it.targets)) {
+				drop = append(drop, it)
+			}
+		}
+		if len(drop) == 0 {
+			continue
+		}
+		if len(drop) == len(c.items) && (drop[0].word < 0 || a.onlyItems(c)) {
+			a.edits = append(a.edits, c.cmd.whole)
+			for _, m := range mgrs {
+				a.note(m, "removed `"+oneLine(c.cmd.raw)+"`")
+			}
+			continue
+		}
+		for _, it := range drop {
+			a.edits = append(a.edits, a.itemEdit(c, it))
+			for _, m := range mgrs {
+				a.note(m, "dropped "+c.cmd.argv[it.word].raw+" from `"+oneLine(c.cmd.raw)+"`")
+			}
+		}
+	}
+}
+
+// onlyItems reports whether a command's operands are all cleanup items, so
+// dropping them all leaves nothing worth running.
+func (a *analysis) onlyItems(c *cleanup) bool {
+	for _, r := range a.rms {
+		if r.cmd == c.cmd {
+			return len(r.paths) == len(c.items)
+		}
+	}
+	return true // go clean: items are all its cache flags
+}
+
+func (a *analysis) plan(mounted map[string]bool) (Plan, error) {
+	p := Plan{}
+	for _, r := range a.reqs {
+		if !mounted[r.Target] {
+			continue
+		}
+		p.Caches = append(p.Caches, *r)
+		msg := "cache " + r.Target + " (" + r.Sharing
+		if r.UID != 0 || r.GID != 0 {
+			msg += ", uid " + strconv.Itoa(r.UID) + " gid " + strconv.Itoa(r.GID)
+		}
+		a.note(r.Manager, msg+")")
+	}
+	a.applyCleanups(mounted)
+	for _, f := range a.finish {
+		f(mounted)
+	}
+	for m := range a.detected {
+		p.Managers = append(p.Managers, m)
+	}
+	sort.Strings(p.Managers)
+	sort.Slice(p.Caches, func(i, j int) bool { return p.Caches[i].Target < p.Caches[j].Target })
+	p.Files = a.files
+	sort.Slice(p.Files, func(i, j int) bool { return p.Files[i].Target < p.Files[j].Target })
+	p.Notes = a.notes
+
+	args, err := applyEdits(a.step.Args, a.edits)
+	if err != nil {
+		return Plan{}, err
+	}
+	for i, lang := range a.scripts {
+		if i < len(args) && args[i] != a.step.Args[i] {
+			if _, _, err := parse(args[i], lang); err != nil {
+				return Plan{}, fmt.Errorf("pkgmgr: edited script doesn't parse: %v", err)
+			}
+		}
+	}
+	p.Args = args
+	p.Env = slices.Clone(a.step.Env)
+	if len(a.dropEnv) > 0 {
+		p.Env = slices.DeleteFunc(p.Env, func(kv string) bool {
+			k, _, _ := strings.Cut(kv, "=")
+			return a.dropEnv[k]
+		})
+	}
+	return p, nil
+}
+
+// applyEdits applies non-overlapping edits to a copy of args.
+func applyEdits(args []string, edits []*edit) ([]string, error) {
+	out := slices.Clone(args)
+	byArg := map[int][]*edit{}
+	drop := map[int]bool{}
+	for _, e := range edits {
+		switch {
+		case e == nil:
+			return nil, fmt.Errorf("pkgmgr: missing edit")
+		case e.all:
+			return []string{"true"}, nil
+		case e.arg < 0 || e.arg >= len(args):
+			return nil, fmt.Errorf("pkgmgr: edit of argument %d out of range", e.arg)
+		case e.elem:
+			drop[e.arg] = true
+		default:
+			byArg[e.arg] = append(byArg[e.arg], e)
+		}
+	}
+	for i, es := range byArg {
+		// Outer edits first; an edit inside one already made is moot.
+		sort.Slice(es, func(x, y int) bool {
+			if es[x].start != es[y].start {
+				return es[x].start < es[y].start
+			}
+			return es[x].end > es[y].end
+		})
+		s := args[i]
+		var b strings.Builder
+		last := 0
+		var prev *edit
+		for _, e := range es {
+			if e.end < e.start || e.end > len(s) {
+				return nil, fmt.Errorf("pkgmgr: bad edit [%d,%d) of argument %d", e.start, e.end, i)
+			}
+			if prev != nil && e.start >= prev.start && e.end <= prev.end {
+				continue
+			}
+			if e.start < last {
+				return nil, fmt.Errorf("pkgmgr: overlapping edits in argument %d at %d", i, e.start)
+			}
+			b.WriteString(s[last:e.start])
+			b.WriteString(e.repl)
+			last, prev = e.end, e
+		}
+		b.WriteString(s[last:])
+		out[i] = b.String()
+	}
+	if len(drop) > 0 {
+		kept := out[:0:0]
+		for i, x := range out {
+			if !drop[i] {
+				kept = append(kept, x)
+			}
+		}
+		out = kept
+	}
+	return out, nil
+}

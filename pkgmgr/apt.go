@@ -1,0 +1,136 @@
+package pkgmgr
+
+import (
+	"strings"
+)
+
+const (
+	aptCache = "/var/cache/apt"
+	aptLists = "/var/lib/apt/lists"
+	// Debian/Ubuntu images ship this; it deletes .debs after every install.
+	aptDockerClean = "/etc/apt/apt.conf.d/docker-clean"
+	aptKeepDebs    = "/etc/apt/apt.conf.d/zz-autocache-keep-debs"
+)
+
+// The `apt` binary deletes downloaded .debs by default; this keeps them.
+const aptKeepDebsConf = "Binary::apt::APT::Keep-Downloaded-Packages \"true\";\nAPT::Keep-Downloaded-Packages \"true\";\n"
+
+// xx-apt* are tonistiigi/xx's cross-compiling wrappers around apt-get.
+var aptNames = map[string]bool{"apt-get": true, "apt": true, "aptitude": true, "xx-apt-get": true, "xx-apt": true}
+
+// Verbs that download packages into /var/cache/apt/archives.
+var aptDownloads = map[string]bool{
+	"install": true, "upgrade": true, "dist-upgrade": true, "full-upgrade": true, "safe-upgrade": true,
+	"reinstall": true, "download": true, "source": true, "build-dep": true, "satisfy": true,
+}
+
+// aptVerb is the first operand of an apt command line.
+func aptVerb(args []word) string {
+	rest, ok := skipOptions(args, "acoPtFSw", []string{
+		"--option", "--config-file", "--target-release", "--default-release", "--host-architecture",
+		"--build-profiles",
+	})
+	if !ok || len(rest) == 0 || !rest[0].known {
+		return ""
+	}
+	return rest[0].val
+}
+
+func analyzeApt(a *analysis) {
+	var downloads, updates []*command
+	lastListsRemoval := -1
+	for _, c := range a.cmds {
+		if !aptNames[c.name] {
+			continue
+		}
+		switch v := aptVerb(c.argv[1:]); {
+		case aptDownloads[v]:
+			downloads = append(downloads, c)
+		case v == "update":
+			updates = append(updates, c)
+		case v == "clean" || v == "autoclean" || v == "auto-clean":
+			a.addCleanup("apt", c, cleanItem{word: -1, targets: []string{aptCache}})
+		case v == "dist-clean" || v == "distclean": // clean + remove the lists
+			a.addCleanup("apt", c, cleanItem{word: -1, targets: []string{aptCache, aptLists}})
+			lastListsRemoval = max(lastListsRemoval, c.seq)
+		}
+	}
+	if len(downloads) == 0 {
+		return
+	}
+	a.detect("apt")
+	for _, c := range downloads {
+		if c.user.kind == numericUser {
+			// apt needs root; without sudo this step fails upstream too.
+			a.skip("apt", "`"+oneLine(c.raw)+"` runs as user "+c.user.spec)
+			return
+		}
+		a.want("apt", c.user, aptCache, Locked)
+	}
+	// Lists are cached only where the step throws them away after an
+	// update anyway; elsewhere later steps may rely on them being there.
+	for _, r := range a.rms {
+		for _, i := range r.paths {
+			if p, ok := absPattern(r.cmd.argv[i], r.cmd.cwd); ok && (p == aptLists || p == aptLists+"/*" || p == aptLists+"*") {
+				lastListsRemoval = max(lastListsRemoval, r.cmd.seq)
+			}
+		}
+	}
+	var update *command
+	for _, c := range updates {
+		if c.user.kind != numericUser && (update == nil || c.seq < update.seq) {
+			update = c
+		}
+	}
+	if update != nil && lastListsRemoval > update.seq {
+		a.want("apt", update.user, aptLists, Locked)
+	} else if update != nil {
+		a.note("apt", "not caching "+aptLists+": the step keeps them")
+	}
+	a.finish = append(a.finish, func(mounted map[string]bool) {
+		if !mounted[aptCache] {
+			return
+		}
+		if why := aptFilesBlocked(a); why != "" {
+			a.note("apt", "not shadowing docker-clean: "+why)
+			return
+		}
+		a.files = append(a.files,
+			FileMount{Manager: "apt", Target: aptDockerClean, Contents: []byte{}},
+			FileMount{Manager: "apt", Target: aptKeepDebs, Contents: []byte(aptKeepDebsConf)})
+		a.note("apt", "shadowed "+aptDockerClean+", kept downloaded .debs")
+	})
+}
+
+// aptFilesBlocked says why the read-only apt.conf.d binds would break the
+// step (it edits or removes those files itself), or "".
+func aptFilesBlocked(a *analysis) string {
+	for _, arg := range a.step.Args {
+		if strings.Contains(arg, "docker-clean") || strings.Contains(arg, "zz-autocache") {
+			return "the step handles it itself"
+		}
+	}
+	for _, m := range a.step.Mounts {
+		if within(aptDockerClean, cleanAbs(m)) || within(aptKeepDebs, cleanAbs(m)) {
+			return "the step mounts " + m
+		}
+	}
+	for _, c := range a.cmds {
+		if !modifiers[c.name] {
+			continue
+		}
+		for _, w := range c.argv[1:] {
+			p, ok := absPattern(w, c.cwd)
+			if ok && (patReaches(p, aptDockerClean) || patReaches(p, aptKeepDebs)) {
+				return "`" + oneLine(c.raw) + "` touches " + w.raw
+			}
+		}
+	}
+	return ""
+}
+
+// Commands that may write or remove the files they are given.
+var modifiers = map[string]bool{
+	"rm": true, "mv": true, "cp": true, "ln": true, "sed": true, "tee": true, "truncate": true, "touch": true,
+	"chmod": true, "chown": true, "install": true, "rsync": true, "tar": true, "unlink": true,
+}

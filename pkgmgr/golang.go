@@ -1,0 +1,138 @@
+package pkgmgr
+
+import (
+	"strings"
+)
+
+// go subcommands that load modules (and may download them), and those of
+// them that compile (and use the build cache).
+var (
+	goModules = map[string]bool{
+		"build": true, "install": true, "get": true, "test": true, "run": true, "vet": true, "generate": true,
+		"list": true, "tool": true, "fix": true,
+		"mod download": true, "mod tidy": true, "mod vendor": true, "mod verify": true, "mod graph": true,
+		"mod why": true, "work sync": true, "work vendor": true,
+	}
+	goCompiles = map[string]bool{
+		"build": true, "install": true, "test": true, "run": true, "vet": true, "generate": true, "tool": true,
+	}
+)
+
+// xx-go is tonistiigi/xx's cross-compiling wrapper around go.
+var goNames = map[string]bool{"go": true, "xx-go": true}
+
+const (
+	goModCache   = "modcache"
+	goBuildCache = "build cache"
+)
+
+// goSub returns the subcommand ("build", "mod download") and the index of
+// its last word.
+func goSub(argv []word) (string, int) {
+	i := 1
+	if i+1 < len(argv) && argv[i].val == "-C" { // go -C dir build
+		i += 2
+	}
+	if i >= len(argv) || !argv[i].known {
+		return "", -1
+	}
+	sub := argv[i].val
+	if (sub == "mod" || sub == "work") && i+1 < len(argv) && argv[i+1].known {
+		return sub + " " + argv[i+1].val, i + 1
+	}
+	return sub, i
+}
+
+// goEnviron is what go reads settings from: the environment, then the go
+// env file (`go env -w`).
+func goEnviron(c *command) vars {
+	v := c.goenv.clone()
+	for k, x := range c.env {
+		v[k] = x
+	}
+	return v
+}
+
+// goDir resolves GOMODCACHE (else GOPATH[0]/pkg/mod, else ~/go/pkg/mod) or
+// GOCACHE (else $XDG_CACHE_HOME/go-build, else ~/.cache/go-build).
+func goDir(c *command, which string) (string, bool, string) {
+	env := goEnviron(c)
+	if which == goModCache {
+		if d, ok, why := dirSetting(env, "GOMODCACHE", ""); !ok || d != "" {
+			return d, ok, why
+		}
+		if gp, set, known := env.get("GOPATH"); set && gp != "" {
+			first, _, _ := strings.Cut(gp, ":")
+			if !known {
+				return "", false, "GOPATH is not a literal"
+			}
+			d, ok, why := absDir("GOPATH="+gp, first, "")
+			return d + "/pkg/mod", ok, why
+		}
+	} else {
+		if v, set, known := env.get("GOCACHE"); set && known && v == "off" {
+			return "", false, "GOCACHE=off"
+		}
+		if d, ok, why := dirSetting(env, "GOCACHE", ""); !ok || d != "" {
+			return d, ok, why
+		}
+		if d, ok, why := dirSetting(env, "XDG_CACHE_HOME", ""); !ok || d != "" {
+			return d + "/go-build", ok, why
+		}
+	}
+	h, ok, why := home(c.env, c.user)
+	if !ok {
+		return "", false, why
+	}
+	if which == goModCache {
+		return h + "/go/pkg/mod", true, ""
+	}
+	return h + "/.cache/go-build", true, ""
+}
+
+// goCleanFlags maps `go clean` flags to the cache they empty.
+var goCleanFlags = map[string]string{
+	"-modcache": goModCache, "-cache": goBuildCache, "-testcache": goBuildCache, "-fuzzcache": goBuildCache,
+}
+
+func analyzeGo(a *analysis) {
+	for _, c := range a.cmds {
+		if !goNames[c.name] {
+			continue
+		}
+		sub, at := goSub(c.argv)
+		switch {
+		case goModules[sub]:
+			a.detect("go")
+			kinds := []string{goModCache}
+			if goCompiles[sub] {
+				kinds = append(kinds, goBuildCache)
+			}
+			for _, k := range kinds {
+				d, ok, why := goDir(c, k)
+				if !ok {
+					a.skip("go", k+": "+why)
+					continue
+				}
+				a.want("go", c.user, d, Shared)
+			}
+		case sub == "clean":
+			var items []cleanItem
+			for i := at + 1; i < len(c.argv); i++ {
+				k := goCleanFlags[strings.TrimPrefix(c.argv[i].val, "-")]
+				if k == "" {
+					k = goCleanFlags[c.argv[i].val]
+				}
+				if k == "" || !c.argv[i].known {
+					continue
+				}
+				if d, ok, _ := goDir(c, k); ok {
+					items = append(items, cleanItem{word: i, targets: []string{d}})
+				}
+			}
+			if len(items) > 0 {
+				a.addCleanup("go", c, items...)
+			}
+		}
+	}
+}

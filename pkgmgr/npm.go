@@ -1,0 +1,117 @@
+package pkgmgr
+
+import (
+	"sort"
+	"strings"
+)
+
+// npm subcommands (and their aliases and typo aliases) that fetch packages.
+var npmDownloads = map[string]bool{
+	"install": true, "i": true, "in": true, "ins": true, "inst": true, "insta": true, "instal": true,
+	"isnt": true, "isnta": true, "isntal": true, "isntall": true, "add": true,
+	"ci": true, "clean-install": true, "ic": true, "install-clean": true, "isntall-clean": true,
+	"install-ci-test": true, "cit": true, "clean-install-test": true, "sit": true,
+	"install-test": true, "it": true, "update": true, "up": true, "upgrade": true, "udpate": true,
+	"exec": true, "x": true, "dedupe": true, "ddp": true,
+}
+
+// npm options that take a value as the next word.
+var npmValued = []string{
+	"--prefix", "-C", "--cache", "--registry", "--userconfig", "--globalconfig", "--loglevel", "--workspace",
+	"-w", "--omit", "--include", "--tag", "--location", "--otp", "--scope", "--before", "--install-strategy",
+	"--only", "--also", "--proxy", "--https-proxy", "--noproxy", "--cafile", "--script-shell",
+}
+
+// npmSub returns npm's subcommand and the index of its word.
+func npmSub(argv []word, from int) (string, int) {
+	for i := from; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case !a.known:
+			return "", -1
+		case a.val == "--":
+			return "", -1
+		case strings.HasPrefix(a.val, "-"):
+			for _, v := range npmValued {
+				if a.val == v {
+					i++
+				}
+			}
+		default:
+			return a.val, i
+		}
+	}
+	return "", -1
+}
+
+// npmCacheDir: --cache, else npm_config_cache (any case), else ~/.npm.
+func npmCacheDir(c *command) (string, bool, string) {
+	h, hok, hwhy := home(c.env, c.user)
+	tilde := ""
+	if hok {
+		tilde = h
+	}
+	for i, a := range c.argv {
+		switch {
+		case a.known && a.val == "--cache" && i+1 < len(c.argv):
+			v := c.argv[i+1]
+			if !v.known {
+				return "", false, "--cache is not a literal"
+			}
+			return absDir("--cache "+v.val, v.val, tilde)
+		case a.known && strings.HasPrefix(a.val, "--cache="):
+			v := strings.TrimPrefix(a.val, "--cache=")
+			return absDir("--cache="+v, v, tilde)
+		}
+	}
+	// npm reads npm_config_* case-insensitively; sorted for a stable pick.
+	var keys []string
+	for k := range c.env {
+		if strings.EqualFold(k, "npm_config_cache") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := c.env[k]
+		if !v.known {
+			return "", false, k + " is not a literal"
+		}
+		return absDir(k+"="+v.val, v.val, tilde)
+	}
+	if !hok {
+		return "", false, hwhy
+	}
+	return h + "/.npm", true, ""
+}
+
+func analyzeNpm(a *analysis) {
+	for _, c := range a.cmds {
+		var sub string
+		at := -1
+		switch c.name {
+		case "npx":
+			sub = "exec"
+		case "npm":
+			sub, at = npmSub(c.argv, 1)
+		default:
+			continue
+		}
+		switch {
+		case npmDownloads[sub]:
+			a.detect("npm")
+			dir, ok, why := npmCacheDir(c)
+			if !ok {
+				a.skip("npm", why)
+				continue
+			}
+			a.want("npm", c.user, dir, Shared)
+		case sub == "cache":
+			if op, _ := npmSub(c.argv, at+1); op == "clean" || op == "clear" || op == "rm" {
+				if dir, ok, _ := npmCacheDir(c); ok {
+					a.addCleanup("npm", c, cleanItem{word: -1, targets: []string{dir}})
+				}
+			}
+		}
+	}
+}

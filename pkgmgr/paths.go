@@ -1,0 +1,190 @@
+package pkgmgr
+
+import (
+	"path"
+	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// Paths here are absolute and clean. Patterns are path.Match patterns
+// (globs from the script), also absolute and clean.
+
+func comps(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+// cleanAbs cleans an absolute path; anything else becomes a path that
+// matches nothing.
+func cleanAbs(p string) string {
+	if !path.IsAbs(p) {
+		return "\x00"
+	}
+	return path.Clean(p)
+}
+
+// within reports whether p is dir or below it, path-wise.
+func within(p, dir string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
+// literalComp returns the component a pattern component matches if it has
+// no active glob character.
+func literalComp(c string) (string, bool) {
+	if !strings.ContainsAny(c, `*?[\`) {
+		return c, true
+	}
+	var b strings.Builder
+	for i := 0; i < len(c); i++ {
+		switch c[i] {
+		case '*', '?', '[':
+			return "", false
+		case '\\':
+			if i+1 < len(c) {
+				i++
+			}
+		}
+		b.WriteByte(c[i])
+	}
+	return b.String(), true
+}
+
+// patUnder reports whether everything pat can match is at or under dir.
+func patUnder(pat, dir string) bool {
+	pc, dc := comps(pat), comps(dir)
+	if len(pc) < len(dc) {
+		return false
+	}
+	for i, d := range dc {
+		if l, ok := literalComp(pc[i]); !ok || l != d {
+			// dir/lists* style: the last component is the target's name
+			// plus a trailing *, as in `rm -rf /var/lib/apt/lists*`.
+			if i == len(dc)-1 && len(pc) == len(dc) && pc[i] == escapeGlob(d)+"*" {
+				continue
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// patReaches reports whether pat can match dir or one of its ancestors:
+// removing that would take the mountpoint at dir with it.
+func patReaches(pat, dir string) bool {
+	pc, dc := comps(pat), comps(dir)
+	if len(pc) > len(dc) {
+		return false
+	}
+	for i, c := range pc {
+		if ok, err := path.Match(c, dc[i]); !ok || err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// absPattern makes a word's pattern absolute against cwd; ok=false when it
+// can't be placed.
+func absPattern(w word, cwd string) (string, bool) {
+	if !w.known || w.val == "" {
+		return "", false
+	}
+	p := w.pat
+	if !strings.HasPrefix(p, "/") {
+		if cwd == "" {
+			return "", false
+		}
+		p = escapeGlob(cwd) + "/" + p
+	}
+	return path.Clean(p), true
+}
+
+// rmCmd is an `rm` of the step and its path operands.
+type rmCmd struct {
+	cmd   *command
+	paths []int // indexes into cmd.argv
+}
+
+func findRms(cmds []*command) []rmCmd {
+	var rms []rmCmd
+	for _, c := range cmds {
+		if c.name != "rm" {
+			continue
+		}
+		r := rmCmd{cmd: c}
+		opts := true
+		for i := 1; i < len(c.argv); i++ {
+			a := c.argv[i]
+			if opts && a.known && a.val == "--" {
+				opts = false
+				continue
+			}
+			if opts && a.known && len(a.val) > 1 && a.val[0] == '-' {
+				continue
+			}
+			r.paths = append(r.paths, i)
+		}
+		rms = append(rms, r)
+	}
+	return rms
+}
+
+// Variables that name cache locations: an rm of an unresolved $GOCACHE (say)
+// may hit a cache we mount.
+var cacheVars = map[string]bool{
+	"HOME": true, "XDG_CACHE_HOME": true, "PIP_CACHE_DIR": true, "GOCACHE": true, "GOMODCACHE": true,
+	"GOPATH": true, "npm_config_cache": true, "NPM_CONFIG_CACHE": true,
+}
+
+// Programs whose output, in $(…), may be a cache location.
+var cachePrograms = map[string]bool{"go": true, "pip": true, "pip3": true, "python": true, "python3": true, "npm": true, "apt-config": true}
+
+// mayHit reports whether an rm operand we could not resolve may remove
+// target: it names a cache variable or asks a package manager, and its
+// known prefix doesn't rule target out.
+func mayHit(w word, target, cwd string) bool {
+	suspect := false
+	for _, p := range w.params {
+		if cacheVars[p] || strings.EqualFold(p, "npm_config_cache") {
+			suspect = true
+		}
+	}
+	for _, s := range w.subst {
+		syntax.Walk(s, func(n syntax.Node) bool {
+			if c, ok := n.(*syntax.CallExpr); ok && len(c.Args) > 0 && cachePrograms[path.Base(c.Args[0].Lit())] {
+				suspect = true
+			}
+			return !suspect
+		})
+	}
+	if !suspect {
+		return false
+	}
+	pre := w.prefix
+	if w.known {
+		pre = w.val
+	}
+	if !strings.HasPrefix(pre, "/") {
+		if cwd == "" {
+			return true
+		}
+		pre = cwd + "/" + pre
+	}
+	i := strings.LastIndexByte(pre, '/')
+	dir := path.Clean(pre[:i+1])
+	return within(target, dir) || within(dir, target)
+}
+
+// Directories a cache mount must never cover: it would hide (and keep out
+// of the image) far more than a cache.
+var broadDirs = map[string]bool{
+	"/": true, "/bin": true, "/boot": true, "/dev": true, "/etc": true, "/home": true, "/lib": true,
+	"/lib32": true, "/lib64": true, "/media": true, "/mnt": true, "/opt": true, "/proc": true, "/root": true,
+	"/run": true, "/sbin": true, "/srv": true, "/sys": true, "/tmp": true, "/usr": true, "/var": true,
+	"/usr/bin": true, "/usr/lib": true, "/usr/local": true, "/usr/local/bin": true, "/usr/local/lib": true,
+	"/usr/share": true, "/var/lib": true, "/var/tmp": true, "/var/cache": true, "/var/log": true,
+}

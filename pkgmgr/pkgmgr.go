@@ -1,0 +1,57 @@
+// Package pkgmgr knows what each package manager caches and how to see it
+// in one build step. It has no BuildKit imports: llbtransform hands it a
+// Step (argv, env, user, cwd, existing mounts) and applies the Plan it gets
+// back (cache mounts, generated files, edited argv and env).
+package pkgmgr
+
+// Step is one RUN as the solver will execute it.
+type Step struct {
+	Args   []string // argv; shell form is e.g. ["/bin/sh", "-c", "script"]
+	Env    []string // KEY=VALUE in order; a later entry wins
+	User   string   // "" = image default (root), "uid[:gid]" or "name[:group]"
+	Cwd    string   // working directory ("" = "/")
+	OS     string   // target platform OS; anything but "" or "linux" gets no plan
+	Mounts []string // targets of mounts the step already has (user's own)
+}
+
+// Sharing modes of a cache mount, as BuildKit names them.
+const (
+	Shared  = "shared"
+	Private = "private"
+	Locked  = "locked"
+)
+
+// CacheMount is a persistent cache directory to mount for the step.
+type CacheMount struct {
+	Manager string // canonical manager name ("apt", "pip", "npm", "go", …)
+	Target  string // absolute, clean path
+	Sharing string // Shared, Private or Locked
+	UID     int    // owner of a newly created cache directory
+	GID     int
+}
+
+// FileMount is a small generated file bind-mounted read-only for the step only.
+type FileMount struct {
+	Manager  string
+	Target   string // absolute path of the file inside the container
+	Contents []byte
+}
+
+// Plan is what to do to one step. A zero Plan (no Managers) means leave it alone.
+type Plan struct {
+	Managers []string     // detected managers, canonical names, sorted, unique
+	Args     []string     // argv to run; equal to Step.Args when unchanged
+	Env      []string     // env to run; equal to Step.Env when unchanged
+	Caches   []CacheMount // sorted by Target, unique targets
+	Files    []FileMount  // sorted by Target, unique targets
+	Notes    []string     // human-readable, one per decision ("dropped --no-cache-dir", "skipped pip cache: …")
+}
+
+// Options select what Analyze may do.
+type Options struct {
+	// Managers lists the enabled managers by canonical name; nil enables all.
+	Managers []string
+}
+
+// Names lists every manager pkgmgr knows, in canonical spelling, sorted.
+func Names() []string { return names() }
