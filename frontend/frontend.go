@@ -123,7 +123,7 @@ func (r *rewritingClient) Solve(ctx context.Context, req client.SolveRequest) (*
 		if res, err := llbtransform.Transform(ctx, req.Definition, r.opt); err == nil && res.Changed {
 			req.Definition = res.Def
 			for _, s := range res.Steps {
-				if len(s.Mounts) > 0 || s.Digest != s.OldDigest && len(s.Managers) > 0 {
+				if s.Rewritten {
 					r.rewritten.Add(1)
 				}
 			}

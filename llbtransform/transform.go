@@ -49,6 +49,7 @@ type Step struct {
 	Env       []string // env as it will run
 	User      string
 	Cwd       string
+	Rewritten bool    // the plan was applied (mounts, argv or env changed)
 	Mounts    []Mount // only the mounts added here
 	Notes     []string
 	Locations *pb.Locations // Dockerfile locations of the step, if any
@@ -199,7 +200,7 @@ func (t *transformer) exec(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb
 		step.Notes = append(step.Notes, "left unchanged: "+err.Error())
 		return step, false, nil
 	}
-	step.Args, step.Env, step.Mounts = plan.Args, plan.Env, added
+	step.Args, step.Env, step.Mounts, step.Rewritten = plan.Args, plan.Env, added, true
 	return step, true, nil
 }
 

@@ -262,3 +262,32 @@ func TestManagersOption(t *testing.T) {
 		t.Fatal("pip was disabled but the step changed")
 	}
 }
+
+// BenchmarkTransform measures the rewrite of a 40-step graph with one
+// package-manager step in four; BenchmarkTransformUntouched the cost on a
+// graph it leaves alone (the common case for non-RUN solves).
+func BenchmarkTransform(b *testing.B) {
+	benchmarkTransform(b, []string{"apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*", "echo a", "pip install --no-cache-dir -r r.txt", "make build"})
+}
+
+func BenchmarkTransformUntouched(b *testing.B) {
+	benchmarkTransform(b, []string{"echo a", "make build", "./configure", "ls -la"})
+}
+
+func benchmarkTransform(b *testing.B, scripts []string) {
+	st := base()
+	for i := range 40 {
+		st = run(st, scripts[i%len(scripts)]+" # "+string(rune('a'+i%26)))
+	}
+	def, err := st.Marshal(context.Background(), llb.Platform(linux))
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := def.ToPB()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Transform(context.Background(), in, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

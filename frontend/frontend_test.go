@@ -1,0 +1,118 @@
+package frontend
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"github.com/autocache/autocache/llbtransform"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/pb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// recordingClient is a gateway client that only records Solve requests.
+type recordingClient struct {
+	client.Client
+	reqs []client.SolveRequest
+}
+
+func (r *recordingClient) Solve(ctx context.Context, req client.SolveRequest) (*client.Result, error) {
+	r.reqs = append(r.reqs, req)
+	return client.NewResult(), nil
+}
+
+func pipDef(t *testing.T) *pb.Definition {
+	t.Helper()
+	p := ocispecs.Platform{OS: "linux", Architecture: "amd64"}
+	st := llb.Image("python:3.11-slim", llb.Platform(p)).
+		Run(llb.Args([]string{"/bin/sh", "-c", "pip install --no-cache-dir flask"})).Root()
+	def, err := st.Marshal(context.Background(), llb.Platform(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return def.ToPB()
+}
+
+func cacheMounts(t *testing.T, def *pb.Definition) []string {
+	t.Helper()
+	var out []string
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.Unmarshal(dt); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range op.GetExec().GetMounts() {
+			if m.MountType == pb.MountType_CACHE {
+				out = append(out, m.CacheOpt.ID)
+			}
+		}
+	}
+	return out
+}
+
+func TestSolveRewritesDefinitions(t *testing.T) {
+	rec := &recordingClient{}
+	rc := &rewritingClient{Client: rec, opt: mustOptions(t, map[string]string{"build-arg:BUILDKIT_CACHE_MOUNT_NS": "team"})}
+	def := pipDef(t)
+	if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: def}); err != nil {
+		t.Fatal(err)
+	}
+	if got := cacheMounts(t, rec.reqs[0].Definition); !slices.Equal(got, []string{"team//root/.cache/pip"}) {
+		t.Fatalf("cache mounts %v", got)
+	}
+	if n := rc.rewritten.Load(); n != 1 {
+		t.Fatalf("rewritten %d", n)
+	}
+	// Requests without a definition (forwarding to another frontend) pass through.
+	fwd := client.SolveRequest{Frontend: "gateway.v0", FrontendOpt: map[string]string{"source": "x"}}
+	if _, err := rc.Solve(context.Background(), fwd); err != nil {
+		t.Fatal(err)
+	}
+	if rec.reqs[1].Frontend != "gateway.v0" || rec.reqs[1].Definition != nil {
+		t.Fatal("forwarding request changed")
+	}
+}
+
+func TestSolveFailsOpen(t *testing.T) {
+	rec := &recordingClient{}
+	rc := &rewritingClient{Client: rec}
+	bad := &pb.Definition{Def: [][]byte{[]byte("not an op")}}
+	if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: bad}); err != nil {
+		t.Fatal(err)
+	}
+	if rec.reqs[0].Definition != bad {
+		t.Fatal("an unreadable definition was not passed on as it was")
+	}
+}
+
+func mustOptions(t *testing.T, opts map[string]string) llbtransform.Options {
+	t.Helper()
+	cfg, err := ParseConfig(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return llbtransform.Options{CacheNS: cfg.CacheNS, Managers: cfg.Managers}
+}
+
+func TestParseConfig(t *testing.T) {
+	for _, tc := range []struct {
+		opts     map[string]string
+		off      bool
+		managers []string
+		err      bool
+	}{
+		{opts: map[string]string{}},
+		{opts: map[string]string{"build-arg:AUTOCACHE": "off"}, off: true},
+		{opts: map[string]string{"build-arg:AUTOCACHE": "OFF"}, off: true},
+		{opts: map[string]string{"build-arg:AUTOCACHE": "on"}},
+		{opts: map[string]string{"build-arg:AUTOCACHE_MANAGERS": "apt, Go"}, managers: []string{"apt", "go"}},
+		{opts: map[string]string{"build-arg:AUTOCACHE_MANAGERS": "apt,nmp"}, err: true},
+	} {
+		cfg, err := ParseConfig(tc.opts)
+		if (err != nil) != tc.err || !tc.err && (cfg.Off != tc.off || !slices.Equal(cfg.Managers, tc.managers)) {
+			t.Errorf("%v: got %+v, %v", tc.opts, cfg, err)
+		}
+	}
+}
