@@ -80,6 +80,12 @@ func Analyze(s Step, o Options) (p Plan, err error) {
 			p, err = Plan{}, fmt.Errorf("pkgmgr: internal error: %v", r)
 		}
 	}()
+	return analyze(s, o)
+}
+
+// analyze is Analyze without the safety net (the fuzz tests want to see
+// panics).
+func analyze(s Step, o Options) (Plan, error) {
 	if (s.OS != "" && s.OS != "linux") || len(s.Args) == 0 || foreignShells[path.Base(s.Args[0])] {
 		return Plan{}, nil
 	}
@@ -241,8 +247,14 @@ func (a *analysis) blocker(target string) string {
 		return "it holds the working directory"
 	}
 	for _, m := range a.step.Mounts {
-		if m = cleanAbs(m); m != "/" && within(target, m) { // "/" is the rootfs
+		m = cleanAbs(m)
+		switch {
+		case m == "/": // the rootfs
+		case within(target, m):
 			return "the step already mounts " + m
+		case within(m, target):
+			// Ours would be added after it and could shadow it.
+			return "the step mounts " + m + " inside it"
 		}
 	}
 	for _, r := range a.rms {

@@ -71,7 +71,7 @@ func analyzeApt(a *analysis) {
 	// update anyway; elsewhere later steps may rely on them being there.
 	for _, r := range a.rms {
 		for _, i := range r.paths {
-			if p, ok := absPattern(r.cmd.argv[i], r.cmd.cwd); ok && (p == aptLists || p == aptLists+"/*" || p == aptLists+"*") {
+			if p, ok := absPattern(r.cmd.argv[i], r.cmd.cwd); ok && (patReaches(p, aptLists) || p == aptLists+"/*") {
 				lastListsRemoval = max(lastListsRemoval, r.cmd.seq)
 			}
 		}

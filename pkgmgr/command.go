@@ -16,7 +16,6 @@ type command struct {
 	env    vars   // its environment
 	inline []*assignSite
 	user   user
-	sudo   bool // runs through sudo
 	cwd    string
 	goenv  vars   // `go env -w` settings seen so far
 	raw    string // source, for notes
@@ -60,7 +59,11 @@ func (w *walker) script(src *source, st *state) {
 	}
 	f, lang, err := parse(src.text, src.lang)
 	if err != nil {
-		w.notes = append(w.notes, "shell: can't parse script: "+err.Error())
+		what := "script"
+		if w.depth > 0 {
+			what = "nested script"
+		}
+		w.notes = append(w.notes, "shell: can't parse "+what+": "+err.Error())
 		return
 	}
 	src.lang = lang
@@ -129,6 +132,9 @@ func (w *walker) stmt(s *syntax.Stmt, src *source, st *state) {
 		if r.Word != nil {
 			w.substs(r.Word, src, st)
 		}
+		if r.Hdoc != nil { // $(…) in an unquoted here-document runs too
+			w.substs(r.Hdoc, src, st)
+		}
 	}
 }
 
@@ -166,17 +172,17 @@ func (w *walker) assign(a *syntax.Assign, src *source, st *state, export bool, s
 	old := st.vars[name]
 	v := value{exported: old.exported || export, site: site}
 	switch {
-	case a.Naked: // `export NAME`
-		v.val, v.known, v.site = old.val, old.known || !hasVar(st.vars, name), old.site
+	case a.Naked: // `export NAME`: an unset name stays out of the environment
+		if !hasVar(st.vars, name) {
+			return
+		}
+		v.val, v.known, v.site = old.val, old.known, old.site
 	case a.Append || a.Array != nil || a.Index != nil:
 	case a.Value == nil:
 		v.known = true
 	default:
 		x := w.exp(st, src).word(a.Value, src)
 		v.val, v.known = x.val, x.known && !x.glob
-		if x.known && strings.HasPrefix(x.val, "~") {
-			v.known = false // tilde after = is rare; don't guess
-		}
 	}
 	st.vars[name] = v
 }
@@ -235,17 +241,13 @@ func (w *walker) call(c *syntax.CallExpr, s *syntax.Stmt, src *source, st *state
 	}
 	env := st.vars.exported()
 	var inline []*assignSite
-	for i, a := range c.Assigns {
+	for _, a := range c.Assigns {
 		if a.Name == nil {
 			continue
 		}
 		site := &assignSite{name: a.Name.Value, raw: src.text[off(a.Pos()):off(a.End())]}
-		if src.editable() {
-			next := off(c.Args[0].Pos())
-			if i+1 < len(c.Assigns) {
-				next = off(c.Assigns[i+1].Pos())
-			}
-			site.del = src.replace(off(a.Pos()), next, "")
+		if !reservedAfterAssigns(c.Args[0]) {
+			site.del = src.replace(off(a.Pos()), blankAfter(src.text, off(a.End())), "")
 		}
 		inline = append(inline, site)
 		v := value{exported: true, site: site, known: a.Value == nil}
@@ -265,6 +267,17 @@ func (w *walker) call(c *syntax.CallExpr, s *syntax.Stmt, src *source, st *state
 	}
 }
 
+// reservedAfterAssigns reports whether a command word would turn into
+// syntax (`!`, `{`, `time`, `let`…) once the assignments before it go.
+func reservedAfterAssigns(w *syntax.Word) bool {
+	l := w.Lit()
+	switch l {
+	case "declare", "export", "local", "readonly", "typeset", "nameref", "let":
+		return true
+	}
+	return syntax.IsKeyword(l) || strings.HasPrefix(l, "((") // a quoted or expanded word never is
+}
+
 // stmtAssignSite is how to remove assignment i of a bare `A=1 B=2` statement.
 func (w *walker) stmtAssignSite(c *syntax.CallExpr, i int, src *source) *assignSite {
 	a := c.Assigns[i]
@@ -274,7 +287,7 @@ func (w *walker) stmtAssignSite(c *syntax.CallExpr, i int, src *source) *assignS
 	case len(c.Assigns) == 1:
 		site.del = src.replace(off(c.Pos()), off(c.End()), "true")
 	case i == 0:
-		site.del = src.replace(off(a.Pos()), off(c.Assigns[1].Pos()), "")
+		site.del = src.replace(off(a.Pos()), blankAfter(src.text, off(a.End())), "")
 	default:
 		site.del = src.replace(blankBefore(src.text, off(a.Pos())), off(a.End()), "")
 	}
@@ -344,7 +357,7 @@ func (w *walker) exportWord(x word, export, only bool, whole *edit, st *state) {
 		}
 		w.sites[name] = append(w.sites[name], v.site)
 	case !hasVar(st.vars, name):
-		v.known = true // exporting an unset name: still unset
+		return // exporting an unset name: still unset
 	}
 	st.vars[name] = v
 }
@@ -375,6 +388,9 @@ func wordDel(x word) *edit {
 		return nil
 	case x.elem:
 		return &edit{arg: x.arg, elem: true}
+	}
+	if x.glue {
+		return &edit{arg: x.arg, start: x.gap, end: x.end, repl: " "}
 	}
 	return &edit{arg: x.arg, start: x.gap, end: x.end}
 }

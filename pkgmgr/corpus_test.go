@@ -27,7 +27,7 @@ type corpusStep struct {
 // dockerfile2llb's dispatchRun does (shell prefix, heredocs), tracking ENV,
 // ARG, USER, WORKDIR and SHELL per stage. Values are not expanded beyond
 // what instructions.Parse does; good enough to exercise Analyze.
-func corpusSteps(t *testing.T, name string, data []byte) []corpusStep {
+func corpusSteps(t testing.TB, name string, data []byte) []corpusStep {
 	res, err := parser.Parse(bytes.NewReader(data))
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)

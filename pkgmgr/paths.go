@@ -60,12 +60,9 @@ func patUnder(pat, dir string) bool {
 		return false
 	}
 	for i, d := range dc {
+		// A glob here (`/root/.npm*`) also matches siblings (.npmrc):
+		// that rm is more than cleanup, so it can't just go.
 		if l, ok := literalComp(pc[i]); !ok || l != d {
-			// dir/lists* style: the last component is the target's name
-			// plus a trailing *, as in `rm -rf /var/lib/apt/lists*`.
-			if i == len(dc)-1 && len(pc) == len(dc) && pc[i] == escapeGlob(d)+"*" {
-				continue
-			}
 			return false
 		}
 	}
@@ -167,6 +164,9 @@ func mayHit(w word, target, cwd string) bool {
 	pre := w.prefix
 	if w.known {
 		pre = w.val
+	}
+	if pre == "" { // starts with the unknown part: could be anywhere
+		return true
 	}
 	if !strings.HasPrefix(pre, "/") {
 		if cwd == "" {

@@ -73,21 +73,24 @@ func shellScript(args []string) (idx int, lang syntax.LangVariant, ok bool) {
 // script from stdin: no operand before the first non-option, or -s.
 func feedsShellStdin(argv []word) bool {
 	for i := 1; i < len(argv); i++ {
-		a := argv[i]
-		if !a.known {
-			return false
-		}
+		a := argv[i].val
 		switch {
-		case a.val == "--" || a.val == "-":
+		case !argv[i].known:
+			return false
+		case a == "--" || a == "-":
 			return true
-		case a.val == "-s" || (len(a.val) > 1 && a.val[0] == '-' && !strings.HasPrefix(a.val, "--") && strings.ContainsRune(a.val, 's')):
-			return true
-		case a.val == "-o" || a.val == "+o" || a.val == "-O" || a.val == "+O":
-			i++
-		case len(a.val) > 1 && (a.val[0] == '-' || a.val[0] == '+'):
-			if strings.ContainsRune(a.val[1:], 'c') && a.val[0] == '-' {
-				return false // -c handled elsewhere
+		case strings.HasPrefix(a, "--"): // --norc, --login, …
+			if a == "--rcfile" || a == "--init-file" {
+				i++
 			}
+		case len(a) > 1 && (a[0] == '-' || a[0] == '+'): // a cluster: -ex, -eo pipefail, -s
+			if a[0] == '-' && strings.ContainsRune(a, 'c') {
+				return false // -c: handled by shellScript
+			}
+			if a[0] == '-' && strings.ContainsRune(a, 's') {
+				return true
+			}
+			i += strings.Count(a, "o") + strings.Count(a, "O")
 		default:
 			return false // a script file operand: stdin is its input, not a script
 		}
@@ -136,9 +139,10 @@ type word struct {
 	raw    string         // as written
 	node   *syntax.Word   // nil in exec form
 
-	arg        int // Step.Args index holding it; -1: not editable
-	start, end int // byte range in Step.Args[arg]
-	gap        int // start of the blank before the word, for deletion
+	arg        int  // Step.Args index holding it; -1: not editable
+	start, end int  // byte range in Step.Args[arg]
+	gap        int  // start of the blank before the word, for deletion
+	glue       bool // a redirection follows right after: deleting must leave a blank
 	elem       bool
 }
 
@@ -279,6 +283,8 @@ func (e *expander) word(w *syntax.Word, src *source) word {
 			if src.editable() {
 				r.arg, r.start, r.end = src.arg, src.base+s, src.base+t
 				r.gap = src.base + blankBefore(src.text, s)
+				// "0 x>f" without x must not become "0>f" (fd 0).
+				r.glue = t < len(src.text) && (src.text[t] == '<' || src.text[t] == '>')
 			}
 		}
 	}

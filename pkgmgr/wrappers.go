@@ -23,7 +23,7 @@ func unwrap(cmd *command, words []word) ([]word, bool) {
 			if len(words) < 2 || !words[1].known {
 				return nil, false
 			}
-			cmd.user, cmd.sudo = parseUser(words[1].val), false
+			cmd.user = parseUser(words[1].val)
 			setHome(cmd.env, cmd.user) // both set HOME from the target's passwd entry
 			rest, ok = words[2:], true
 		case "command":
@@ -238,7 +238,6 @@ func unwrapSudo(cmd *command, words []word) ([]word, bool) {
 		}
 		words = words[n:]
 	}
-	cmd.sudo = true
 	cmd.user = parseUser(strings.TrimPrefix(target, "#"))
 	if !preserve {
 		cmd.env = vars{} // env_reset: a fresh environment
