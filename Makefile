@@ -1,0 +1,51 @@
+# autocache — see README.md. The first two commands on a fresh machine:
+#   make demo   # start the embedded engine, build examples/ with upstream and autocache, print a table
+#   make test   # unit tests, then the integration tests on the embedded engine
+SHELL := /bin/bash
+GO ?= go
+ENGINE := integration/engine
+
+.PHONY: all build test unit e2e e2e-up e2e-down demo bench fmt vet fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o bin/autocache ./cmd/autocache
+	CGO_ENABLED=0 $(GO) build -o bin/autocache-frontend ./cmd/autocache-frontend
+
+# make test = vet + gofmt + unit tests, then the end-to-end tests against a real
+# buildkitd, registry and hermetic package registries (started and stopped here).
+test: unit e2e
+
+unit: vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) test ./...
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./integration/...
+
+e2e:
+	$(ENGINE)/with-engine.sh $(GO) test -tags e2e -count=1 -timeout 60m -v ./integration/
+
+e2e-up:
+	@$(ENGINE)/up.sh
+
+e2e-down:
+	@$(ENGINE)/down.sh
+
+demo:
+	$(ENGINE)/with-engine.sh $(GO) run ./integration/cmd/demo
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./llbtransform/ ./pkgmgr/
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzAnalyze -fuzztime 60s -parallel 1 ./pkgmgr/
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	-$(ENGINE)/down.sh
+	rm -rf bin .cache

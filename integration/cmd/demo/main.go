@@ -1,0 +1,145 @@
+// Command demo builds each project in examples/ on the embedded engine, cold
+// and again after adding one dependency, once with BuildKit's builtin
+// Dockerfile frontend (upstream) and once with autocache, and prints a table
+// of build times and package files downloaded. `make demo` runs it inside
+// integration/engine/with-engine.sh, which supplies the environment.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/autocache/autocache/integration/pkgserver"
+)
+
+// addOne adds the 11th dependency to an example, the way a developer would.
+var addOne = map[string]func(dir string) error{
+	"apt": func(dir string) error {
+		return edit(dir, "Dockerfile", func(s string) string {
+			return strings.Replace(s, "acpkg-010 \\\n", "acpkg-010 \\\n      acpkg-011 \\\n", 1)
+		})
+	},
+	"pip": func(dir string) error {
+		return edit(dir, "requirements.txt", func(s string) string { return s + "acpkg-011==1.0.0\n" })
+	},
+	"npm": func(dir string) error {
+		return edit(dir, "package.json", func(s string) string {
+			return strings.Replace(s, `"acpkg-010": "1.0.0"`, `"acpkg-010": "1.0.0",`+"\n    "+`"acpkg-011": "1.0.0"`, 1)
+		})
+	},
+	"go": func(dir string) error {
+		m := pkgserver.GoModule(11)
+		sum, err := pkgserver.GoSum(m)
+		if err != nil {
+			return err
+		}
+		if err := edit(dir, "go.mod", func(s string) string { return strings.Replace(s, "\n)\n", "\n\t"+m+" v1.0.0\n)\n", 1) }); err != nil {
+			return err
+		}
+		if err := edit(dir, "go.sum", func(s string) string { return s + sum }); err != nil {
+			return err
+		}
+		return edit(dir, "main.go", func(s string) string { return strings.Replace(s, "\n)\n", "\n\t_ \""+m+"\"\n)\n", 1) })
+	},
+}
+
+func edit(dir, name string, f func(string) string) error {
+	p := filepath.Join(dir, name)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	after := f(string(b))
+	if after == string(b) {
+		return fmt.Errorf("%s: could not add a dependency", p)
+	}
+	return os.WriteFile(p, []byte(after), 0o644)
+}
+
+type result struct {
+	seconds float64
+	pkgs    int
+}
+
+func main() {
+	examples := flag.String("examples", "examples", "directory with one project per package manager")
+	flag.Parse()
+	frontend, stats := os.Getenv("AUTOCACHE_FRONTEND"), os.Getenv("AUTOCACHE_STATS")
+	if frontend == "" || stats == "" {
+		fail("run me through `make demo` (the engine's environment is missing)")
+	}
+	// A cold builder: no layer cache and no cache mounts from earlier builds.
+	if out, err := exec.Command("buildctl", "prune", "--all").CombinedOutput(); err != nil {
+		fail("buildctl prune: %v\n%s", err, out)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "example\tfrontend\tcold build\tpackages\trebuild +1 dep\tpackages\t")
+	for _, kind := range []string{"apt", "pip", "npm", "go"} {
+		for _, fe := range []string{"upstream", "autocache"} {
+			dir, err := os.MkdirTemp("", "autocache-demo-")
+			if err != nil {
+				fail("%v", err)
+			}
+			if err := os.CopyFS(dir, os.DirFS(filepath.Join(*examples, kind))); err != nil {
+				fail("%v", err)
+			}
+			if fe == "autocache" {
+				if err := edit(dir, "Dockerfile", func(s string) string { return "# syntax=" + frontend + "\n" + s }); err != nil {
+					fail("%v", err)
+				}
+			}
+			cold := build(dir, kind, stats)
+			if err := addOne[kind](dir); err != nil {
+				fail("%v", err)
+			}
+			warm := build(dir, kind, stats)
+			os.RemoveAll(dir)
+			fmt.Fprintf(tw, "%s\t%s\t%.1fs\t%d\t%.1fs\t%d\t\n", kind, fe, cold.seconds, cold.pkgs, warm.seconds, warm.pkgs)
+		}
+	}
+	fmt.Println()
+	tw.Flush()
+}
+
+// build runs one buildctl build and measures it.
+func build(dir, kind, stats string) result {
+	before := counts(stats)[kind]
+	cmd := exec.Command("buildctl", "build", "--frontend", "dockerfile.v0",
+		"--local", "context="+dir, "--local", "dockerfile="+dir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		fail("building %s: %v\n%s", dir, err, out.String())
+	}
+	r := result{seconds: time.Since(start).Seconds(), pkgs: counts(stats)[kind] - before}
+	fmt.Fprintf(os.Stderr, "demo: %s built in %.1fs, %d package files downloaded\n", kind, r.seconds, r.pkgs)
+	return r
+}
+
+func counts(url string) map[string]int {
+	resp, err := http.Get(url)
+	if err != nil {
+		fail("%v", err)
+	}
+	defer resp.Body.Close()
+	var c map[string]int
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		fail("%v", err)
+	}
+	return c
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "demo: "+format+"\n", args...)
+	os.Exit(1)
+}

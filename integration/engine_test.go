@@ -1,0 +1,257 @@
+//go:build e2e
+
+package integration
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// engine is the embedded engine started by integration/engine/up.sh; its
+// exports arrive as environment variables (make test runs us through
+// with-engine.sh).
+type engine struct {
+	frontend  string // ref for # syntax=
+	stats     string // GET → {"apt":N,"pip":N,"npm":N,"go":N}
+	pkgserver string // base URL of the hermetic registries
+	runID     string // unique per test run: keeps layer and cache-mount caches of earlier runs out
+}
+
+func newEngine(t *testing.T) *engine {
+	t.Helper()
+	e := &engine{
+		frontend:  os.Getenv("AUTOCACHE_FRONTEND"),
+		stats:     os.Getenv("AUTOCACHE_STATS"),
+		pkgserver: os.Getenv("AUTOCACHE_PKGSERVER"),
+	}
+	if e.frontend == "" || e.stats == "" || e.pkgserver == "" || os.Getenv("BUILDKIT_HOST") == "" {
+		t.Fatal("the engine is not up: run these tests with `make test` (or eval \"$(make -s e2e-up)\" first)")
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	e.runID = time.Now().UTC().Format("0102-150405") + "-" + hex.EncodeToString(b)
+	return e
+}
+
+// counts reads the package-file counters of the hermetic registries.
+func (e *engine) counts(t *testing.T) map[string]int {
+	t.Helper()
+	resp, err := http.Get(e.stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c map[string]int
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// How the frontend is chosen for a build.
+const (
+	upstream      = "upstream"        // no syntax line: BuildKit's builtin Dockerfile frontend
+	viaSyntax     = "syntax"          // # syntax=<autocache> with --frontend dockerfile.v0
+	viaGateway    = "gateway"         // --frontend gateway.v0 --opt source=<autocache>
+	viaBuildkitSx = "BUILDKIT_SYNTAX" // --opt build-arg:BUILDKIT_SYNTAX=<autocache>
+)
+
+type buildSpec struct {
+	dir    string            // context; its Dockerfile is written from dockerfile
+	mode   string            // upstream, viaSyntax, viaGateway, viaBuildkitSx
+	args   map[string]string // build args
+	tarOut string            // export the image filesystem as a tar here ("" = no export)
+	meta   string            // --metadata-file
+}
+
+// writeDockerfile writes body as dir/Dockerfile. Line 1 is the syntax line
+// for autocache and a plain comment otherwise, so line numbers agree.
+func writeDockerfile(t *testing.T, e *engine, dir, mode, body string) {
+	t.Helper()
+	first := "# built by the frontend chosen on the command line\n"
+	if mode == viaSyntax {
+		first = "# syntax=" + e.frontend + "\n"
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(first+body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// build runs buildctl the way a user would; it returns buildctl's output.
+func (e *engine) build(t *testing.T, b buildSpec) (string, error) {
+	t.Helper()
+	args := []string{"build", "--progress=plain", "--local", "context=" + b.dir, "--local", "dockerfile=" + b.dir}
+	switch b.mode {
+	case viaGateway:
+		args = append(args, "--frontend", "gateway.v0", "--opt", "source="+e.frontend)
+	case viaBuildkitSx:
+		args = append(args, "--frontend", "dockerfile.v0", "--opt", "build-arg:BUILDKIT_SYNTAX="+e.frontend)
+	default:
+		args = append(args, "--frontend", "dockerfile.v0")
+	}
+	keys := make([]string, 0, len(b.args))
+	for k := range b.args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args = append(args, "--opt", "build-arg:"+k+"="+b.args[k])
+	}
+	if b.tarOut != "" {
+		args = append(args, "--output", "type=tar,dest="+b.tarOut)
+	}
+	if b.meta != "" {
+		args = append(args, "--metadata-file", b.meta)
+	}
+	cmd := exec.Command("buildctl", args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("buildctl %s (%s): %v", b.mode, time.Since(start).Round(time.Millisecond), err)
+	if err != nil {
+		t.Logf("output:\n%s", tail(out.String(), 60))
+	}
+	return out.String(), err
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// entry is one file of an exported image, as far as a user can tell.
+type entry struct {
+	Type     byte
+	Mode     int64
+	UID, GID int
+	Size     int64
+	Link     string
+	SHA256   string
+}
+
+func (x entry) String() string {
+	return fmt.Sprintf("type=%c mode=%o uid=%d gid=%d size=%d link=%q sha=%.12s", x.Type, x.Mode, x.UID, x.GID, x.Size, x.Link, x.SHA256)
+}
+
+// readTar lists an exported image filesystem.
+func readTar(t *testing.T, file string) map[string]entry {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]entry{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := "/" + strings.TrimSuffix(strings.TrimPrefix(filepath.Clean("/"+h.Name), "/"), "/")
+		x := entry{Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, Size: h.Size, Link: h.Linkname}
+		if h.Typeflag == tar.TypeReg {
+			s := sha256.New()
+			if _, err := io.Copy(s, tr); err != nil {
+				t.Fatal(err)
+			}
+			x.SHA256 = hex.EncodeToString(s.Sum(nil))
+		}
+		out[name] = x
+	}
+	return out
+}
+
+// under reports whether p is dir or inside it.
+func under(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// compareImages checks that two exported filesystems have the same files,
+// modes, owners and contents, except inside the cached directories (whose
+// contents differ by design) and the volatile files (which differ between
+// any two builds, e.g. logs with timestamps). It returns the differences
+// that were excused, for the log.
+func compareImages(t *testing.T, upstreamTar, autocacheTar string, cached, volatile []string) []string {
+	t.Helper()
+	a, b := readTar(t, upstreamTar), readTar(t, autocacheTar)
+	var excused, bad []string
+	isCached := func(p string) bool {
+		for _, d := range cached {
+			if under(p, d) {
+				return true
+			}
+		}
+		return false
+	}
+	isVolatile := func(p string) bool {
+		for _, v := range volatile {
+			if ok, _ := filepath.Match(v, p); ok || under(p, v) || (strings.HasPrefix(v, "*") && strings.HasSuffix(p, v[1:])) {
+				return true
+			}
+		}
+		return false
+	}
+	paths := map[string]bool{}
+	for p := range a {
+		paths[p] = true
+	}
+	for p := range b {
+		paths[p] = true
+	}
+	sorted := make([]string, 0, len(paths))
+	for p := range paths {
+		sorted = append(sorted, p)
+	}
+	sort.Strings(sorted)
+	for _, p := range sorted {
+		x, inA := a[p]
+		y, inB := b[p]
+		var diff string
+		switch {
+		case !inA:
+			diff = fmt.Sprintf("%s: only with autocache (%v)", p, y)
+		case !inB:
+			diff = fmt.Sprintf("%s: only upstream (%v)", p, x)
+		case isVolatile(p) && x.Type == y.Type && x.Mode == y.Mode && x.UID == y.UID && x.GID == y.GID:
+			continue // same file, contents allowed to differ
+		case x != y:
+			diff = fmt.Sprintf("%s: upstream %v, autocache %v", p, x, y)
+		default:
+			continue
+		}
+		if isCached(p) {
+			excused = append(excused, diff)
+		} else {
+			bad = append(bad, diff)
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("the image differs from upstream's outside the cached directories (%d):\n  %s", len(bad), strings.Join(bad[:min(len(bad), 40)], "\n  "))
+	}
+	if len(a) < 100 {
+		t.Errorf("the upstream image has only %d entries: export failed?", len(a))
+	}
+	return excused
+}
