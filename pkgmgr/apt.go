@@ -13,6 +13,12 @@ const (
 )
 
 // The `apt` binary deletes downloaded .debs by default; this keeps them.
+// aptDockerCleanConf replaces the image's docker-clean for the step: it keeps
+// docker-clean's settings that stop apt writing its binary package caches,
+// and drops the hooks that delete downloaded .debs (the cache mount keeps
+// them out of the image instead).
+const aptDockerCleanConf = "Dir::Cache::pkgcache \"\";\nDir::Cache::srcpkgcache \"\";\n"
+
 const aptKeepDebsConf = "Binary::apt::APT::Keep-Downloaded-Packages \"true\";\nAPT::Keep-Downloaded-Packages \"true\";\n"
 
 // xx-apt* are tonistiigi/xx's cross-compiling wrappers around apt-get.
@@ -96,7 +102,7 @@ func analyzeApt(a *analysis) {
 			return
 		}
 		a.files = append(a.files,
-			FileMount{Manager: "apt", Target: aptDockerClean, Contents: []byte{}},
+			FileMount{Manager: "apt", Target: aptDockerClean, Contents: []byte(aptDockerCleanConf)},
 			FileMount{Manager: "apt", Target: aptKeepDebs, Contents: []byte(aptKeepDebsConf)})
 		a.note("apt", "shadowed "+aptDockerClean+", kept downloaded .debs")
 	})
