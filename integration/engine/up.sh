@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# Start the embedded engine (idempotent) and print `export` lines for it:
+#
+#   eval "$(integration/engine/up.sh)"     # or: eval "$(make -s e2e-up)"
+#   buildctl build --frontend dockerfile.v0 --local context=. --local dockerfile=. ...
+#
+# What runs (all on loopback, all state under $CACHE, see lib.sh):
+#   127.0.0.1:5959  image registry (Debian's docker-registry), also buildkitd's
+#                   mirror for docker.io: FROM debian:bookworm-slim etc. resolve here
+#   127.0.0.1:5960  hermetic package server (integration/cmd/pkgserver): apt,
+#                   PyPI simple index, npm registry, GOPROXY, GET /stats
+#   buildkitd       OCI worker (runc, overlayfs, host network), socket
+#                   $CACHE/run/buildkitd.sock
+# Then it builds and pushes (only when their inputs changed or they are not in
+# the registry) the offline base images from integration/images/, and rebuilds
+# the frontend image from the top-level Dockerfile every time (cheap when
+# nothing changed) as 127.0.0.1:5959/autocache:1 and :dev.
+#
+# stdout carries only the export lines; progress goes to stderr, build output
+# to $CACHE/log/*.log.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+mkdirs
+t0=$SECONDS
+
+# One up/down at a time. fd 9 is closed for the daemons (start_daemon), so
+# they never hold the lock.
+exec 9>"$RUN_DIR/lock"
+flock 9
+
+note_absent # /run/runc, /run/mount: see lib.sh
+"$ENGINE_DIR/setup.sh" apt >&2
+
+# The Debian root filesystem (debootstrap, cached as a tar) is made in the
+# background while setup.sh compiles buildkit: one is network-bound, the other
+# CPU-bound.
+mkrootfs_pid=
+if [ ! -s "$ROOTFS/bookworm-slim.tar" ]; then
+	log "debootstrap $DEBIAN_SUITE (minbase) -> $ROOTFS/bookworm-slim.tar, in the background"
+	TMPDIR="$TMP" DEBIAN_SUITE="$DEBIAN_SUITE" DEBIAN_MIRROR="$DEBIAN_MIRROR" \
+		run_logged mkrootfs "$IMAGES_DIR/debian/mkrootfs.sh" "$ROOTFS/bookworm-slim.tar" &
+	mkrootfs_pid=$!
+	# If up.sh fails meanwhile, let debootstrap finish and clean up its mounts.
+	trap '[ -z "$mkrootfs_pid" ] || wait "$mkrootfs_pid" 2>/dev/null || true' EXIT
+fi
+"$ENGINE_DIR/setup.sh" tools >&2
+
+# --- the image registry ----------------------------------------------------
+cat >"$ETC/registry.yml.new" <<EOF
+# written by integration/engine/up.sh
+version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $REG_ROOT
+  delete:
+    enabled: true
+http:
+  addr: $REGISTRY_ADDR
+EOF
+mv "$ETC/registry.yml.new" "$ETC/registry.yml"
+registry_up() { curl -fsS -o /dev/null "http://$REGISTRY_ADDR/v2/" 2>/dev/null; }
+if ! pid_alive docker-registry >/dev/null; then
+	registry_up && die "something else already serves http://$REGISTRY_ADDR (not our registry: no live pid in $RUN_DIR/docker-registry.pid)"
+	log "starting registry on $REGISTRY_ADDR"
+	start_daemon docker-registry "$LOG/registry.log" "$BIN/docker-registry" serve "$ETC/registry.yml"
+fi
+wait_until 30 "the registry (log: $LOG/registry.log)" registry_up
+check_started docker-registry
+
+# --- the hermetic package server ---------------------------------------------
+stats_up() { curl -fsS -o /dev/null "http://$PKGSERVER_ADDR/stats" 2>/dev/null; }
+have_pkgserver=
+if [ -d "$REPO/integration/cmd/pkgserver" ]; then
+	have_pkgserver=1
+	go_env
+	# Rebuilt every time (incremental: about a second), so it reflects the tree.
+	(cd "$REPO" && run_logged build-pkgserver go build -o "$BIN/pkgserver.new" ./integration/cmd/pkgserver)
+	if pid="$(pid_alive pkgserver)"; then
+		if ! cmp -s "$BIN/pkgserver.new" "$BIN/pkgserver"; then
+			log "pkgserver changed: restarting it (its counters restart at 0)"
+			stop_pid pkgserver 5
+		fi
+	fi
+	if ! pid_alive pkgserver >/dev/null; then
+		stats_up && die "something else already serves http://$PKGSERVER_ADDR (not our pkgserver)"
+		mv -f "$BIN/pkgserver.new" "$BIN/pkgserver"
+		log "starting pkgserver on $PKGSERVER_ADDR"
+		start_daemon pkgserver "$LOG/pkgserver.log" "$BIN/pkgserver" -addr "$PKGSERVER_ADDR" -q
+	else
+		rm -f "$BIN/pkgserver.new"
+	fi
+	wait_until 30 "the pkgserver (log: $LOG/pkgserver.log)" stats_up
+	check_started pkgserver
+else
+	log "WARNING: integration/cmd/pkgserver does not exist yet: no hermetic package server"
+fi
+
+# --- buildkitd -----------------------------------------------------------------
+# GC: explicit limits instead of the defaults (which scale with the disk size):
+# keep at least 4 GB of cache, use at most 20 GB, and free space when the disk
+# has less than 5 GB left.
+cat >"$ETC/buildkitd.toml.new" <<EOF
+# written by integration/engine/up.sh
+root = "$BK_ROOT"
+
+[grpc]
+  address = ["$BUILDKIT_HOST"]
+
+[otel]
+  socketPath = "$BK_OTEL_SOCK"
+
+[worker.oci]
+  enabled = true
+  snapshotter = "overlayfs"
+  networkMode = "host"
+  gc = true
+  reservedSpace = "4GB"
+  maxUsedSpace = "20GB"
+  minFreeSpace = "5GB"
+
+[worker.containerd]
+  enabled = false
+
+# No Docker Hub here: docker.io images come from the local registry.
+[registry."docker.io"]
+  mirrors = ["$REGISTRY_ADDR"]
+
+[registry."$REGISTRY_ADDR"]
+  http = true
+EOF
+if pid_alive buildkitd >/dev/null && ! cmp -s "$ETC/buildkitd.toml.new" "$ETC/buildkitd.toml"; then
+	log "buildkitd.toml changed: restarting buildkitd"
+	stop_pid buildkitd 30
+fi
+mv "$ETC/buildkitd.toml.new" "$ETC/buildkitd.toml"
+bk_up() { buildctl debug workers; }
+if ! pid_alive buildkitd >/dev/null; then
+	[ ${#BK_SOCK} -lt 100 ] || die "socket path too long for a unix socket: $BK_SOCK (set AUTOCACHE_E2E_CACHE)"
+	rm -f "$BK_SOCK" "$BK_OTEL_SOCK"
+	# runc creates a `buildkit` cgroup in each hierarchy; note whether it
+	# existed before us, so down.sh removes only ours.
+	if [ ! -e "$RUN_DIR/preexisting-cgroup" ] && [ ! -e "$RUN_DIR/ours-cgroup" ]; then
+		if compgen -G '/sys/fs/cgroup/*buildkit' >/dev/null || compgen -G '/sys/fs/cgroup/*/buildkit' >/dev/null; then
+			touch "$RUN_DIR/preexisting-cgroup"
+		else
+			touch "$RUN_DIR/ours-cgroup"
+		fi
+	fi
+	log "starting buildkitd $BUILDKIT_VERSION"
+	TMPDIR="$TMP" start_daemon buildkitd "$LOG/buildkitd.log" "$BIN/buildkitd" --config "$ETC/buildkitd.toml"
+fi
+wait_until 60 "buildkitd (log: $LOG/buildkitd.log)" bk_up
+check_started buildkitd
+
+# --- images ---------------------------------------------------------------------
+in_registry() { # REPO TAG
+	curl -fsS -o /dev/null -I \
+		-H 'Accept: application/vnd.oci.image.index.v1+json' \
+		-H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+		-H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
+		-H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+		"http://$REGISTRY_ADDR/v2/$1/manifests/$2"
+}
+# fresh STAMP HASH REF...: true if the stamp says HASH and every REF (repo:tag)
+# is in the registry.
+fresh() {
+	local stamp="$STAMPS/$1" hash="$2" ref; shift 2
+	[ "$(cat "$stamp" 2>/dev/null)" = "$hash" ] || return 1
+	for ref in "$@"; do in_registry "${ref%:*}" "${ref##*:}" || return 1; done
+}
+# names REF...: the `"name=R1,R2"` output attribute for these refs.
+names() { local IFS=,; printf '"name=%s"' "${*/#/$REGISTRY_ADDR/}"; }
+# build_image LOGNAME TARGET REFS(comma-separated) buildctl-args...
+build_image() {
+	local logname="$1" target="$2" refs="$3"; shift 3
+	local -a r; IFS=, read -ra r <<<"$refs"
+	run_logged "build-$logname" buildctl build --progress=plain --frontend dockerfile.v0 \
+		--opt target="$target" --opt build-arg:REGISTRY="$REGISTRY_ADDR" "$@" \
+		--output "type=image,$(names "${r[@]}"),push=true"
+}
+
+# The host's extra CA certificates, as a build context for the debian image.
+rm -rf "$CTX/hostca" && mkdir -p "$CTX/hostca"
+if [ -d /usr/local/share/ca-certificates ]; then cp -R /usr/local/share/ca-certificates/. "$CTX/hostca/"; fi
+
+# debian:bookworm-slim, from the debootstrap tar.
+if [ -n "$mkrootfs_pid" ]; then
+	wait "$mkrootfs_pid" || die "debootstrap failed (log: $LOG/mkrootfs.log)"
+	mkrootfs_pid=
+fi
+debian_hash="$(hash_inputs "$ROOTFS/bookworm-slim.tar" "$IMAGES_DIR/debian/Dockerfile" "$CTX/hostca")"
+if ! fresh debian "$debian_hash" online/debian:bookworm-slim library/debian:bookworm-slim; then
+	log "building debian:bookworm-slim"
+	common=(--local context="$ROOTFS" --local dockerfile="$IMAGES_DIR/debian"
+		--local hostca="$CTX/hostca" --opt context:hostca=local:hostca)
+	build_image debian-online online online/debian:bookworm-slim "${common[@]}"
+	build_image debian-hermetic hermetic library/debian:bookworm-slim "${common[@]}"
+	echo "$debian_hash" >"$STAMPS/debian"
+fi
+
+# python, node and golang, built in parallel on top of it.
+go_version="$("$HOST_GOROOT/bin/go" env GOVERSION)" # go1.26.8
+go_version="${go_version#go}"
+go_minor="${go_version%.*}"
+declare -A tags=(
+	[python]="python:3.11-slim"
+	[node]="node:18-slim"
+	[golang]="golang:$go_version,golang:$go_minor"
+)
+pids=()
+for img in python node golang; do
+	inputs=("$debian_hash" "$IMAGES_DIR/$img")
+	[ "$img" != golang ] || inputs+=("go$go_version")
+	h="$(hash_inputs "${inputs[@]}")"
+	IFS=, read -ra t <<<"${tags[$img]}"
+	if fresh "$img" "$h" "${t[@]/#/online/}" "${t[@]/#/library/}"; then continue; fi
+	log "building ${tags[$img]}"
+	(
+		common=(--local context="$IMAGES_DIR/$img" --local dockerfile="$IMAGES_DIR/$img")
+		if [ "$img" = golang ]; then # the host's Go, as the named context `goroot`
+			common+=(--local goroot="$HOST_GOROOT" --opt context:goroot=local:goroot
+				--opt build-arg:GOLANG_VERSION="$go_version")
+		fi
+		online="$(IFS=,; echo "${t[*]/#/online/}")"
+		hermetic="$(IFS=,; echo "${t[*]/#/library/}")"
+		build_image "$img-online" online "$online" "${common[@]}"
+		build_image "$img-hermetic" hermetic "$hermetic" "${common[@]}"
+		echo "$h" >"$STAMPS/$img"
+	) &
+	pids+=($!)
+done
+failed=0
+for p in "${pids[@]}"; do wait "$p" || failed=1; done
+[ "$failed" = 0 ] || die "building the base images failed (logs: $LOG/build-*.log)"
+
+# --- the frontend image ------------------------------------------------------------
+# Built from the top-level Dockerfile with its Go base image (FROM
+# golang:${GO_VERSION}) swapped, through a named context, for our golang image
+# with real-proxy defaults: its go build downloads modules from
+# proxy.golang.org over HTTPS (trusting the baked-in CA). The Dockerfile is
+# copied next to a Dockerfile.dockerignore that keeps .cache (buildkitd's own
+# state!), .git and bin out of the context.
+fe_df="$CTX/frontend-dockerfile"
+mkdir -p "$fe_df"
+cp "$REPO/Dockerfile" "$fe_df/Dockerfile"
+{
+	[ ! -f "$REPO/.dockerignore" ] || cat "$REPO/.dockerignore"
+	printf '%s\n' '# added by integration/engine/up.sh' .cache .git bin
+} >"$fe_df/Dockerfile.dockerignore"
+df_go="$(sed -n 's/^ARG GO_VERSION=//p' "$REPO/Dockerfile" | head -n1)"
+df_go="${df_go:-$go_version}"
+[ "$df_go" = "$go_version" ] ||
+	log "WARNING: Dockerfile wants Go $df_go, building it with the host's Go $go_version"
+fe_version="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
+log "building the frontend image (go build in buildkitd; a few minutes cold, seconds warm)"
+run_logged build-frontend buildctl build --progress=plain --frontend dockerfile.v0 \
+	--local context="$REPO" --local dockerfile="$fe_df" \
+	--opt "context:golang:$df_go=docker-image://$REGISTRY_ADDR/online/golang:$go_version" \
+	--opt build-arg:VERSION="$fe_version" \
+	--metadata-file "$CTX/frontend.json" \
+	--output "type=image,$(names autocache:1 autocache:dev),push=true"
+fe_digest="$(sed -n 's/.*"containerimage.digest": *"\([^"]*\)".*/\1/p' "$CTX/frontend.json" | head -n1)"
+
+log "engine up in $((SECONDS - t0)) s"
+
+# --- exports (the only stdout) -------------------------------------------------------
+q() { printf '%q' "$1"; }
+echo "export PATH=$(q "$BIN"):\"\$PATH\""
+echo "export BUILDKIT_HOST=$(q "$BUILDKIT_HOST")"
+echo "export AUTOCACHE_FRONTEND=$(q "$REGISTRY_ADDR/autocache:1")"
+echo "export AUTOCACHE_FRONTEND_DIGEST=$(q "$fe_digest")"
+echo "export AUTOCACHE_REGISTRY=$(q "$REGISTRY_ADDR")"
+if [ -n "$have_pkgserver" ]; then
+	echo "export AUTOCACHE_STATS=$(q "http://$PKGSERVER_ADDR/stats")"
+	echo "export AUTOCACHE_PKGSERVER=$(q "http://$PKGSERVER_ADDR")"
+fi
+echo "export AUTOCACHE_E2E_CACHE=$(q "$CACHE")"
