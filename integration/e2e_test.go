@@ -137,9 +137,9 @@ var fixtures = []fixture{
 }
 
 // volatile files differ between any two builds of the same Dockerfile
-// (timestamps inside logs and bytecode), so only their type, mode and owner
-// are compared.
-var volatile = []string{"/var/log", "*.pyc", "/var/cache/debconf", "/var/cache/ldconfig/aux-cache"}
+// (timestamps inside logs and bytecode, the Go toolchain's local telemetry
+// counters), so only their type, mode and owner are compared.
+var volatile = []string{"/var/log", "*.pyc", "/var/cache/debconf", "/var/cache/ldconfig/aux-cache", "/root/.config/go/telemetry"}
 
 // TestRebuildDownloadsOnlyTheNewPackage is the core promise: after adding one
 // dependency, a rebuild with autocache downloads one package file, and the

@@ -1,0 +1,173 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables are used by the scripts that source this file
+# Shared settings and helpers for the conformance scripts (setup.sh,
+# images.sh, suite.sh, compare.sh, run.sh). Sourced, never run.
+#
+# What this harness does (docs/conformance.md has the details): it runs
+# BuildKit's own Dockerfile integration suite (TestIntegration in
+# github.com/moby/buildkit/frontend/dockerfile, at the version autocache pins)
+# twice in gateway mode, once against the stock upstream frontend and once
+# against the autocache image, and compares the results test by test.
+#
+# Everything it downloads, builds, runs or stores lives under ONE git-ignored
+# folder, $C (default <repo>/.cache/conformance; override with
+# AUTOCACHE_CONFORMANCE_CACHE). The only things outside it: the apt packages
+# it installs, and the engine binaries it borrows from integration/engine
+# (built by integration/engine/setup.sh into .cache/e2e/bin).
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CONF_DIR="$REPO/integration/conformance"
+C="${AUTOCACHE_CONFORMANCE_CACHE:-$REPO/.cache/conformance}"
+
+# The buildkit version is the one autocache's go.mod pins: the suite, the
+# stock frontend and the engine must all be that version.
+BUILDKIT_VERSION="$(awk '$1 == "github.com/moby/buildkit" { print $2; exit }' "$REPO/go.mod")"
+# Go version of the golang image the autocache Dockerfile builds with (its
+# `ARG GO_VERSION=` default); the stand-in is the host's Go, which must match.
+GO_VERSION="$(sed -n 's/^ARG GO_VERSION=//p' "$REPO/Dockerfile" | head -n1)"
+
+# Layout of $C.
+BIN="$C/bin"            # dockerfile.test + links to buildkitd, buildctl, registry
+GOHOME="$C/go"          # GOPATH, GOMODCACHE, GOCACHE of the host-side go builds
+MOD="$C/mod"            # wrapper module: the suite's test binary and the stock frontend
+SRC="$C/src"            # busybox source + build
+CTX="$C/ctx"            # generated build contexts (stand-in images, frontend images)
+OCI="$C/oci"            # OCI layouts / tars: the two frontend images, the golang stand-in
+MIRROR="$C/mirror"      # BUILDKIT_REGISTRY_MIRROR_DIR of the suite (seeded here)
+HELPER="$C/helper"      # helper buildkitd (root, socket, config) + seeding registry config
+RUNS="$C/runs"          # cwd of the suite runs
+LOGS="$C/logs"          # every log; stock.log / autocache.log are the suite's -v output
+STAMPS="$C/stamps"      # input hashes of things already built
+TMP="$C/tmp"            # TMPDIR for everything (the suite puts its buildkitd roots here)
+
+HELPER_SOCK="$HELPER/buildkitd.sock"
+
+# Our binaries come first on PATH: buildkitd/buildctl $BUILDKIT_VERSION and
+# `registry` must win over any system copy. Go is the host's /usr/local/go.
+HOST_GOROOT="${HOST_GOROOT:-/usr/local/go}"
+PATH="$BIN:$HOST_GOROOT/bin:$PATH:/usr/sbin:/sbin"
+export PATH
+
+log() { printf '[conformance %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# run_logged NAME CMD...: run CMD with its output in $LOGS/NAME.log; on
+# failure show the log's tail and fail.
+run_logged() {
+	local name="$1"; shift
+	local f="$LOGS/$name.log"
+	if ! "$@" >"$f" 2>&1; then
+		log "FAILED: $* (log: $f); last lines:"
+		tail -n 40 "$f" >&2
+		return 1
+	fi
+}
+
+mkdirs() {
+	mkdir -p "$BIN" "$GOHOME" "$MOD" "$SRC" "$CTX" "$OCI" "$MIRROR" "$HELPER" \
+		"$RUNS" "$LOGS" "$STAMPS" "$TMP"
+}
+
+# go_env: host-side go builds keep every cache under $C. Modules that the
+# engine harness (or the host user) already downloaded are read, never
+# written, through file:// proxies listed before the real one; anything they
+# lack comes from the Go module proxy.
+go_env() {
+	local proxies="" d host_proxy
+	host_proxy="$(env -u GOPROXY go env GOPROXY 2>/dev/null || echo https://proxy.golang.org,direct)"
+	for d in "$REPO/.cache/e2e/go/pkg/mod/cache/download" "$(env -u GOMODCACHE -u GOPATH go env GOMODCACHE 2>/dev/null)/cache/download"; do
+		[ -d "$d" ] && proxies="${proxies}file://$d,"
+	done
+	export GOPATH="$GOHOME" GOMODCACHE="$GOHOME/pkg/mod" GOCACHE="$GOHOME/cache" \
+		GOTOOLCHAIN=local GOFLAGS="-modcacherw -buildvcs=false" TMPDIR="$TMP" CGO_ENABLED=0 \
+		GOPROXY="${proxies}${host_proxy}"
+}
+
+# Engine pieces (buildkitd, buildctl, registry) come from integration/engine:
+# its lib.sh knows where its setup.sh puts them.
+engine_bin() {
+	# shellcheck disable=SC1091
+	(. "$REPO/integration/engine/lib.sh" >/dev/null 2>&1 && echo "$BIN")
+}
+
+# sha256 (16 hex) of files, whole directory trees, or literal strings.
+hash_inputs() {
+	local p
+	for p in "$@"; do
+		if [ -d "$p" ]; then
+			(cd "$p" && find . -type f -print0 | LC_ALL=C sort -z |
+				xargs -0 -r sha256sum; find . -printf '%p %m %l\n' | LC_ALL=C sort)
+		elif [ -e "$p" ]; then
+			# content and mode only: the same file reached by another path
+			# (relative vs absolute) must hash the same
+			sha256sum <"$p"; stat -c '%a' "$p"
+		else
+			printf '%s\n' "$p"
+		fi
+	done | sha256sum | cut -c1-16
+}
+
+# stamp_ok NAME HASH: true if NAME was last built from inputs hashing to HASH.
+stamp_ok() { [ "$(cat "$STAMPS/$1" 2>/dev/null)" = "$2" ]; }
+stamp_set() { echo "$2" >"$STAMPS/$1"; }
+
+# pids_under DIR: PIDs (other than ours) whose command line mentions DIR.
+# Everything the harness starts (helper buildkitd, registries, the suite's
+# buildkitd instances and registries) has a path under $C on its command
+# line, and nothing else on the machine does.
+pids_under() {
+	local dir="$1" p cmd
+	for p in /proc/[0-9]*; do
+		p="${p#/proc/}"
+		[ "$p" = "$$" ] || [ "$p" = "$BASHPID" ] && continue
+		cmd="$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" || continue
+		case "$cmd" in *"$dir/"*) echo "$p" ;; esac
+	done
+}
+
+# stop_pids GRACE PID...: SIGTERM, wait up to GRACE seconds, then SIGKILL.
+stop_pids() {
+	local grace="$1" p i alive; shift
+	[ $# -gt 0 ] || return 0
+	kill -TERM "$@" 2>/dev/null || true
+	for ((i = 0; i < grace * 10; i++)); do
+		alive=0
+		for p in "$@"; do [ -d "/proc/$p" ] && alive=1; done
+		[ $alive = 0 ] && return 0
+		sleep 0.1
+	done
+	kill -KILL "$@" 2>/dev/null || true
+	sleep 0.5
+}
+
+# unmount_under DIR: unmount anything still mounted below DIR (deepest
+# first): a buildkitd killed mid-build can leave overlay mounts behind.
+unmount_under() {
+	local m
+	awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+		while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+
+# cleanup_leftovers: stop every process we started that is still alive,
+# unmount what they left, and remove the empty /run/runc that runc creates
+# if it did not exist before (RUNC_DIR_EXISTED is set by run.sh).
+cleanup_leftovers() {
+	local pids
+	mapfile -t pids < <(pids_under "$C")
+	if [ ${#pids[@]} -gt 0 ]; then
+		log "stopping leftover processes: ${pids[*]}"
+		stop_pids 10 "${pids[@]}"
+	fi
+	unmount_under "$C"
+	if [ "${RUNC_DIR_EXISTED:-1}" = 0 ] && [ -d /run/runc ]; then
+		rmdir /run/runc 2>/dev/null || true # only if empty: someone else may be using runc now
+	fi
+	if [ "${BK_RUN_DIR_EXISTED:-1}" = 0 ] && [ -d /run/buildkit ]; then
+		# Our daemons all have [otel] socketPath under $C, so this is only a
+		# safety net: remove a stale otel socket nobody listens on.
+		if ! ss -xl 2>/dev/null | grep -qF /run/buildkit/otel-grpc.sock; then
+			rm -f /run/buildkit/otel-grpc.sock
+			rmdir /run/buildkit 2>/dev/null || true
+		fi
+	fi
+}
