@@ -69,15 +69,23 @@ func Transform(ctx context.Context, def *pb.Definition, opt Options) (*Result, e
 	if def == nil || len(def.Def) == 0 {
 		return &Result{Def: def}, nil
 	}
+	ops := make([]decodedOp, len(def.Def))
+	for i, dt := range def.Def {
+		ops[i] = decodedOp{dgst: digest.FromBytes(dt), dt: dt, op: &pb.Op{}}
+		if err := ops[i].op.Unmarshal(dt); err != nil {
+			return nil, errors.Wrapf(err, "llbtransform: cannot read op %s", ops[i].dgst)
+		}
+	}
 	t := &transformer{
 		opt:     opt,
+		keep:    keptPaths(ops),
 		renamed: map[digest.Digest]digest.Digest{},
 		seen:    map[digest.Digest]bool{},
 		meta:    map[string]*pb.OpMetadata{},
 		locs:    map[string]*pb.Locations{},
 	}
-	for _, dt := range def.Def {
-		if err := t.add(ctx, dt, def); err != nil {
+	for _, o := range ops {
+		if err := t.add(ctx, o, def); err != nil {
 			return nil, err
 		}
 	}
@@ -98,8 +106,16 @@ func Transform(ctx context.Context, def *pb.Definition, opt Options) (*Result, e
 	return &Result{Def: out, Steps: t.steps, Changed: true}, nil
 }
 
+// decodedOp is one op of the input definition.
+type decodedOp struct {
+	dgst digest.Digest
+	dt   []byte
+	op   *pb.Op
+}
+
 type transformer struct {
 	opt     Options
+	keep    map[digest.Digest][]string // per ExecOp: paths later ops read from its result
 	out     [][]byte
 	renamed map[digest.Digest]digest.Digest // old digest → new digest
 	seen    map[digest.Digest]bool          // ops already in out
@@ -111,12 +127,9 @@ type transformer struct {
 
 // add appends one op of the input to the output, rewritten if it is a
 // package-manager step or if any of its inputs were rewritten.
-func (t *transformer) add(ctx context.Context, dt []byte, def *pb.Definition) error {
-	oldDgst := digest.FromBytes(dt)
-	var op pb.Op
-	if err := op.Unmarshal(dt); err != nil {
-		return errors.Wrapf(err, "llbtransform: cannot read op %s", oldDgst)
-	}
+func (t *transformer) add(ctx context.Context, o decodedOp, def *pb.Definition) error {
+	oldDgst, dt := o.dgst, o.dt
+	op := o.op.CloneVT() // the input definition stays untouched
 	dirty := false
 	for _, inp := range op.Inputs {
 		if nd, ok := t.renamed[digest.Digest(inp.Digest)]; ok {
@@ -127,7 +140,7 @@ func (t *transformer) add(ctx context.Context, dt []byte, def *pb.Definition) er
 	md := cloneMeta(def.Metadata[string(oldDgst)])
 	var step *Step
 	if ex := op.GetExec(); ex != nil {
-		s, edited, err := t.exec(ctx, &op, ex, md)
+		s, edited, err := t.exec(ctx, op, ex, md, t.keep[oldDgst])
 		if err != nil {
 			return err
 		}
@@ -169,7 +182,7 @@ func (t *transformer) emit(dgst digest.Digest, dt []byte, md *pb.OpMetadata, loc
 
 // exec plans one ExecOp and applies the plan to op (and md). It reports
 // whether op changed.
-func (t *transformer) exec(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata) (Step, bool, error) {
+func (t *transformer) exec(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata, keep []string) (Step, bool, error) {
 	meta := ex.GetMeta()
 	step := Step{Args: meta.GetArgs(), Env: meta.GetEnv(), User: meta.GetUser(), Cwd: meta.GetCwd()}
 	in := pkgmgr.Step{
@@ -178,6 +191,7 @@ func (t *transformer) exec(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb
 		User: meta.GetUser(),
 		Cwd:  meta.GetCwd(),
 		OS:   op.GetPlatform().GetOS(),
+		Keep: keep,
 	}
 	for _, m := range ex.Mounts {
 		if m.Dest != "/" {

@@ -246,6 +246,11 @@ func (a *analysis) blocker(target string) string {
 	if a.step.Cwd != "" && within(path.Clean(a.step.Cwd), target) {
 		return "it holds the working directory"
 	}
+	for _, k := range a.step.Keep {
+		if k = cleanAbs(k); within(target, k) || within(k, target) {
+			return "a later step reads " + k + " from this layer"
+		}
+	}
 	for _, m := range a.step.Mounts {
 		m = cleanAbs(m)
 		switch {

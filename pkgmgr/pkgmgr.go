@@ -12,6 +12,10 @@ type Step struct {
 	Cwd    string   // working directory ("" = "/")
 	OS     string   // target platform OS; anything but "" or "linux" gets no plan
 	Mounts []string // targets of mounts the step already has (user's own)
+	// Keep lists paths whose content a later step or stage reads from this
+	// step's result (e.g. a COPY --from): no cache is mounted at, over or
+	// under them, since its content would be missing from the layer.
+	Keep []string
 }
 
 // Sharing modes of a cache mount, as BuildKit names them.

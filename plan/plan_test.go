@@ -193,3 +193,27 @@ func TestCorpus(t *testing.T) {
 // corpusArgs fill in the base-image args that some corpus files leave
 // without a default (upstream needs them too: pipenv's `FROM python:${PYVERSION}`).
 var corpusArgs = map[string]string{"PYVERSION": "3.12"}
+
+// TestCopyFromKeepsContent: a directory that a COPY --from or a
+// RUN --mount=from reads from a stage is not cached in that stage, nor in
+// the steps built on it, since the reader would find it empty.
+func TestCopyFromKeepsContent(t *testing.T) {
+	rep := makePlan(t, "testdata/copyfrom.Dockerfile", Options{})
+	if got := cacheTargets(stepAt(t, rep, 4)); slices.Contains(got, "/root/go/pkg/mod") {
+		t.Errorf("go mod download caches the module cache that COPY --from=deps reads: %v", got)
+	}
+	if got := cacheTargets(stepAt(t, rep, 8)); slices.Contains(got, "/root/go/pkg/mod") || !slices.Contains(got, "/root/.cache/go-build") {
+		t.Errorf("go build on top of deps: %v", got)
+	}
+	// The wheels stage is read at /wheels only: pip's cache is still fine there.
+	if got := cacheTargets(stepAt(t, rep, 11)); !slices.Equal(got, []string{"/root/.cache/pip"}) {
+		t.Errorf("pip wheel: %v", got)
+	}
+	if got := cacheTargets(stepAt(t, rep, 17)); !slices.Equal(got, []string{"/root/.cache/pip"}) {
+		t.Errorf("final pip install: %v", got)
+	}
+	note := strings.Join(stepAt(t, rep, 4).Notes, "\n")
+	if !strings.Contains(note, "/root/go/pkg/mod") {
+		t.Errorf("no note says why: %s", note)
+	}
+}
