@@ -291,3 +291,35 @@ func benchmarkTransform(b *testing.B, scripts []string) {
 		}
 	}
 }
+
+func TestKeptPathsFollowReadersAndDescendants(t *testing.T) {
+	deps := run(llb.Image("docker.io/library/golang:1.26", llb.Platform(linux)), "go mod download")
+	build := run(deps, "go build -o /out/app .")
+	other := run(base(), "pip wheel -w /wheels flask")
+	final := llb.Image("docker.io/library/debian:bookworm-slim", llb.Platform(linux)).
+		File(llb.Copy(deps, "/root/go/pkg/mod", "/mods")).
+		File(llb.Copy(build, "/out/app", "/app"))
+	final = run(final, "ls", llb.AddMount("/wheels", other, llb.SourcePath("/wheels"), llb.Readonly))
+	in := marshal(t, final)
+	res := transform(t, in, Options{})
+	byScript := map[string]Step{}
+	for _, s := range res.Steps {
+		byScript[s.Args[len(s.Args)-1]] = s
+	}
+	targets := func(s Step) []string {
+		var out []string
+		for _, m := range s.Mounts {
+			out = append(out, m.Target)
+		}
+		return out
+	}
+	if got := targets(byScript["go mod download"]); slices.Contains(got, "/root/go/pkg/mod") {
+		t.Errorf("module cache read by COPY --from was cached: %v", got)
+	}
+	if got := targets(byScript["go build -o /out/app ."]); slices.Contains(got, "/root/go/pkg/mod") || !slices.Contains(got, "/root/.cache/go-build") {
+		t.Errorf("a step built on the kept modules: %v", got)
+	}
+	if got := targets(byScript["pip wheel -w /wheels flask"]); !slices.Equal(got, []string{"/root/.cache/pip"}) {
+		t.Errorf("a stage read only at /wheels keeps its pip cache: %v", got)
+	}
+}
