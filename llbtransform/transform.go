@@ -128,8 +128,8 @@ type transformer struct {
 // add appends one op of the input to the output, rewritten if it is a
 // package-manager step or if any of its inputs were rewritten.
 func (t *transformer) add(ctx context.Context, o decodedOp, def *pb.Definition) error {
-	oldDgst, dt := o.dgst, o.dt
-	op := o.op.CloneVT() // the input definition stays untouched
+	// o.op was decoded from def's bytes, so editing it leaves def untouched.
+	oldDgst, dt, op := o.dgst, o.dt, o.op
 	dirty := false
 	for _, inp := range op.Inputs {
 		if nd, ok := t.renamed[digest.Digest(inp.Digest)]; ok {
@@ -140,10 +140,7 @@ func (t *transformer) add(ctx context.Context, o decodedOp, def *pb.Definition) 
 	md := cloneMeta(def.Metadata[string(oldDgst)])
 	var step *Step
 	if ex := op.GetExec(); ex != nil {
-		s, edited, err := t.exec(ctx, op, ex, md, t.keep[oldDgst])
-		if err != nil {
-			return err
-		}
+		s, edited := t.exec(ctx, op, ex, md, t.keep[oldDgst])
 		step = &s
 		dirty = dirty || edited
 	}
@@ -181,8 +178,8 @@ func (t *transformer) emit(dgst digest.Digest, dt []byte, md *pb.OpMetadata, loc
 }
 
 // exec plans one ExecOp and applies the plan to op (and md). It reports
-// whether op changed.
-func (t *transformer) exec(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata, keep []string) (Step, bool, error) {
+// whether op changed; a step it cannot change is left as it was (fail open).
+func (t *transformer) exec(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata, keep []string) (Step, bool) {
 	meta := ex.GetMeta()
 	step := Step{Args: meta.GetArgs(), Env: meta.GetEnv(), User: meta.GetUser(), Cwd: meta.GetCwd()}
 	in := pkgmgr.Step{
@@ -201,21 +198,21 @@ func (t *transformer) exec(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb
 	plan, err := analyze(in, pkgmgr.Options{Managers: t.opt.Managers})
 	if err != nil {
 		step.Notes = []string{"left unchanged: " + err.Error()}
-		return step, false, nil
+		return step, false
 	}
 	step.Managers, step.Notes = plan.Managers, plan.Notes
 	if len(plan.Managers) == 0 || (len(plan.Caches) == 0 && len(plan.Files) == 0 &&
 		slices.Equal(plan.Args, in.Args) && slices.Equal(plan.Env, in.Env)) {
-		return step, false, nil
+		return step, false
 	}
 	added, err := t.apply(ctx, op, ex, md, plan)
 	if err != nil {
 		// Fail open: the op is untouched until apply succeeds.
 		step.Notes = append(step.Notes, "left unchanged: "+err.Error())
-		return step, false, nil
+		return step, false
 	}
 	step.Args, step.Env, step.Mounts, step.Rewritten = plan.Args, plan.Env, added, true
-	return step, true, nil
+	return step, true
 }
 
 // analyze is pkgmgr.Analyze that turns a panic into an error, so one odd
