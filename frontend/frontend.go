@@ -79,7 +79,8 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if cfg.Off || !supportsCacheMounts(bo.LLBCaps) {
 		return builder.Build(ctx, c)
 	}
-	rc := &rewritingClient{Client: c, opt: llbtransform.Options{CacheNS: cfg.CacheNS, Managers: cfg.Managers}}
+	rc := &rewritingClient{Client: c}
+	rc.opt = llbtransform.Options{CacheNS: cfg.CacheNS, Managers: cfg.Managers, Accounts: rc.accounts}
 	res, err := builder.Build(ctx, rc)
 	if err != nil || res == nil {
 		return res, err
@@ -130,4 +131,24 @@ func (r *rewritingClient) Solve(ctx context.Context, req client.SolveRequest) (*
 		}
 	}
 	return r.Client.Solve(ctx, req)
+}
+
+// accounts reads /etc/passwd and /etc/group from the filesystem that rootfs
+// builds, so that steps of named users get caches they own. A missing
+// /etc/group is not an error (numeric groups still resolve).
+func (r *rewritingClient) accounts(ctx context.Context, rootfs *pb.Definition) (passwd, group []byte, err error) {
+	res, err := r.Client.Solve(ctx, client.SolveRequest{Definition: rootfs})
+	if err != nil {
+		return nil, nil, err
+	}
+	ref, err := res.SingleRef()
+	if err != nil || ref == nil {
+		return nil, nil, errors.New("no filesystem")
+	}
+	passwd, err = ref.ReadFile(ctx, client.ReadRequest{Filename: "/etc/passwd"})
+	if err != nil {
+		return nil, nil, err
+	}
+	group, _ = ref.ReadFile(ctx, client.ReadRequest{Filename: "/etc/group"})
+	return passwd, group, nil
 }

@@ -27,6 +27,11 @@ type Options struct {
 	CacheNS string
 	// Managers limits the managers (canonical names); nil means all.
 	Managers []string
+	// Accounts reads /etc/passwd and /etc/group from the filesystem a step
+	// starts from; rootfs is a definition whose result is that filesystem.
+	// With it, steps of named (or numeric) non-root users get caches owned
+	// by that user under that user's home. nil leaves user names unresolved.
+	Accounts func(ctx context.Context, rootfs *pb.Definition) (passwd, group []byte, err error)
 }
 
 // Mount is a mount that the transform added to a step.
@@ -77,12 +82,14 @@ func Transform(ctx context.Context, def *pb.Definition, opt Options) (*Result, e
 		}
 	}
 	t := &transformer{
-		opt:     opt,
-		keep:    keptPaths(ops),
-		renamed: map[digest.Digest]digest.Digest{},
-		seen:    map[digest.Digest]bool{},
-		meta:    map[string]*pb.OpMetadata{},
-		locs:    map[string]*pb.Locations{},
+		opt:      opt,
+		keep:     keptPaths(ops),
+		renamed:  map[digest.Digest]digest.Digest{},
+		seen:     map[digest.Digest]bool{},
+		meta:     map[string]*pb.OpMetadata{},
+		locs:     map[string]*pb.Locations{},
+		emitted:  map[digest.Digest]emitted{},
+		accounts: map[string]accountFiles{},
 	}
 	for _, o := range ops {
 		if err := t.add(ctx, o, def); err != nil {
@@ -114,15 +121,18 @@ type decodedOp struct {
 }
 
 type transformer struct {
-	opt     Options
-	keep    map[digest.Digest][]string // per ExecOp: paths later ops read from its result
-	out     [][]byte
-	renamed map[digest.Digest]digest.Digest // old digest → new digest
-	seen    map[digest.Digest]bool          // ops already in out
-	meta    map[string]*pb.OpMetadata
-	locs    map[string]*pb.Locations
-	steps   []Step
-	changed bool
+	opt      Options
+	emitted  map[digest.Digest]emitted  // ops in out, by digest
+	accounts map[string]accountFiles    // per rootfs input
+	keep     map[digest.Digest][]string // per ExecOp: paths later ops read from its result
+	out      [][]byte
+	order    []digest.Digest                 // digests of out, in order
+	renamed  map[digest.Digest]digest.Digest // old digest → new digest
+	seen     map[digest.Digest]bool          // ops already in out
+	meta     map[string]*pb.OpMetadata
+	locs     map[string]*pb.Locations
+	steps    []Step
+	changed  bool
 }
 
 // add appends one op of the input to the output, rewritten if it is a
@@ -158,17 +168,25 @@ func (t *transformer) add(ctx context.Context, o decodedOp, def *pb.Definition) 
 		step.OldDigest, step.Digest = oldDgst, newDgst
 		t.steps = append(t.steps, *step)
 	}
-	t.emit(newDgst, dt, md, sourceLocations(def, string(oldDgst)))
+	t.emit(newDgst, dt, op.Inputs, md, sourceLocations(def, string(oldDgst)))
 	return nil
 }
 
+// emitted is an op of the output.
+type emitted struct {
+	dt     []byte
+	inputs []*pb.Input
+}
+
 // emit appends an op to the output once.
-func (t *transformer) emit(dgst digest.Digest, dt []byte, md *pb.OpMetadata, locs *pb.Locations) {
+func (t *transformer) emit(dgst digest.Digest, dt []byte, inputs []*pb.Input, md *pb.OpMetadata, locs *pb.Locations) {
 	if t.seen[dgst] {
 		return
 	}
 	t.seen[dgst] = true
+	t.emitted[dgst] = emitted{dt: dt, inputs: inputs}
 	t.out = append(t.out, dt)
+	t.order = append(t.order, dgst)
 	if md != nil {
 		t.meta[string(dgst)] = md
 	}
@@ -195,12 +213,19 @@ func (t *transformer) exec(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb
 			in.Mounts = append(in.Mounts, m.Dest)
 		}
 	}
+	home := t.resolveUser(ctx, op, ex, &in, &step)
 	plan, err := analyze(in, pkgmgr.Options{Managers: t.opt.Managers})
 	if err != nil {
 		step.Notes = []string{"left unchanged: " + err.Error()}
 		return step, false
 	}
-	step.Managers, step.Notes = plan.Managers, plan.Notes
+	step.Managers, step.Notes = plan.Managers, append(step.Notes, plan.Notes...)
+	if home != "" {
+		// HOME was only added for pkgmgr; runc sets the same from /etc/passwd.
+		if i := slices.Index(plan.Env, home); i >= 0 {
+			plan.Env = slices.Delete(slices.Clone(plan.Env), i, i+1)
+		}
+	}
 	if len(plan.Managers) == 0 || (len(plan.Caches) == 0 && len(plan.Files) == 0 &&
 		slices.Equal(plan.Args, in.Args) && slices.Equal(plan.Env, in.Env)) {
 		return step, false
@@ -299,7 +324,7 @@ func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *p
 	// Nothing below can fail.
 	for _, g := range gen {
 		for _, o := range g.ops {
-			t.emit(o.dgst, o.dt, o.md, nil)
+			t.emit(o.dgst, o.dt, o.inputs, o.md, nil)
 		}
 	}
 	op.Inputs = append(op.Inputs, inputs...)
@@ -343,9 +368,10 @@ type generated struct {
 }
 
 type genOp struct {
-	dgst digest.Digest
-	dt   []byte
-	md   *pb.OpMetadata
+	dgst   digest.Digest
+	dt     []byte
+	inputs []*pb.Input
+	md     *pb.OpMetadata
 }
 
 // generate marshals a FileOp on scratch for the step's platform.
@@ -371,7 +397,11 @@ func generate(ctx context.Context, p *pb.Platform, name string, action *llb.File
 			g.head = digest.Digest(term.Inputs[0].Digest)
 			break
 		}
-		g.ops = append(g.ops, genOp{dgst: dgst, dt: dt, md: pdef.Metadata[string(dgst)]})
+		var op pb.Op
+		if err := op.Unmarshal(dt); err != nil {
+			return generated{}, errors.Wrap(err, "generating files")
+		}
+		g.ops = append(g.ops, genOp{dgst: dgst, dt: dt, inputs: op.Inputs, md: pdef.Metadata[string(dgst)]})
 	}
 	return g, nil
 }

@@ -323,3 +323,44 @@ func TestKeptPathsFollowReadersAndDescendants(t *testing.T) {
 		t.Errorf("a stage read only at /wheels keeps its pip cache: %v", got)
 	}
 }
+
+func TestNamedUserResolvedFromTheStepsRootfs(t *testing.T) {
+	st := run(base(), "useradd -m app")
+	st = run(st, "pip install --user flask", llb.User("app"))
+	var asked []*pb.Definition
+	opt := Options{Accounts: func(ctx context.Context, rootfs *pb.Definition) ([]byte, []byte, error) {
+		asked = append(asked, rootfs)
+		return []byte("root:x:0:0:root:/root:/bin/bash\napp:x:1001:1001::/home/app:/bin/sh\n"), []byte("app:x:1001:\n"), nil
+	}}
+	res := transform(t, marshal(t, st), opt)
+	if len(asked) != 1 {
+		t.Fatalf("accounts read %d times", len(asked))
+	}
+	// The filesystem asked about is the result of the useradd step.
+	if _, err := llbsolver.Load(context.Background(), asked[0], nil); err != nil {
+		t.Fatalf("sub-definition does not load: %v", err)
+	}
+	order, m := ops(t, asked[0])
+	if head := m[order[len(order)-1]].Inputs[0].Digest; head != string(res.Steps[0].Digest) {
+		t.Fatalf("asked about %s, want the useradd step %s", head, res.Steps[0].Digest)
+	}
+	pip := res.Steps[1]
+	if len(pip.Mounts) != 1 || pip.Mounts[0].Target != "/home/app/.cache/pip" || pip.Mounts[0].UID != 1001 || pip.Mounts[0].GID != 1001 {
+		t.Fatalf("mounts %+v (notes %v)", pip.Mounts, pip.Notes)
+	}
+	for _, e := range pip.Env {
+		if strings.HasPrefix(e, "HOME=") {
+			t.Errorf("HOME added to the step's env: %v", pip.Env)
+		}
+	}
+	if pip.User != "app" {
+		t.Errorf("user %q", pip.User)
+	}
+	// Unknown users are left alone.
+	opt.Accounts = func(context.Context, *pb.Definition) ([]byte, []byte, error) {
+		return []byte("root:x:0:0::/root:/bin/sh\n"), nil, nil
+	}
+	if res := transform(t, marshal(t, st), opt); len(res.Steps[1].Mounts) != 0 {
+		t.Errorf("an unknown user got caches: %+v", res.Steps[1].Mounts)
+	}
+}

@@ -1,0 +1,94 @@
+package llbtransform
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/autocache/autocache/image"
+	"github.com/autocache/autocache/pkgmgr"
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+)
+
+type accountFiles struct {
+	passwd, group []byte
+	err           error
+}
+
+// resolveUser turns a non-root step user into uid:gid for pkgmgr, from the
+// /etc/passwd and /etc/group of the filesystem the step starts from (as
+// runc will), and gives pkgmgr the user's home as HOME when the step's env
+// has none. It returns the HOME entry it added ("" if none).
+func (t *transformer) resolveUser(ctx context.Context, op *pb.Op, ex *pb.ExecOp, in *pkgmgr.Step, step *Step) string {
+	if t.opt.Accounts == nil || image.IsRoot(in.User) || in.OS != "" && in.OS != "linux" {
+		return ""
+	}
+	var files accountFiles
+	if root := rootfsInput(op, ex); root != nil {
+		key := root.Digest + fmt.Sprintf("#%d", root.Index)
+		var ok bool
+		if files, ok = t.accounts[key]; !ok {
+			files.passwd, files.group, files.err = t.opt.Accounts(ctx, t.subDefinition(root))
+			t.accounts[key] = files
+		}
+	}
+	if files.err != nil {
+		step.Notes = append(step.Notes, "user "+in.User+": cannot read /etc/passwd: "+files.err.Error())
+		return ""
+	}
+	acct, ok := image.Resolve(in.User, files.passwd, files.group)
+	if !ok {
+		step.Notes = append(step.Notes, "user "+in.User+": not in the image's /etc/passwd or /etc/group")
+		return ""
+	}
+	step.Notes = append(step.Notes, fmt.Sprintf("user %s is %d:%d, home %s", in.User, acct.UID, acct.GID, acct.Home))
+	in.User = fmt.Sprintf("%d:%d", acct.UID, acct.GID)
+	if slices.ContainsFunc(in.Env, func(e string) bool { return strings.HasPrefix(e, "HOME=") }) {
+		return ""
+	}
+	home := "HOME=" + acct.Home
+	in.Env = append(in.Env, home)
+	return home
+}
+
+// rootfsInput is the input that the step's root filesystem comes from (nil
+// for scratch).
+func rootfsInput(op *pb.Op, ex *pb.ExecOp) *pb.Input {
+	for _, m := range ex.Mounts {
+		if m.Dest == "/" && m.Input >= 0 && m.Input < int64(len(op.Inputs)) {
+			return op.Inputs[m.Input]
+		}
+	}
+	return nil
+}
+
+// subDefinition is the part of the output so far that builds root.
+func (t *transformer) subDefinition(root *pb.Input) *pb.Definition {
+	need := map[digest.Digest]bool{}
+	stack := []digest.Digest{digest.Digest(root.Digest)}
+	for len(stack) > 0 {
+		d := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if need[d] {
+			continue
+		}
+		need[d] = true
+		for _, in := range t.emitted[d].inputs {
+			stack = append(stack, digest.Digest(in.Digest))
+		}
+	}
+	def := &pb.Definition{Metadata: map[string]*pb.OpMetadata{}}
+	for i, d := range t.order { // in dependency order
+		if need[d] {
+			def.Def = append(def.Def, t.out[i])
+			if md := t.meta[string(d)]; md != nil {
+				def.Metadata[string(d)] = md
+			}
+		}
+	}
+	term, _ := (&pb.Op{Inputs: []*pb.Input{{Digest: root.Digest, Index: root.Index}}}).Marshal()
+	def.Def = append(def.Def, term)
+	return def
+}
