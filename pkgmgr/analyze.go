@@ -13,10 +13,30 @@ import (
 
 // analyzers, by canonical manager name.
 var analyzers = map[string]func(*analysis){
-	"apt": analyzeApt,
-	"pip": analyzePip,
-	"npm": analyzeNpm,
-	"go":  analyzeGo,
+	"apt":      analyzeApt,
+	"pip":      analyzePip,
+	"npm":      analyzeNpm,
+	"go":       analyzeGo,
+	"apk":      analyzeApk,
+	"dnf":      analyzeDnf,
+	"yum":      analyzeYum,
+	"zypper":   analyzeZypper,
+	"uv":       analyzeUv,
+	"poetry":   analyzePoetry,
+	"pipenv":   analyzePipenv,
+	"pdm":      analyzePdm,
+	"conda":    analyzeConda,
+	"yarn":     analyzeYarn,
+	"pnpm":     analyzePnpm,
+	"bun":      analyzeBun,
+	"cargo":    analyzeCargo,
+	"maven":    analyzeMaven,
+	"gradle":   analyzeGradle,
+	"sbt":      analyzeSbt,
+	"composer": analyzeComposer,
+	"bundler":  analyzeBundler,
+	"gem":      analyzeGem,
+	"nuget":    analyzeNuget,
 }
 
 func names() []string {
@@ -68,6 +88,7 @@ type analysis struct {
 	finish   []func(mounted map[string]bool)
 	edits    []*edit
 	dropEnv  map[string]bool
+	setEnv   map[string]string // step env entries to set (only keys in stepEnvKeys)
 	files    []FileMount
 	scripts  map[int]syntax.LangVariant // Args holding a whole script we parsed
 }
@@ -90,7 +111,7 @@ func analyze(s Step, o Options) (Plan, error) {
 		return Plan{}, nil
 	}
 	a := &analysis{step: s, detected: map[string]bool{}, bad: map[string]string{}, dropEnv: map[string]bool{},
-		scripts: map[int]syntax.LangVariant{}, sites: map[string][]*assignSite{}}
+		setEnv: map[string]string{}, scripts: map[int]syntax.LangVariant{}, sites: map[string][]*assignSite{}}
 	a.walk()
 	u := parseUser(s.User)
 	if u.kind == namedUser {
@@ -149,6 +170,25 @@ func (a *analysis) note(mgr, msg string) {
 
 func (a *analysis) detect(mgr string) { a.detected[mgr] = true }
 
+// Variables a plan may add to (or change in) the step's environment: only
+// these, only for the step, never the image config.
+var stepEnvKeys = map[string]bool{"UV_LINK_MODE": true, "COMPOSER_CACHE_DIR": true}
+
+// setStepEnv makes the step run with NAME=val (replacing what Step.Env has).
+func (a *analysis) setStepEnv(mgr, name, val string) {
+	if !stepEnvKeys[name] {
+		panic("pkgmgr: setStepEnv of " + name)
+	}
+	if v, ok := envVars(a.step.Env)[name]; ok && v.val == val {
+		return // already so
+	}
+	if a.setEnv[name] == val {
+		return
+	}
+	a.setEnv[name] = val
+	a.note(mgr, "set "+name+"="+val+" for the step")
+}
+
 // want asks for a cache at target for a command run as u.
 func (a *analysis) want(mgr string, u user, target, sharing string) {
 	if a.blocked != "" {
@@ -164,8 +204,12 @@ func (a *analysis) want(mgr string, u user, target, sharing string) {
 		if r.Target != target {
 			continue
 		}
-		if r.Manager != mgr || r.UID != uid || r.GID != gid {
-			a.bad[target] = fmt.Sprintf("wanted by %s as %d:%d and by %s as %d:%d", r.Manager, r.UID, r.GID, mgr, uid, gid)
+		// Two managers may share a directory (gem and bundler both use
+		// GEM_HOME/cache; yum and dnf /var/cache/dnf): fine when they agree
+		// on owner and sharing. The first one named keeps it.
+		if r.UID != uid || r.GID != gid || r.Sharing != sharing {
+			a.bad[target] = fmt.Sprintf("wanted by %s as %d:%d (%s) and by %s as %d:%d (%s)",
+				r.Manager, r.UID, r.GID, r.Sharing, mgr, uid, gid, sharing)
 		}
 		return
 	}
@@ -408,11 +452,20 @@ func (a *analysis) plan(mounted map[string]bool) (Plan, error) {
 	}
 	p.Args = args
 	p.Env = slices.Clone(a.step.Env)
-	if len(a.dropEnv) > 0 {
+	if len(a.dropEnv) > 0 || len(a.setEnv) > 0 {
 		p.Env = slices.DeleteFunc(p.Env, func(kv string) bool {
 			k, _, _ := strings.Cut(kv, "=")
-			return a.dropEnv[k]
+			_, set := a.setEnv[k]
+			return a.dropEnv[k] || set
 		})
+	}
+	keys := make([]string, 0, len(a.setEnv))
+	for k := range a.setEnv {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p.Env = append(p.Env, k+"="+a.setEnv[k])
 	}
 	return p, nil
 }
@@ -437,10 +490,15 @@ func applyEdits(args []string, edits []*edit) ([]string, error) {
 		}
 	}
 	for i, es := range byArg {
-		// Outer edits first; an edit inside one already made is moot.
-		sort.Slice(es, func(x, y int) bool {
+		// Outer edits first; an edit inside one already made is moot. An
+		// insertion (start == end) goes before an edit that starts where
+		// it is, and is moot only strictly inside an edit already made.
+		sort.SliceStable(es, func(x, y int) bool {
 			if es[x].start != es[y].start {
 				return es[x].start < es[y].start
+			}
+			if (es[x].start == es[x].end) != (es[y].start == es[y].end) {
+				return es[x].start == es[x].end
 			}
 			return es[x].end > es[y].end
 		})
@@ -452,7 +510,15 @@ func applyEdits(args []string, edits []*edit) ([]string, error) {
 			if e.end < e.start || e.end > len(s) {
 				return nil, fmt.Errorf("pkgmgr: bad edit [%d,%d) of argument %d", e.start, e.end, i)
 			}
-			if prev != nil && e.start >= prev.start && e.end <= prev.end {
+			if e.start == e.end && e.start == last && prev != nil && prev.start == prev.end {
+				if e.repl == prev.repl {
+					continue // the same insertion twice
+				}
+			} else if e.start == e.end {
+				if prev != nil && e.start > prev.start && e.start < prev.end {
+					continue
+				}
+			} else if prev != nil && e.start >= prev.start && e.end <= prev.end {
 				continue
 			}
 			if e.start < last {
@@ -475,4 +541,76 @@ func applyEdits(args []string, edits []*edit) ([]string, error) {
 		out = kept
 	}
 	return out, nil
+}
+
+// offUse is one command that would leave a cache unused: flags that turn
+// the cache off (dropped once the cache is mounted) and its target.
+type offUse struct {
+	c      *command
+	target string
+	words  []word
+}
+
+// dropOffSwitches registers, for after the mounts are decided, the removal
+// of what turns mounted caches off: the flags of each use whose target is
+// mounted, and the variables in envs wherever the step sets them (on the
+// command line, in the script, in Step.Env) once any target is mounted.
+func (a *analysis) dropOffSwitches(mgr string, envs []string, uses []offUse) {
+	a.finish = append(a.finish, func(mounted map[string]bool) {
+		done := map[*assignSite]bool{}
+		dropSite := func(s *assignSite) {
+			if done[s] {
+				return
+			}
+			done[s] = true
+			what := "`" + oneLine(s.raw) + "`"
+			if s.del == nil {
+				a.note(mgr, "kept "+what+" (inside a string it can't edit): the cache stays unused")
+				return
+			}
+			a.edits = append(a.edits, s.del)
+			a.note(mgr, "dropped "+what)
+		}
+		hit := false
+		dropped := map[[2]int]bool{} // by (arg, start): a word of several uses goes once
+		for _, u := range uses {
+			if u.target == "" || !mounted[u.target] {
+				continue
+			}
+			hit = true
+			for _, w := range u.words {
+				if k := [2]int{w.arg, w.start}; w.arg >= 0 {
+					if dropped[k] {
+						continue
+					}
+					dropped[k] = true
+				}
+				if e := wordDel(w); e != nil {
+					a.edits = append(a.edits, e)
+					a.note(mgr, "dropped "+w.raw+" from `"+oneLine(u.c.raw)+"`")
+				} else {
+					a.note(mgr, "kept "+w.raw+" (inside a string it can't edit): the cache stays unused")
+				}
+			}
+			for _, s := range u.c.inline {
+				if slices.Contains(envs, s.name) {
+					dropSite(s)
+				}
+			}
+		}
+		if !hit {
+			return
+		}
+		for _, name := range envs {
+			for _, s := range a.sites[name] {
+				dropSite(s)
+			}
+			for _, kv := range a.step.Env {
+				if strings.HasPrefix(kv, name+"=") && !a.dropEnv[name] {
+					a.dropEnv[name] = true
+					a.note(mgr, "removed "+name+" from the step's env")
+				}
+			}
+		}
+	})
 }

@@ -395,6 +395,25 @@ func wordDel(x word) *edit {
 	return &edit{arg: x.arg, start: x.gap, end: x.end}
 }
 
+// wordReplace is the edit that writes text, as is, in place of one word
+// (in exec form the element becomes text: one argv element).
+func wordReplace(x word, text string) *edit {
+	if x.arg < 0 {
+		return nil
+	}
+	return &edit{arg: x.arg, start: x.start, end: x.end, repl: text}
+}
+
+// insertAfter is the edit that adds " text" right after a word of a shell
+// script (a flag after the program name, say). An exec-form argv element
+// can't grow into two, so that gives nil.
+func insertAfter(x word, text string) *edit {
+	if x.arg < 0 || x.elem {
+		return nil
+	}
+	return &edit{arg: x.arg, start: x.end, end: x.end, repl: " " + text}
+}
+
 // run strips wrappers and records the command; a shell with a script
 // (-c or a here-document) is walked too.
 func (w *walker) run(cmd *command, words []word, src *source, st *state, s *syntax.Stmt) {

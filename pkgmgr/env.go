@@ -155,3 +155,46 @@ func absDir(what, v, tildeHome string) (string, bool, string) {
 	}
 	return path.Clean(v), true, ""
 }
+
+// userDir resolves a per-user directory the XDG way: $xdgVar/sub when the
+// variable is set, else ~/homeSub.
+func userDir(env vars, u user, xdgVar, sub, homeSub string) (string, bool, string) {
+	if d, ok, why := dirSetting(env, xdgVar, ""); !ok || d != "" {
+		if !ok {
+			return "", false, why
+		}
+		return path.Join(d, sub), true, ""
+	}
+	h, ok, why := home(env, u)
+	if !ok {
+		return "", false, why
+	}
+	return path.Join(h, homeSub), true, ""
+}
+
+// javaHome is the user.home a JVM sees: Java reads it from the passwd
+// entry, not from $HOME, so /root for root whatever HOME says. For other
+// users HOME is what we have (llbtransform passes the passwd home as HOME
+// when the image's env has none); an image HOME that differs from the
+// passwd entry would only give a mount the JVM doesn't use.
+func javaHome(env vars, u user) (string, bool, string) {
+	switch u.kind {
+	case rootUser:
+		return "/root", true, ""
+	case namedUser:
+		return "", false, "user " + u.spec + " not resolved yet"
+	}
+	if h, ok, _ := home(env, u); ok {
+		return h, true, ""
+	}
+	return "", false, "Java's user.home of user " + u.spec + " unknown"
+}
+
+// truthy reads a boolean setting the way most tools do.
+func truthy(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes", "on", "y", "t":
+		return true
+	}
+	return false
+}

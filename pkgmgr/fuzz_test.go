@@ -54,7 +54,10 @@ func fuzzStep(script string, mode uint8) Step {
 	case 1:
 		s.Env = append(s.Env, golangEnv...)
 	case 2:
-		s.Env = append(s.Env, "PIP_NO_CACHE_DIR=1", "XDG_CACHE_HOME=/cache", "npm_config_cache=/npm")
+		s.Env = append(s.Env, "PIP_NO_CACHE_DIR=1", "XDG_CACHE_HOME=/cache", "npm_config_cache=/npm", "UV_NO_CACHE=1",
+			"COMPOSER_CACHE_DIR=/dev/null", "CARGO_HOME=/usr/local/cargo", "GEM_HOME=/usr/local/bundle", "RUBY_VERSION=3.4.1",
+			"BUNDLE_PATH=/usr/local/bundle", "YARN_NODE_LINKER=node-modules", "PNPM_HOME=/pnpm", "MAMBA_ROOT_PREFIX=/opt/conda",
+			"POETRY_VIRTUALENVS_IN_PROJECT=1")
 	}
 	if mode&32 != 0 {
 		s.Mounts = []string{"/root/.cache", "/var/cache/apt"}
@@ -72,7 +75,7 @@ func FuzzAnalyze(f *testing.F) {
 	for i, s := range corpusScripts(f) {
 		f.Add(s, uint8(i))
 	}
-	for _, cases := range [][]tcase{aptCases, pipCases, npmCases, goCases} {
+	for _, cases := range tableCases() {
 		for i, c := range cases {
 			if c.argv == nil {
 				f.Add(c.in, uint8(i))

@@ -28,7 +28,8 @@ var npmCases = []tcase{{
 }, {
 	name: "npm --version and echo", in: `npm --version && echo "npm ci"`, env: nodeEnv, none: true,
 }, {
-	name: "yarn is not npm", in: "yarn install --frozen-lockfile && yarn cache clean", env: nodeEnv, none: true,
+	name: "yarn is not npm", in: "yarn install --frozen-lockfile && yarn cache clean", env: nodeEnv,
+	notes: []string{"yarn: skipped /usr/local/share/.cache/yarn: `yarn cache clean` may be Yarn 2+'s"},
 }, {
 	name: "ci, build, prune", in: "npm ci && npm run build && npm prune --omit=dev", env: nodeEnv, caches: npmRoot,
 }, {

@@ -1,6 +1,9 @@
 package pkgmgr
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 var pipRoot = []string{"/root/.cache/pip shared 0:0"}
 
@@ -34,7 +37,8 @@ var pipCases = []tcase{{
 }, {
 	name: "pip install inside echo", in: `echo "pip install --no-cache-dir x"`, none: true,
 }, {
-	name: "uv pip is not pip", in: "uv pip install --system flask", none: true,
+	name: "uv pip is uv's, not pip's", in: "uv pip install --system flask", caches: []string{"/root/.cache/uv shared 0:0"},
+	outEnv: append(slices.Clone(debianEnv), "UV_LINK_MODE=copy"),
 }, {
 	name: "ENV PIP_NO_CACHE_DIR removed from the step's env",
 	in:   "pip install flask", env: []string{"PATH=/usr/bin", "PIP_NO_CACHE_DIR=1", "PIP_DISABLE_PIP_VERSION_CHECK=1"},
@@ -87,8 +91,8 @@ var pipCases = []tcase{{
 }, {
 	name:   "kuma: rm of the cache with ~ next to another dir",
 	in:     "pip install poetry~=1.1.12     && POETRY_VIRTUALENVS_CREATE=false poetry install --no-root     && rm -rf ~/.cache/pip ~/.cache/pypoetry/cache",
-	out:    "pip install poetry~=1.1.12     && POETRY_VIRTUALENVS_CREATE=false poetry install --no-root     && rm -rf ~/.cache/pypoetry/cache",
-	caches: pipRoot,
+	out:    "pip install poetry~=1.1.12     && POETRY_VIRTUALENVS_CREATE=false poetry install --no-root     && true",
+	caches: []string{"/root/.cache/pip shared 0:0", "/root/.cache/pypoetry locked 0:0"}, // no venv in the cache dir
 }, {
 	name: "rm -rf $HOME/.cache/pip", in: `pip install flask && rm -rf "$HOME/.cache/pip"`, out: "pip install flask && true", caches: pipRoot,
 }, {
@@ -110,7 +114,8 @@ var pipCases = []tcase{{
 }, {
 	name:    "httpbin: bash -c with process substitution",
 	argv:    []string{"/bin/sh", "-c", `/bin/bash -c "pip3 install --no-cache-dir -r <(pipenv lock -r)"`},
-	outArgv: []string{"/bin/sh", "-c", `/bin/bash -c "pip3 install -r <(pipenv lock -r)"`}, caches: pipRoot,
+	outArgv: []string{"/bin/sh", "-c", `/bin/bash -c "pip3 install -r <(pipenv lock -r)"`},
+	caches:  []string{"/root/.cache/pip shared 0:0", "/root/.cache/pipenv shared 0:0"},
 }, {
 	name: "heredoc-style multi-line RUN",
 	in:   "set -e\npython -m venv /venv\n/venv/bin/pip install --no-cache-dir \\\n    -r requirements.txt\n",

@@ -29,7 +29,7 @@ func TestRealShells(t *testing.T) {
 			steps = append(steps, corpusSteps(t, filepath.Base(f), data)...)
 		}
 	}
-	for _, cases := range [][]tcase{aptCases, pipCases, npmCases, goCases} {
+	for _, cases := range tableCases() {
 		for _, c := range cases {
 			steps = append(steps, corpusStep{where: c.name, step: c.step()})
 		}

@@ -234,7 +234,9 @@ func TestNoPanicOnOddSteps(t *testing.T) {
 			t.Errorf("%+v: %v", s, err)
 		}
 	}
-	if got := Names(); !slices.Equal(got, []string{"apt", "go", "npm", "pip"}) {
+	if got := Names(); !slices.Equal(got, []string{"apk", "apt", "bun", "bundler", "cargo", "composer", "conda", "dnf",
+		"gem", "go", "gradle", "maven", "npm", "nuget", "pdm", "pip", "pipenv", "pnpm", "poetry", "sbt", "uv", "yarn",
+		"yum", "zypper"}) {
 		t.Errorf("Names() = %q", got)
 	}
 }
@@ -249,7 +251,7 @@ func TestMisc(t *testing.T) {
 	}, {
 		name: "same cache wanted by two owners", in: "pip install a && sudo -E -u '#1000' pip install b",
 		env:   []string{"PIP_CACHE_DIR=/pipcache"},
-		notes: []string{"skipped /pipcache: wanted by pip as 0:0 and by pip as 1000:0"},
+		notes: []string{"skipped /pipcache: wanted by pip as 0:0 (shared) and by pip as 1000:0 (shared)"},
 	}, {
 		name: "go env -u drops an earlier -w", in: "go env -w GOMODCACHE=/m && go env -u GOMODCACHE && go mod download",
 		env: golangEnv, caches: []string{"/go/pkg/mod shared 0:0"},
@@ -267,4 +269,33 @@ func TestMisc(t *testing.T) {
 			"/root/go/pkg/mod shared 0:0", "/var/cache/apt locked 0:0", "/var/lib/apt/lists locked 0:0"},
 		files: true, notes: []string{"apt: removed `rm -rf /var/lib/apt/lists/* ~/.npm`", "npm: removed `rm -rf /var/lib/apt/lists/* ~/.npm`"},
 	}})
+}
+
+// Insertions (start == end) next to other edits: applied once, before an
+// edit that starts where they are, dropped only strictly inside one.
+func TestApplyEditsInsert(t *testing.T) {
+	args := []string{"sh", "-c", "apk --no-cache add x && apk add y"}
+	//                           0123456789012345678901234567890123
+	ins := &edit{arg: 2, start: 3, end: 3, repl: " -U"}
+	del := &edit{arg: 2, start: 3, end: 14} // " --no-cache"
+	whole := &edit{arg: 2, start: 0, end: 20, repl: "true"}
+	for _, c := range []struct {
+		edits []*edit
+		want  string
+	}{
+		{[]*edit{ins}, "apk -U --no-cache add x && apk add y"},
+		{[]*edit{del, ins}, "apk -U add x && apk add y"},
+		{[]*edit{ins, ins}, "apk -U --no-cache add x && apk add y"},
+		{[]*edit{ins, whole}, "true && apk add y"},
+		{[]*edit{{arg: 2, start: 27, end: 27, repl: " -U"}, whole}, "true && apk -U add y"},
+		{[]*edit{{arg: 2, start: 20, end: 20, repl: " x"}, whole}, "true x && apk add y"},
+	} {
+		got, err := applyEdits(args, c.edits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[2] != c.want {
+			t.Errorf("%+v: got %q, want %q", c.edits, got[2], c.want)
+		}
+	}
 }

@@ -277,3 +277,170 @@ func (w *walker) goEnv(cmd *command, st *state) {
 		}
 	}
 }
+
+// text is what we know of a word: its value, or the part before the first
+// expansion we could not resolve.
+func (w word) text() string {
+	if w.known {
+		return w.val
+	}
+	return w.prefix
+}
+
+// flagAt reads an option with a value at argv[i]: `long=v`, `long v`, and
+// when short is set `short v` or (attached) `shortv`. n is how many words
+// it takes (0: argv[i] isn't that option); known reports an exact value.
+func flagAt(argv []word, i int, long, short string, attached bool) (val string, n int, known bool) {
+	t := argv[i].text()
+	switch {
+	case t == long || (short != "" && t == short):
+		if !argv[i].known || i+1 >= len(argv) {
+			return "", 1, false
+		}
+		return argv[i+1].val, 2, argv[i+1].known && !argv[i+1].glob
+	case long != "" && strings.HasPrefix(t, long+"="):
+		return strings.TrimPrefix(argv[i].val, long+"="), 1, argv[i].known && !argv[i].glob
+	case attached && short != "" && strings.HasPrefix(t, short) && len(t) > len(short):
+		return strings.TrimPrefix(argv[i].val, short), 1, argv[i].known && !argv[i].glob
+	}
+	return "", 0, false
+}
+
+// findFlag looks for an option with a value anywhere in argv[from:]; the
+// last one wins. found reports whether it is there at all.
+func findFlag(argv []word, from int, long, short string, attached bool) (val string, found, known bool) {
+	for i := from; i < len(argv); i++ {
+		if argv[i].known && argv[i].val == "--" {
+			break
+		}
+		if v, n, k := flagAt(argv, i, long, short, attached); n > 0 {
+			val, found, known = v, true, k
+			i += n - 1
+		}
+	}
+	return val, found, known
+}
+
+// hasWord reports whether one of the words in argv[from:] (before a "--")
+// is one of names.
+func hasWord(argv []word, from int, names ...string) bool {
+	for i := from; i < len(argv); i++ {
+		if argv[i].known && argv[i].val == "--" {
+			return false
+		}
+		for _, n := range names {
+			if argv[i].known && argv[i].val == n {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// program names what a command runs, looking through `sh ./gradlew …`,
+// `corepack pnpm …`, `php composer.phar …` and `python3 -m poetry …`. It
+// returns the name (a basename) and the index in c.argv of the first
+// argument of that program; "" when there is none.
+func program(c *command) (string, int) {
+	argv := c.argv
+	switch {
+	case shells[c.name]:
+		// A script file run by a shell: `sh ./gradlew build`.
+		if len(argv) > 1 && argv[1].known && argv[1].val != "" && argv[1].val[0] != '-' && argv[1].val[0] != '+' {
+			return path.Base(argv[1].val), 2
+		}
+		return c.name, 1
+	case c.name == "corepack":
+		if len(argv) > 1 && argv[1].known {
+			switch n := argv[1].val; n {
+			case "yarn", "yarnpkg", "pnpm", "pnpx", "npm", "npx":
+				return n, 2
+			}
+		}
+		return c.name, 1
+	case isVersioned(c.name, "php"):
+		for i := 1; i < len(argv); i++ {
+			a := argv[i]
+			switch {
+			case !a.known:
+				return c.name, 1
+			case a.val == "-d" || a.val == "-c":
+				i++
+			case strings.HasPrefix(a.val, "-"):
+			default:
+				if b := path.Base(a.val); b == "composer" || b == "composer.phar" {
+					return "composer", i + 1
+				}
+				return c.name, 1
+			}
+		}
+		return c.name, 1
+	case isVersioned(c.name, "python"):
+		if m, i := pythonModule(c); m != "" {
+			return m, i
+		}
+	}
+	return c.name, 1
+}
+
+// pythonModule finds `python -m mod args…`: the module and the index of
+// its first argument.
+func pythonModule(c *command) (string, int) {
+	for i := 1; i < len(c.argv); i++ {
+		a := c.argv[i]
+		switch {
+		case !a.known:
+			return "", -1
+		case a.val == "-m":
+			if i+1 < len(c.argv) && c.argv[i+1].known {
+				return c.argv[i+1].val, i + 2
+			}
+			return "", -1
+		case strings.HasPrefix(a.val, "-m") && len(a.val) > 2:
+			return a.val[2:], i + 1
+		case a.val == "-W" || a.val == "-X" || a.val == "--check-hash-based-pycs":
+			i++
+		case len(a.val) > 1 && a.val[0] == '-' && !strings.ContainsAny(a.val[1:], "cm"):
+		default:
+			return "", -1
+		}
+	}
+	return "", -1
+}
+
+// toolWords are the words of argv[from:] that belong to the tool itself:
+// everything up to a "--", and for commands that run another program (`uv
+// run`, `uvx`, `bunx`) only up to that program's name — the first
+// positional word after the subWords positional words of the subcommand.
+// valued lists the options whose value is the next word.
+func toolWords(argv []word, from, subWords int, runs bool, valued []string) []word {
+	var out []word
+	seen := 0
+	for i := from; i < len(argv); i++ {
+		w := argv[i]
+		if w.known && w.val == "--" {
+			break
+		}
+		if !runs {
+			out = append(out, w)
+			continue
+		}
+		t := w.text()
+		switch {
+		case strings.HasPrefix(t, "-") && len(t) > 1:
+			out = append(out, w)
+			for _, v := range valued {
+				if t == v && i+1 < len(argv) {
+					i++
+					out = append(out, argv[i])
+				}
+			}
+		case seen < subWords:
+			seen++
+			out = append(out, w)
+		default:
+			return out
+		}
+	}
+	return out
+}

@@ -1,0 +1,198 @@
+package pkgmgr
+
+import (
+	"path"
+	"strings"
+)
+
+// apk (Alpine) keeps downloaded packages and its APKINDEX files in
+// /etc/apk/cache, but only when that directory (or a symlink to one) exists
+// (apk-cache(5); apk-tools' setup_cache: "etc/apk/cache", else the static
+// var/cache/apk for indexes only). The stock alpine image has none, so a
+// mount there both creates and fills the cache.
+//
+// Freshness: with the cache on, apk reuses a cached index younger than
+// --cache-max-age (4 h) — and Alpine mirrors drop superseded packages, so
+// an index from another build can name files that are gone (fetch fails).
+// Upstream's `apk add --no-cache` fetches the index every time; we replace
+// --no-cache by --update-cache (alias of --cache-max-age 0: a conditional
+// request per repository), and give -U to other downloading commands.
+//
+// Sharing: locked. apk's database lock is in the root (lib/apk/db/lock),
+// not in the cache, and apk-tools 2 writes downloads through a fixed
+// temporary name (".apknew.<file>") in the cache directory: two builds
+// fetching the same package would write the same file.
+const apkCache = "/etc/apk/cache"
+
+// apk options that take a value (global and applet ones).
+var apkValued = []string{
+	"-X", "--repository", "-p", "--root", "--arch", "--cache-dir", "--cache-max-age", "--keys-dir",
+	"--repositories-file", "--timeout", "--wait", "-t", "--virtual", "--progress-fd", "--from", "-o", "--output",
+}
+
+// apkApplet returns the applet of an apk command line and the index of its
+// word, or "" when it runs none (`apk --print-arch`).
+func apkApplet(argv []word) (string, int) {
+	rest, ok := skipOptions(argv[1:], "Xpto", apkValued)
+	if !ok || len(rest) == 0 || !rest[0].known {
+		return "", -1
+	}
+	return rest[0].val, len(argv) - len(rest)
+}
+
+// apkFresh reports whether a command refreshes its indexes: -U,
+// --update-cache (and --update, which getopt takes as its abbreviation),
+// or --cache-max-age 0.
+func apkFresh(argv []word) bool {
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		if !a.known {
+			continue
+		}
+		switch v := a.val; {
+		case v == "--":
+			return false
+		case v == "--update-cache" || v == "--update" || v == "--update-c" || v == "--update-ca":
+			return true
+		case strings.HasPrefix(v, "--cache-max-age"):
+			val, n, known := flagAt(argv, i, "--cache-max-age", "", false)
+			if n > 0 && known && val == "0" {
+				return true
+			}
+		case len(v) > 1 && v[0] == '-' && v[1] != '-' && strings.ContainsRune(v, 'U'):
+			return true
+		}
+	}
+	return false
+}
+
+func analyzeApk(a *analysis) {
+	type dl struct {
+		c       *command
+		noCache []word
+	}
+	var downloads []dl
+	target := apkCache
+	for _, c := range a.cmds {
+		switch c.name {
+		case "xx-apk":
+			// xx-apk links a cross sysroot's etc/apk/cache into /etc/apk/cache
+			// when that exists: with a mount there the link would stay in the image.
+			a.bad[apkCache] = "`" + oneLine(c.raw) + "` (xx-apk) sets up its sysroot differently when " + apkCache + " exists"
+			continue
+		case "apk":
+		default:
+			continue
+		}
+		applet, at := apkApplet(c.argv)
+		if applet == "" {
+			continue
+		}
+		if _, found, _ := findFlag(c.argv, 1, "--root", "-p", true); found || hasWord(c.argv, 1, "--initdb") {
+			continue // another root: its cache is ROOT/etc/apk/cache, which we leave alone
+		}
+		sub := ""
+		if applet == "cache" && at+1 < len(c.argv) {
+			sub = c.argv[at+1].val
+		}
+		switch {
+		case applet == "add" || applet == "upgrade" || applet == "fix" || (applet == "cache" && (sub == "download" || sub == "sync")):
+			if hasWord(c.argv, 1, "--no-network") {
+				continue
+			}
+			a.detect("apk")
+			if c.user.kind == numericUser {
+				a.skip("apk", "`"+oneLine(c.raw)+"` runs as user "+c.user.spec) // apk needs root
+				return
+			}
+			if d, found, known := findFlag(c.argv, 1, "--cache-dir", "", false); found {
+				if !known || !path.IsAbs(d) {
+					a.skip("apk", "--cache-dir "+d+" is not an absolute literal")
+					return
+				}
+				target = path.Clean(d)
+			}
+			var nc []word
+			for _, w := range c.argv[1:] {
+				if w.known && w.val == "--no-cache" {
+					nc = append(nc, w)
+				}
+			}
+			downloads = append(downloads, dl{c, nc})
+			a.want("apk", c.user, target, Locked)
+		case applet == "cache" && (sub == "clean" || sub == "purge"):
+			a.addCleanup("apk", c, cleanItem{word: -1, targets: []string{target}})
+		case applet == "fetch" || applet == "search" || applet == "policy" || applet == "list" || applet == "dot" ||
+			applet == "query" || (applet == "info" && apkInfoReadsIndex(c.argv[at+1:])):
+			if !hasWord(c.argv, 1, "--no-cache") {
+				a.bad[apkCache] = "`" + oneLine(c.raw) + "` reads the indexes a cache mount would replace"
+			}
+		}
+	}
+	if len(downloads) == 0 {
+		return
+	}
+	// Each downloading command must refresh its indexes.
+	var fixes []*edit
+	var notes []string
+	for _, d := range downloads {
+		fresh := apkFresh(d.c.argv)
+		if len(d.noCache) > 0 {
+			for i, w := range d.noCache {
+				var e *edit
+				if fresh || i > 0 {
+					e = wordDel(w)
+				} else {
+					e = wordReplace(w, "--update-cache")
+				}
+				if e == nil {
+					notes = append(notes, "kept --no-cache in `"+oneLine(d.c.raw)+"` (inside a string it can't edit): that command doesn't use the cache")
+					continue
+				}
+				fixes = append(fixes, e)
+				if fresh || i > 0 {
+					notes = append(notes, "dropped --no-cache from `"+oneLine(d.c.raw)+"`")
+				} else {
+					notes = append(notes, "replaced --no-cache by --update-cache in `"+oneLine(d.c.raw)+"`")
+				}
+			}
+			continue
+		}
+		if fresh {
+			continue
+		}
+		e := insertAfter(d.c.argv[0], "-U")
+		if e == nil {
+			a.bad[target] = "can't add -U (fresh indexes) to `" + oneLine(d.c.raw) + "`"
+			continue
+		}
+		fixes = append(fixes, e)
+		notes = append(notes, "added -U to `"+oneLine(d.c.raw)+"` (fresh indexes)")
+	}
+	a.finish = append(a.finish, func(mounted map[string]bool) {
+		if !mounted[target] {
+			return
+		}
+		a.edits = append(a.edits, fixes...)
+		for _, n := range notes {
+			a.note("apk", n)
+		}
+	})
+}
+
+// apkInfoReadsIndex reports whether `apk info ARGS` looks packages up in
+// the repositories (any name operand, unless -e/--installed).
+func apkInfoReadsIndex(args []word) bool {
+	names := false
+	for _, w := range args {
+		switch {
+		case !w.known:
+			names = true
+		case w.val == "-e" || w.val == "--installed":
+			return false
+		case !strings.HasPrefix(w.val, "-"):
+			names = true
+		}
+	}
+	return names
+}

@@ -1,0 +1,158 @@
+package pkgmgr
+
+import (
+	"path"
+	"strings"
+)
+
+// Bundler downloads each .gem into the cache/ of the directory it installs
+// to (Bundler::Source::Rubygems), then installs from there:
+//   - no path configured: the system gems, GEM_HOME (the ruby image's
+//     /usr/local/bundle), so $GEM_HOME/cache;
+//   - a path (BUNDLE_PATH, --path, `bundle config set path`, or
+//     vendor/bundle for deployment mode): <path>/ruby/<ABI>/cache, ABI
+//     from RUBY_VERSION (3.4.9 → 3.4.0).
+// Settings are looked up the way Bundler does: command-line flags, then the
+// app's config (`bundle config set --local` earlier in the step), then
+// BUNDLE_* variables, then the global config (`bundle config set` in the
+// step). A .bundle/config shipped with the sources may override; the mount
+// is then unused, never wrong.
+//
+// Only that cache/ is mounted; the installed gems next to it, the
+// bundler/gems/ checkouts of git gems and vendor/cache (`bundle cache`
+// output) are product. Bundler's own `--no-cache` is about vendor/cache, not
+// this cache: left alone.
+//
+// Sharing: locked, as for gem (RubyGems' fetcher writes the .gem in place).
+
+var bundlerDownloads = map[string]bool{
+	"install": true, "update": true, "add": true, "cache": true, "package": true, "pack": true,
+}
+
+// bundlerConf is what the step's `bundle config` commands set so far.
+type bundlerConf struct {
+	path       *string
+	deployment bool
+	system     bool
+}
+
+func (b *bundlerConf) set(key, val string) {
+	switch key {
+	case "path", "BUNDLE_PATH":
+		b.path = &val
+	case "deployment", "BUNDLE_DEPLOYMENT":
+		b.deployment = truthy(val)
+	case "path.system", "BUNDLE_PATH__SYSTEM":
+		b.system = truthy(val)
+	}
+}
+
+func (b *bundlerConf) has() bool { return b.path != nil || b.deployment || b.system }
+
+// bundlerConfig reads `bundle config [set|unset] [--local|--global] NAME VALUE`.
+func bundlerConfig(c *command, from int, local, global *bundlerConf) {
+	args := c.argv[from+1:]
+	level := global
+	var words []string
+	for _, w := range args {
+		switch {
+		case !w.known:
+			return
+		case w.val == "--local":
+			level = local
+		case w.val == "--global":
+			level = global
+		case w.val == "set":
+		case w.val == "unset" || w.val == "get" || w.val == "list" || strings.HasPrefix(w.val, "--"):
+			return
+		default:
+			words = append(words, w.val)
+		}
+	}
+	if len(words) >= 2 {
+		level.set(words[0], strings.Join(words[1:], " "))
+	}
+}
+
+func bundlerCache(c *command, from int, local, global *bundlerConf) (string, bool, string) {
+	flags := &bundlerConf{}
+	if v, found, known := findFlag(c.argv, from, "--path", "", false); found {
+		if !known {
+			return "", false, "--path is not a literal"
+		}
+		flags.path = &v
+	}
+	flags.deployment = hasWord(c.argv, from, "--deployment")
+	flags.system = hasWord(c.argv, from, "--system")
+	env := &bundlerConf{}
+	for _, k := range []string{"BUNDLE_PATH", "BUNDLE_DEPLOYMENT", "BUNDLE_PATH__SYSTEM"} {
+		if v, set, known := c.env.get(k); set {
+			if !known {
+				return "", false, k + " is not a literal"
+			}
+			env.set(k, v)
+		}
+	}
+	conf := &bundlerConf{}
+	for _, lv := range []*bundlerConf{flags, local, env, global} {
+		if lv.has() {
+			conf = lv
+			break
+		}
+	}
+	if conf.system || (conf.path == nil && !conf.deployment) {
+		d, ok, why := dirSetting(c.env, "GEM_HOME", "")
+		if !ok {
+			return "", false, why
+		}
+		if d == "" {
+			return "", false, "GEM_HOME not set (the system gem dir depends on the Ruby build)"
+		}
+		return path.Join(d, "cache"), true, ""
+	}
+	p := "vendor/bundle"
+	if conf.path != nil {
+		p = *conf.path
+	}
+	if !path.IsAbs(p) {
+		if c.cwd == "" {
+			return "", false, "bundle path " + p + " is relative to an unknown directory"
+		}
+		p = path.Join(c.cwd, p)
+	}
+	abi, ok := rubyABI(c.env)
+	if !ok {
+		return "", false, "Ruby's ABI version unknown (no RUBY_VERSION)"
+	}
+	return path.Join(p, "ruby", abi, "cache"), true, ""
+}
+
+func analyzeBundler(a *analysis) {
+	local, global := &bundlerConf{}, &bundlerConf{}
+	for _, c := range a.cmds {
+		name, from := program(c)
+		if name != "bundle" && name != "bundler" {
+			continue
+		}
+		rest, ok := skipOptions(c.argv[from:], "", nil)
+		if !ok || len(rest) == 0 || !rest[0].known {
+			continue
+		}
+		at := len(c.argv) - len(rest)
+		switch sub := rest[0].val; {
+		case sub == "config":
+			bundlerConfig(c, at, local, global)
+		case bundlerDownloads[sub]:
+			if hasWord(c.argv, from, "--local") {
+				continue // installs from what is already there
+			}
+			a.detect("bundler")
+			dir, ok, why := bundlerCache(c, from, local, global)
+			if !ok {
+				a.skip("bundler", why)
+				continue
+			}
+			a.want("bundler", c.user, dir, Locked)
+		}
+	}
+}

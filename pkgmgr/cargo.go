@@ -1,0 +1,73 @@
+package pkgmgr
+
+import (
+	"path"
+	"strings"
+)
+
+// Cargo downloads into $CARGO_HOME (else ~/.cargo): registry/ (index,
+// .crate files, extracted sources) and git/db (bare clones of git
+// dependencies). Those two are mounted. The rest of CARGO_HOME is product:
+// bin/ holds `cargo install`ed binaries and, in the rust image
+// (CARGO_HOME=/usr/local/cargo), cargo and rustc themselves; .crates.toml
+// and .crates2.json record installs. target/ is the build's output: never.
+// git/checkouts stays too (working trees cargo makes from git/db).
+//
+// Steps that only build (`cargo build --offline` after a `cargo fetch`)
+// get the same mounts, so they see what the fetching step downloaded.
+//
+// Sharing: locked. Cargo's package-cache lock is $CARGO_HOME/.package-cache,
+// outside the mounts: it can't keep two builds from writing the same crate.
+
+var cargoDownloads = map[string]bool{
+	"build": true, "b": true, "check": true, "c": true, "test": true, "t": true, "run": true, "r": true,
+	"fetch": true, "install": true, "update": true, "generate-lockfile": true, "vendor": true, "doc": true,
+	"d": true, "clippy": true, "bench": true, "package": true, "publish": true, "tree": true, "metadata": true,
+	"fix": true, "rustc": true, "rustdoc": true, "chef": true, "zigbuild": true, "auditable": true,
+	"nextest": true, "leptos": true, "binstall": true, "deny": true, "audit": true, "add": true,
+}
+
+var cargoValued = []string{"--config", "-C", "--color", "-Z", "--manifest-path", "--target-dir"}
+
+func cargoSub(argv []word, from int) string {
+	i := from
+	for i < len(argv) && argv[i].known && strings.HasPrefix(argv[i].val, "+") { // cargo +nightly build
+		i++
+	}
+	rest, ok := skipOptions(argv[i:], "CZ", cargoValued)
+	if !ok || len(rest) == 0 || !rest[0].known {
+		return ""
+	}
+	return rest[0].val
+}
+
+func cargoHome(c *command) (string, bool, string) {
+	if d, ok, why := dirSetting(c.env, "CARGO_HOME", ""); !ok || d != "" {
+		return d, ok, why
+	}
+	h, ok, why := home(c.env, c.user)
+	if !ok {
+		return "", false, why
+	}
+	return path.Join(h, ".cargo"), true, ""
+}
+
+func analyzeCargo(a *analysis) {
+	for _, c := range a.cmds {
+		name, from := program(c)
+		if name != "cargo" && name != "xx-cargo" {
+			continue
+		}
+		if !cargoDownloads[cargoSub(c.argv, from)] {
+			continue
+		}
+		a.detect("cargo")
+		h, ok, why := cargoHome(c)
+		if !ok {
+			a.skip("cargo", why)
+			continue
+		}
+		a.want("cargo", c.user, path.Join(h, "registry"), Locked)
+		a.want("cargo", c.user, path.Join(h, "git/db"), Locked)
+	}
+}

@@ -1,0 +1,159 @@
+package pkgmgr
+
+import (
+	"path"
+	"strings"
+)
+
+// conda, mamba and micromamba download package tarballs into a package
+// cache (pkgs_dirs) and extract them there; environments get the files by
+// hardlink (or copy when that fails, as it does across the mount; conda
+// and libmamba both fall back). The cache is:
+//
+//	CONDA_PKGS_DIRS (first entry), else
+//	<root prefix>/pkgs, the root prefix being
+//	  micromamba: -r/--root-prefix, MAMBA_ROOT_PREFIX (the micromamba image
+//	              sets /opt/conda)
+//	  conda/mamba: the installation the program runs from: its path
+//	              (/opt/conda/bin/conda), else CONDA_DIR (jupyter,
+//	              miniforge images), MAMBA_ROOT_PREFIX, else a PATH entry
+//	              .../bin whose parent looks like a conda install
+//	              (miniconda3, miniforge3, anaconda3, conda, mambaforge).
+//
+// A root prefix we can't establish means no cache (a guessed pkgs dir
+// would only be useless, but a wrong guess is not worth it).
+//
+// Products never mounted: envs/, the root prefix itself. With
+// always_softlink (a .condarc setting) environments would point into pkgs:
+// that is off by default and we can't see it; CONDA_ALWAYS_SOFTLINK in the
+// environment makes us leave the step alone.
+//
+// Cleanups: `conda clean` (-a, -t, -p, -i, -f …) only touches package
+// caches (tarballs, extracted packages, index cache, logs and locks live in
+// pkgs dirs) and goes when the cache is mounted; the same for mamba and
+// micromamba. `-c`/`--tempfiles` cleans environments: that one stays. Images that ran `conda clean -afy` ship an empty pkgs.
+//
+// Sharing: locked. Two builds extracting the same package into one cache
+// would race; conda's own locking is not something we can rely on across
+// versions (micromamba takes a lock file in the cache, conda varies).
+
+var condaNames = map[string]bool{"conda": true, "mamba": true, "micromamba": true}
+
+var condaDownloads = map[string]bool{
+	"install": true, "create": true, "update": true, "upgrade": true, "env create": true, "env update": true,
+	"self-update": true,
+}
+
+var condaValued = []string{
+	"-n", "--name", "-p", "--prefix", "-r", "--root-prefix", "-c", "--channel", "-f", "--file",
+	"--rc-file", "--override-channels",
+}
+
+func condaSub(argv []word, from int) string {
+	rest, ok := skipOptions(argv[from:], "nprcf", condaValued)
+	if !ok || len(rest) == 0 || !rest[0].known {
+		return ""
+	}
+	sub := rest[0].val
+	if sub == "env" && len(rest) > 1 && rest[1].known {
+		return sub + " " + rest[1].val
+	}
+	return sub
+}
+
+// condaLooksLikeRoot: the directory holding a conda installation's bin/.
+func condaLooksLikeRoot(dir string) bool {
+	b := strings.ToLower(path.Base(dir))
+	for _, s := range []string{"conda", "forge", "mamba"} {
+		if strings.Contains(b, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// condaPkgsDir works out the package cache of one command.
+func condaPkgsDir(c *command, name string) (string, bool, string) {
+	if v, set, known := c.env.get("CONDA_PKGS_DIRS"); set && v != "" {
+		if !known {
+			return "", false, "CONDA_PKGS_DIRS is not a literal"
+		}
+		first, _, _ := strings.Cut(v, ",")
+		return absDir("CONDA_PKGS_DIRS="+v, first, "")
+	}
+	root := ""
+	if name == "micromamba" {
+		if d, found, known := findFlag(c.argv, 1, "--root-prefix", "-r", false); found {
+			if !known {
+				return "", false, "--root-prefix is not a literal"
+			}
+			root = d
+		} else if d, ok, why := dirSetting(c.env, "MAMBA_ROOT_PREFIX", ""); !ok {
+			return "", false, why
+		} else if d == "" {
+			return "", false, "MAMBA_ROOT_PREFIX not set (micromamba's default root prefix depends on its version)"
+		} else {
+			root = d
+		}
+	} else {
+		prog := c.argv[0]
+		switch {
+		case prog.known && path.IsAbs(prog.val) && path.Base(path.Dir(prog.val)) == "bin":
+			root = path.Dir(path.Dir(path.Clean(prog.val)))
+		case c.env["CONDA_DIR"].known && c.env["CONDA_DIR"].val != "":
+			root = c.env["CONDA_DIR"].val
+		case c.env["MAMBA_ROOT_PREFIX"].known && c.env["MAMBA_ROOT_PREFIX"].val != "":
+			root = c.env["MAMBA_ROOT_PREFIX"].val
+		default:
+			p, _, known := c.env.get("PATH")
+			if known {
+				for _, e := range strings.Split(p, ":") {
+					if path.IsAbs(e) && path.Base(e) == "bin" && condaLooksLikeRoot(path.Dir(e)) {
+						root = path.Dir(path.Clean(e))
+						break
+					}
+				}
+			}
+		}
+		if root == "" {
+			return "", false, "can't tell where " + name + " is installed"
+		}
+	}
+	d, ok, why := absDir("root prefix "+root, root, "")
+	if !ok {
+		return "", false, why
+	}
+	if d == "/" || broadDirs[d] {
+		return "", false, "root prefix " + d + " is too broad"
+	}
+	return path.Join(d, "pkgs"), true, ""
+}
+
+func analyzeConda(a *analysis) {
+	for _, c := range a.cmds {
+		name, from := program(c)
+		if !condaNames[name] {
+			continue
+		}
+		sub := condaSub(c.argv, from)
+		dir, ok, why := condaPkgsDir(c, name)
+		switch {
+		case condaDownloads[sub]:
+			a.detect("conda")
+			if !ok {
+				a.skip("conda", why)
+				continue
+			}
+			if v, set, _ := c.env.get("CONDA_ALWAYS_SOFTLINK"); set && truthy(v) {
+				a.skip("conda", "CONDA_ALWAYS_SOFTLINK: environments would link into the cache")
+				continue
+			}
+			if hasWord(c.argv, from, "--offline", "--use-index-cache", "-C") {
+				a.bad[dir] = "`" + oneLine(c.raw) + "` works from the image's package cache"
+			}
+			a.want("conda", c.user, dir, Locked)
+		case sub == "clean" && ok && !hasWord(c.argv, from, "-c", "--tempfiles"):
+			a.addCleanup("conda", c, cleanItem{word: -1, targets: []string{dir}})
+		}
+	}
+}

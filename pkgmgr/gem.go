@@ -1,0 +1,84 @@
+package pkgmgr
+
+import (
+	"path"
+	"strings"
+)
+
+// `gem install` downloads each .gem into <install dir>/cache before
+// installing it into the same install dir: --install-dir/-i, else
+// GEM_HOME (the ruby image sets /usr/local/bundle). Without either the
+// install dir is RubyGems' default (/usr/local/lib/ruby/gems/X.Y.0,
+// /var/lib/gems/X.Y.0, …), which depends on how Ruby was built: no cache.
+// --user-install goes to a per-version user dir: no cache either.
+//
+// Only <install dir>/cache is mounted: RubyGems keeps the downloaded .gem
+// files there (for pristine/reinstall); the installed gems (gems/,
+// specifications/, extensions/, bin/) are product. Never mounted:
+// GEM_HOME itself.
+//
+// Sharing: locked. RubyGems writes the .gem file in place (no temporary
+// name, no lock): a concurrent build could install a half-written file.
+
+var gemDownloads = map[string]bool{"install": true, "i": true, "update": true, "fetch": false}
+
+// rubyABI is the directory name Ruby uses for a version (3.4.9 → 3.4.0),
+// from RUBY_VERSION (official ruby images).
+func rubyABI(env vars) (string, bool) {
+	v, set, known := env.get("RUBY_VERSION")
+	if !set || !known {
+		return "", false
+	}
+	parts := strings.Split(v, ".")
+	if len(parts) < 2 || parts[0] == "" || parts[1] == "" || strings.Trim(parts[0]+parts[1], "0123456789") != "" {
+		return "", false
+	}
+	return parts[0] + "." + parts[1] + ".0", true
+}
+
+func gemCache(c *command, from int) (string, bool, string) {
+	if d, found, known := findFlag(c.argv, from, "--install-dir", "-i", false); found {
+		if !known {
+			return "", false, "--install-dir is not a literal"
+		}
+		if !path.IsAbs(d) && c.cwd != "" {
+			d = path.Join(c.cwd, d)
+		}
+		d, ok, why := absDir("--install-dir "+d, d, "")
+		return path.Join(d, "cache"), ok, why
+	}
+	if hasWord(c.argv, from, "--user-install") {
+		return "", false, "--user-install: a per-version user dir"
+	}
+	d, ok, why := dirSetting(c.env, "GEM_HOME", "")
+	if !ok {
+		return "", false, why
+	}
+	if d == "" {
+		return "", false, "GEM_HOME not set (RubyGems' default dir depends on the Ruby build)"
+	}
+	return path.Join(d, "cache"), true, ""
+}
+
+func analyzeGem(a *analysis) {
+	for _, c := range a.cmds {
+		name, from := program(c)
+		if !isVersioned(name, "gem") {
+			continue
+		}
+		rest, ok := skipOptions(c.argv[from:], "", nil)
+		if !ok || len(rest) == 0 || !rest[0].known || !gemDownloads[rest[0].val] {
+			continue
+		}
+		if hasWord(c.argv, from, "--local", "-l") {
+			continue // installs from what is already there
+		}
+		a.detect("gem")
+		dir, ok, why := gemCache(c, from)
+		if !ok {
+			a.skip("gem", why)
+			continue
+		}
+		a.want("gem", c.user, dir, Locked)
+	}
+}

@@ -1,0 +1,159 @@
+package pkgmgr
+
+import (
+	"path"
+	"strings"
+)
+
+// Maven's local repository is user.home/.m2/repository — user.home is the
+// passwd entry's home (Java ignores $HOME: /root for root; for other users
+// the home llbtransform resolved, see javaHome) — unless -Dmaven.repo.local (on the command line, in
+// MAVEN_OPTS or in MAVEN_ARGS) says otherwise; settings.xml's
+// <localRepository> we can't see. The maven image's MAVEN_CONFIG=/root/.m2
+// only matters to its entrypoint, not to RUN; its settings-docker.xml
+// (used with -s) points at /usr/share/maven/ref/repository. The Maven
+// Wrapper (./mvnw) downloads Maven itself into
+// ${MAVEN_USER_HOME:-$HOME/.m2}/wrapper/dists: mounted too. Never mounted:
+// target/ and the rest of ~/.m2 (settings.xml, settings-security.xml).
+//
+// Freshness: the local repository also remembers maven-metadata for
+// SNAPSHOTs and version ranges (updatePolicy daily). Upstream starts from
+// an empty one and resolves the newest; a cached copy could pick an older
+// snapshot. `-U` (--update-snapshots: always check remote metadata) is
+// added, except offline. With -nsu the user asks for the opposite: left
+// alone.
+//
+// Sharing: locked. The local repository is not safe for concurrent Maven
+// processes in older Maven (no cross-process locking before resolver's
+// named file locks, which are not the default).
+
+var mavenNames = map[string]bool{"mvn": true, "mvnw": true, "mvnd": true, "mvnDebug": true}
+
+var mavenValued = []string{
+	"-f", "--file", "-s", "--settings", "-gs", "--global-settings", "-t", "--toolchains", "-pl", "--projects",
+	"-rf", "--resume-from", "-P", "--activate-profiles", "-T", "--threads", "-l", "--log-file", "-b",
+	"--builder", "-D", "--define", "-gt", "--global-toolchains", "-emp", "-ep",
+}
+
+// mavenRuns reports whether an mvn command line does some work (a goal or
+// phase, or the pom's defaultGoal), not just --version/--help.
+func mavenRuns(argv []word, from int) bool {
+	rest, ok := skipOptions(argv[from:], "", mavenValued)
+	if !ok || len(rest) > 0 {
+		return true
+	}
+	return !hasWord(argv, from, "-v", "--version", "-h", "--help")
+}
+
+// mavenProp finds -Dname=value in a command line and the env options.
+func mavenProp(c *command, from int, name string) (string, bool, bool) {
+	val, found, known := "", false, true
+	scan := func(ws []string, k bool) {
+		for i, w := range ws {
+			v := ""
+			switch {
+			case strings.HasPrefix(w, "-D"+name+"="):
+				v = strings.TrimPrefix(w, "-D"+name+"=")
+			case (w == "-D" || w == "--define") && i+1 < len(ws) && strings.HasPrefix(ws[i+1], name+"="):
+				v = strings.TrimPrefix(ws[i+1], name+"=")
+			default:
+				continue
+			}
+			val, found, known = v, true, k
+		}
+	}
+	for _, env := range []string{"MAVEN_OPTS", "MAVEN_ARGS"} {
+		if v, set, k := c.env.get(env); set {
+			scan(strings.Fields(v), k)
+		}
+	}
+	var ws []string
+	k := true
+	for _, w := range c.argv[from:] {
+		ws = append(ws, w.text())
+		if strings.Contains(w.text(), name) && !w.known {
+			k = false
+		}
+	}
+	scan(ws, k)
+	return val, found, known
+}
+
+// mavenRepo is the local repository of a command.
+func mavenRepo(c *command, from int) (string, bool, string) {
+	if v, found, known := mavenProp(c, from, "maven.repo.local"); found {
+		if !known {
+			return "", false, "maven.repo.local is not a literal"
+		}
+		if !path.IsAbs(v) && c.cwd != "" {
+			v = path.Join(c.cwd, v)
+		}
+		return absDir("maven.repo.local="+v, v, "")
+	}
+	if s, found, known := findFlag(c.argv, from, "--settings", "-s", false); found && known && s == "/usr/share/maven/ref/settings-docker.xml" {
+		return "/usr/share/maven/ref/repository", true, ""
+	}
+	h, ok, why := javaHome(c.env, c.user)
+	if !ok {
+		return "", false, why
+	}
+	return path.Join(h, ".m2/repository"), true, ""
+}
+
+func analyzeMaven(a *analysis) {
+	var fixes []*edit
+	var notes []string
+	var targets []string
+	for _, c := range a.cmds {
+		name, from := program(c)
+		if !mavenNames[name] || !mavenRuns(c.argv, from) {
+			continue
+		}
+		a.detect("maven")
+		repo, ok, why := mavenRepo(c, from)
+		if !ok {
+			a.skip("maven", why)
+			continue
+		}
+		if hasWord(c.argv, from, "-nsu", "--no-snapshot-updates") {
+			a.skip("maven", "`"+oneLine(c.raw)+"` asks for cached snapshots (-nsu)")
+			continue
+		}
+		a.want("maven", c.user, repo, Locked)
+		targets = append(targets, repo)
+		if name == "mvnw" {
+			if d, ok, _ := dirSetting(c.env, "MAVEN_USER_HOME", ""); ok && d != "" {
+				a.want("maven", c.user, path.Join(d, "wrapper/dists"), Locked)
+			} else if h, ok, why := home(c.env, c.user); ok {
+				a.want("maven", c.user, path.Join(h, ".m2/wrapper/dists"), Locked)
+			} else {
+				a.skip("maven", "wrapper dists: "+why)
+			}
+		}
+		if hasWord(c.argv, from, "-U", "--update-snapshots", "-o", "--offline") {
+			continue
+		}
+		at := c.argv[from-1]
+		e := insertAfter(at, "-U")
+		if e == nil {
+			a.bad[repo] = "can't add -U (fresh snapshot metadata) to `" + oneLine(c.raw) + "`"
+			continue
+		}
+		fixes = append(fixes, e)
+		notes = append(notes, "added -U to `"+oneLine(c.raw)+"` (fresh snapshot metadata)")
+	}
+	if len(fixes) == 0 {
+		return
+	}
+	a.finish = append(a.finish, func(mounted map[string]bool) {
+		for _, t := range targets {
+			if mounted[t] {
+				a.edits = append(a.edits, fixes...)
+				for _, n := range notes {
+					a.note("maven", n)
+				}
+				return
+			}
+		}
+	})
+}

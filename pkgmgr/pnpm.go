@@ -1,0 +1,123 @@
+package pkgmgr
+
+import (
+	"path"
+	"sort"
+	"strings"
+)
+
+// pnpm keeps every package file once, in a content-addressable store, and
+// copies (or hardlinks, on the same filesystem) them into node_modules. The
+// store is <store-dir>/v3 or /v10: --store-dir, the store-dir setting
+// (npm_config_store_dir / pnpm_config_store_dir in the environment), else
+// <pnpm home>/store with pnpm home = PNPM_HOME, $XDG_DATA_HOME/pnpm or
+// ~/.local/share/pnpm (@pnpm/store-path; pnpm places the store next to the
+// project's filesystem, and the home dir is on the rootfs, like the
+// project). (pnpm 6 and older used ~/.pnpm-store: not mounted, they go
+// uncached.) pnpm.io/docker recommends exactly this mount (PNPM_HOME=/pnpm,
+// target=/pnpm/store).
+//
+// Across the mount pnpm can't hardlink and copies ("cross-device link not
+// permitted … falling back to copying"): node_modules stays self-contained.
+// pnpm 10.12's enableGlobalVirtualStore would instead link node_modules into
+// the store: when the environment turns it on, the step is left alone (a
+// pnpm-workspace.yaml setting we can't see).
+//
+// `pnpm store prune` goes once the store is mounted.
+//
+// Sharing: shared. The store is content-addressed and written atomically
+// (temporary file, then rename), made to be shared by concurrent installs.
+
+var pnpmNames = map[string]bool{"pnpm": true, "pnpx": true}
+
+var pnpmDownloads = map[string]bool{
+	"install": true, "i": true, "add": true, "update": true, "up": true, "upgrade": true, "fetch": true,
+	"dlx": true, "import": true, "deploy": true, "install-test": true, "it": true, "remove": true, "rm": true,
+	"uninstall": true, "un": true, "store add": true,
+}
+
+var pnpmValued = []string{
+	"-C", "--dir", "-w", "--workspace-root", "--filter", "-F", "--store-dir", "--reporter", "--loglevel",
+	"--virtual-store-dir", "--modules-dir", "--registry", "--config.store-dir",
+}
+
+func pnpmSub(argv []word, from int) string {
+	rest, ok := skipOptions(argv[from:], "CF", pnpmValued)
+	if !ok || len(rest) == 0 || !rest[0].known {
+		return ""
+	}
+	if rest[0].val == "store" && len(rest) > 1 && rest[1].known {
+		return "store " + rest[1].val
+	}
+	return rest[0].val
+}
+
+// pnpmSetting reads a pnpm setting from the environment (pnpm_config_* and,
+// case-insensitively, npm_config_*).
+func pnpmSetting(env vars, key string) (value, string, bool) {
+	var names []string
+	for k := range env {
+		if strings.EqualFold(k, "npm_config_"+key) || k == "pnpm_config_"+key {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return value{}, "", false
+	}
+	return env[names[len(names)-1]], names[len(names)-1], true
+}
+
+// pnpmStores are the store directories a command may use.
+func pnpmStores(c *command, from int) ([]string, bool, string) {
+	if d, found, known := findFlag(c.argv, from, "--store-dir", "", false); found {
+		if !known {
+			return nil, false, "--store-dir is not a literal"
+		}
+		d, ok, why := absDir("--store-dir "+d, d, "")
+		return []string{d}, ok, why
+	}
+	if v, name, ok := pnpmSetting(c.env, "store_dir"); ok {
+		if !v.known {
+			return nil, false, name + " is not a literal"
+		}
+		d, ok, why := absDir(name+"="+v.val, v.val, "")
+		return []string{d}, ok, why
+	}
+	if d, ok, why := dirSetting(c.env, "PNPM_HOME", ""); !ok || d != "" {
+		return []string{path.Join(d, "store")}, ok, why
+	}
+	d, ok, why := userDir(c.env, c.user, "XDG_DATA_HOME", "pnpm", ".local/share/pnpm")
+	return []string{path.Join(d, "store")}, ok, why
+}
+
+func analyzePnpm(a *analysis) {
+	for _, c := range a.cmds {
+		name, from := program(c)
+		if !pnpmNames[name] {
+			continue
+		}
+		sub := pnpmSub(c.argv, from)
+		if name == "pnpx" {
+			sub = "dlx"
+		}
+		stores, ok, why := pnpmStores(c, from)
+		switch {
+		case pnpmDownloads[sub]:
+			a.detect("pnpm")
+			if !ok {
+				a.skip("pnpm", why)
+				continue
+			}
+			if v, _, set := pnpmSetting(c.env, "enable_global_virtual_store"); set && truthy(v.val) {
+				a.skip("pnpm", "the global virtual store links node_modules into the store")
+				continue
+			}
+			for _, s := range stores {
+				a.want("pnpm", c.user, s, Shared)
+			}
+		case sub == "store prune" && ok:
+			a.addCleanup("pnpm", c, cleanItem{word: -1, targets: stores})
+		}
+	}
+}

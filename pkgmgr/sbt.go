@@ -1,0 +1,119 @@
+package pkgmgr
+
+import (
+	"path"
+	"strings"
+)
+
+// sbt (1.3+) resolves through Coursier, whose cache is COURSIER_CACHE, or
+// -Dcoursier.cache, else <user.home>/.cache/coursier/v1 on Linux (sbt/sbt
+// #5120; a pre-existing ~/.coursier/cache/v1 would be used instead, and the
+// mount then merely unused). Older sbt and the sbt launcher use Ivy:
+// <sbt.ivy.home or user.home/.ivy2>/cache. The coursier CLI (cs) shares the
+// Coursier cache. user.home is Java's (javaHome): /root for root.
+//
+// Never mounted: ~/.ivy2/local (publishLocal output), ~/.sbt (boot
+// directory with compiled compiler bridges, global plugins), the
+// project's target/ and project/target/. The sbt images warm ~/.cache and
+// ~/.ivy2 in the image: the mount hides that for the step (a first build
+// downloads again), the image keeps it.
+//
+// Sharing: Coursier's cache is shared — Coursier takes a file lock per
+// artifact while it downloads (made for concurrent JVMs; file locks work
+// across containers on one filesystem). Ivy's cache is locked: Ivy does
+// not lock by default.
+
+func jvmProp(c *command, name string) (string, bool, bool) {
+	val, found, known := "", false, true
+	for _, env := range []string{"SBT_OPTS", "JAVA_OPTS", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS"} {
+		v, set, k := c.env.get(env)
+		if !set {
+			continue
+		}
+		for _, w := range strings.Fields(v) {
+			if strings.HasPrefix(w, "-D"+name+"=") {
+				val, found, known = strings.TrimPrefix(w, "-D"+name+"="), true, k
+			}
+		}
+	}
+	for _, w := range c.argv[1:] {
+		t := w.text()
+		if strings.HasPrefix(t, "-D"+name+"=") || strings.HasPrefix(t, "-J-D"+name+"=") {
+			_, v, _ := strings.Cut(w.val, "=")
+			val, found, known = v, true, w.known
+		}
+	}
+	return val, found, known
+}
+
+func coursierCache(c *command) (string, bool, string) {
+	if v, found, known := jvmProp(c, "coursier.cache"); found {
+		if !known {
+			return "", false, "coursier.cache is not a literal"
+		}
+		return absDir("coursier.cache="+v, v, "")
+	}
+	if d, ok, why := dirSetting(c.env, "COURSIER_CACHE", ""); !ok || d != "" {
+		return d, ok, why
+	}
+	h, ok, why := javaHome(c.env, c.user)
+	if !ok {
+		return "", false, why
+	}
+	return path.Join(h, ".cache/coursier/v1"), true, ""
+}
+
+func ivyCache(c *command) (string, bool, string) {
+	if v, found, known := jvmProp(c, "sbt.ivy.home"); found {
+		if !known {
+			return "", false, "sbt.ivy.home is not a literal"
+		}
+		d, ok, why := absDir("sbt.ivy.home="+v, v, "")
+		return path.Join(d, "cache"), ok, why
+	}
+	h, ok, why := javaHome(c.env, c.user)
+	if !ok {
+		return "", false, why
+	}
+	return path.Join(h, ".ivy2/cache"), true, ""
+}
+
+var coursierDownloads = map[string]bool{
+	"fetch": true, "launch": true, "bootstrap": true, "resolve": true, "install": true, "setup": true,
+}
+
+func analyzeSbt(a *analysis) {
+	for _, c := range a.cmds {
+		name, from := program(c)
+		ivy := false
+		switch name {
+		case "sbt":
+			rest, ok := skipOptions(c.argv[from:], "", []string{"--sbt-version", "--java-home", "-java-home", "--sbt-dir", "--ivy", "-ivy"})
+			if ok && len(rest) == 0 && hasWord(c.argv, from, "--version", "-V", "--help", "-h", "--numeric-version", "--script-version") {
+				continue
+			}
+			ivy = true
+		case "cs", "coursier":
+			rest, ok := skipOptions(c.argv[from:], "", nil)
+			if !ok || len(rest) == 0 || !rest[0].known || !coursierDownloads[rest[0].val] {
+				continue
+			}
+		default:
+			continue
+		}
+		a.detect("sbt")
+		if d, ok, why := coursierCache(c); ok {
+			a.want("sbt", c.user, d, Shared)
+		} else {
+			a.skip("sbt", "coursier cache: "+why)
+		}
+		if !ivy {
+			continue
+		}
+		if d, ok, why := ivyCache(c); ok {
+			a.want("sbt", c.user, d, Locked)
+		} else {
+			a.skip("sbt", "ivy cache: "+why)
+		}
+	}
+}

@@ -1,0 +1,212 @@
+package pkgmgr
+
+import (
+	"path"
+	"strings"
+)
+
+// Yarn comes in two unrelated lines, and which one runs is decided by
+// files we can't see (package.json's packageManager with corepack, a
+// .yarnrc.yml yarnPath that the global Yarn 1 hands over to).
+//
+// Yarn 1 (classic) keeps an offline mirror of every package in its cache
+// folder: --cache-folder, YARN_CACHE_FOLDER, else $XDG_CACHE_HOME/yarn,
+// else <home>/.cache/yarn where <home> is /usr/local/share for root and
+// $HOME otherwise (yarn's constants.js and user-home-dir.js). node_modules
+// gets copies, so the cache is pure cache — unless Yarn 1's experimental
+// Plug'n'Play (--pnp) is on.
+//
+// Yarn 2+ (berry) is different: with Plug'n'Play, its default linker, the
+// application loads packages straight from the cache's zip files at run
+// time. Its project cache (.yarn/cache, and zero-installs commit it with
+// the sources) is product, and so is the global cache (~/.yarn/berry/cache,
+// YARN_GLOBAL_FOLDER; the default in Yarn 4) under PnP. So:
+//   - the Yarn 1 default cache is mounted for any yarn command: berry never
+//     uses that path, so it is at worst unused;
+//   - berry's global cache only when the environment sets YARN_NODE_LINKER
+//     to node-modules or pnpm (environment beats .yarnrc.yml);
+//   - a YARN_CACHE_FOLDER is berry's cacheFolder too: mounted only when
+//     the step is surely Yarn 1 (below) or the linker is node-modules/pnpm;
+//   - .yarn/cache in the project: never.
+//
+// "Surely Yarn 1": some yarn command of the step uses a flag or command
+// berry rejects (--network-timeout, --pure-lockfile, --production, `yarn
+// global add`, …). Only then does `yarn cache clean` go: in berry it would
+// clean the project cache, which must stay as upstream leaves it.
+//
+// Sharing: locked. Yarn 1 has no lock across processes on its cache (its
+// --mutex is opt-in and per host); berry's cross-process behaviour we
+// could not verify.
+
+var yarnNames = map[string]bool{"yarn": true, "yarnpkg": true}
+
+// Flags and commands only Yarn 1 accepts (berry fails on them).
+var yarn1Only = map[string]bool{
+	"--network-timeout": true, "--pure-lockfile": true, "--no-lockfile": true, "--production": true,
+	"--prod": true, "--ignore-optional": true, "--non-interactive": true, "--modules-folder": true,
+	"--cache-folder": true, "--link-duplicates": true, "--check-files": true, "--flat": true, "--har": true,
+	"--no-bin-links": true, "--ignore-platform": true, "--prefer-offline": true, "--mutex": true,
+}
+
+var yarnValued = []string{
+	"--cwd", "--cache-folder", "--network-timeout", "--modules-folder", "--mutex", "--registry",
+	"--global-folder", "--link-folder", "--use-yarnrc", "--otp", "--network-concurrency", "--child-concurrency",
+}
+
+// Commands that fetch packages. A bare `yarn` (options only) installs.
+var yarnDownloads = map[string]bool{
+	"": true, "install": true, "add": true, "upgrade": true, "up": true, "upgrade-interactive": true,
+	"global": true, "dlx": true, "import": true, "workspaces focus": true,
+}
+
+func yarnSub(argv []word, from int) (string, int) {
+	rest, ok := skipOptions(argv[from:], "", yarnValued)
+	if !ok {
+		return "?", -1
+	}
+	if len(rest) == 0 {
+		if hasWord(argv, from, "--version", "-v", "--help", "-h") {
+			return "--version", -1
+		}
+		return "", len(argv)
+	}
+	if !rest[0].known {
+		return "?", -1
+	}
+	if rest[0].val == "workspaces" && len(rest) > 1 && rest[1].known {
+		return "workspaces " + rest[1].val, len(argv) - len(rest) + 1
+	}
+	return rest[0].val, len(argv) - len(rest)
+}
+
+// yarn1Cache is Yarn 1's cache folder for a command, and whether it came
+// from YARN_CACHE_FOLDER (which berry reads too).
+func yarn1Cache(c *command, from int) (dir string, fromEnv, ok bool, why string) {
+	if d, found, known := findFlag(c.argv, from, "--cache-folder", "", false); found {
+		if !known {
+			return "", false, false, "--cache-folder is not a literal"
+		}
+		d, ok, why := absDir("--cache-folder "+d, d, "")
+		return d, false, ok, why
+	}
+	if d, ok, why := dirSetting(c.env, "YARN_CACHE_FOLDER", ""); !ok || d != "" {
+		return d, true, ok, why
+	}
+	if d, ok, why := dirSetting(c.env, "XDG_CACHE_HOME", ""); !ok || d != "" {
+		return path.Join(d, "yarn"), false, ok, why
+	}
+	if c.user.kind == rootUser {
+		return "/usr/local/share/.cache/yarn", false, true, ""
+	}
+	h, ok, why := home(c.env, c.user)
+	return path.Join(h, ".cache/yarn"), false, ok, why
+}
+
+// yarnBerryCache is berry's global cache when the environment makes it pure
+// cache (node-modules or pnpm linker, global cache not turned off).
+func yarnBerryCache(c *command) (string, bool) {
+	linker, _, known := c.env.get("YARN_NODE_LINKER")
+	if !known || (linker != "node-modules" && linker != "pnpm") {
+		return "", false
+	}
+	if v, set, known := c.env.get("YARN_ENABLE_GLOBAL_CACHE"); set && (!known || !truthy(v)) {
+		return "", false
+	}
+	if d, ok, _ := dirSetting(c.env, "YARN_GLOBAL_FOLDER", ""); ok && d != "" {
+		return path.Join(d, "cache"), true
+	}
+	if d, ok, _ := dirSetting(c.env, "XDG_DATA_HOME", ""); ok && d != "" {
+		return path.Join(d, "yarn/berry/cache"), true
+	}
+	h, ok, _ := home(c.env, c.user)
+	if !ok {
+		return "", false
+	}
+	return path.Join(h, ".yarn/berry/cache"), true
+}
+
+func yarnIsOne(c *command, from int, sub string) bool {
+	if sub == "global" {
+		return true
+	}
+	if sub == "dlx" {
+		return false // the rest is the downloaded tool's command line
+	}
+	for _, w := range c.argv[from:] {
+		name, _, _ := strings.Cut(w.text(), "=")
+		if yarn1Only[name] {
+			return true
+		}
+	}
+	return false
+}
+
+func analyzeYarn(a *analysis) {
+	type use struct {
+		c    *command
+		from int
+		sub  string
+	}
+	var uses, cleans []use
+	one := false
+	for _, c := range a.cmds {
+		name, from := program(c)
+		if !yarnNames[name] {
+			continue
+		}
+		sub, _ := yarnSub(c.argv, from)
+		switch {
+		case yarnDownloads[sub]:
+			uses = append(uses, use{c, from, sub})
+			one = one || yarnIsOne(c, from, sub)
+		case sub == "cache":
+			cleans = append(cleans, use{c, from, sub})
+		}
+	}
+	if len(uses) == 0 {
+		return
+	}
+	a.detect("yarn")
+	for _, u := range uses {
+		c := u.c
+		dir, fromEnv, ok, why := yarn1Cache(c, u.from)
+		switch {
+		case !ok:
+			a.skip("yarn", why)
+		case hasWord(c.argv, u.from, "--pnp"):
+			a.skip("yarn", "`"+oneLine(c.raw)+"` uses Plug'n'Play, which loads packages from the cache")
+		case fromEnv && !one:
+			if _, pure := yarnBerryCache(c); !pure {
+				a.skip("yarn", "YARN_CACHE_FOLDER may be Yarn 2+'s cacheFolder, which Plug'n'Play runs from")
+				break
+			}
+			a.want("yarn", c.user, dir, Locked)
+		default:
+			a.want("yarn", c.user, dir, Locked)
+		}
+		if berry, pure := yarnBerryCache(c); pure && !one {
+			a.want("yarn", c.user, berry, Locked)
+		}
+	}
+	for _, cl := range cleans {
+		c := cl.c
+		rest, _ := skipOptions(c.argv[cl.from:], "", yarnValued)
+		if len(rest) < 2 || !rest[1].known || rest[1].val != "clean" {
+			continue
+		}
+		dir, _, ok, _ := yarn1Cache(c, cl.from)
+		if !ok {
+			continue
+		}
+		switch {
+		case hasWord(c.argv, cl.from, "--all", "--mirror"):
+			if berry, pure := yarnBerryCache(c); pure {
+				a.bad[berry] = "`" + oneLine(c.raw) + "` empties it at the end"
+			}
+		case one:
+			a.addCleanup("yarn", c, cleanItem{word: -1, targets: []string{dir}})
+		default:
+			a.bad[dir] = "`" + oneLine(c.raw) + "` may be Yarn 2+'s (which cleans the project's cache): it stays, and would empty Yarn 1's"
+		}
+	}
+}
