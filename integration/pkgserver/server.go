@@ -1,6 +1,6 @@
 // Package pkgserver is the hermetic package registry of the end-to-end
-// tests: one HTTP server speaking the apt, PyPI (simple), npm and GOPROXY
-// protocols, each serving 60 packages with incompressible, deterministic
+// tests: one HTTP server speaking the apt, PyPI (simple), npm, GOPROXY,
+// cargo (sparse index) and Maven repository protocols, each serving 60 packages with incompressible, deterministic
 // payloads, and counting how many package files it sent. A rebuild that
 // reuses its cache mounts should make those counters stay put.
 //
@@ -11,7 +11,9 @@
 //	/npm/                                     npm --registry http://HOST/npm/
 //	/goproxy/                                 GOPROXY=http://HOST/goproxy
 //	/goproxy/sumlines?m=acpkg.test/m001       go.sum lines (m repeatable; none = all)
-//	GET /stats[?detail=1]                     {"apt":N,"pip":N,"npm":N,"go":N[,"files":{path:N}]}
+//	/cargo/                                   registry = "sparse+http://HOST/cargo/"
+//	/maven/                                   <url>http://HOST/maven/</url>, groupId acpkg
+//	GET /stats[?detail=1]                     {"apt":N,"pip":N,"npm":N,"go":N,"cargo":N,"maven":N[,"files":{path:N}]}
 //	POST /stats/reset                         zero the counters; answers the counts it zeroed
 package pkgserver
 
@@ -37,16 +39,22 @@ const (
 	KindPip = "pip"
 	KindNpm = "npm"
 	KindGo  = "go"
+	// yarn and pnpm speak the npm protocol (KindNpm), poetry PyPI's (KindPip).
+	KindCargo = "cargo"
+	KindMaven = "maven"
 )
 
-// Counts is how many package files (.deb, wheel, npm tarball, module zip)
+// Counts is how many package files (.deb, wheel, npm tarball, module zip,
+// .crate, .jar)
 // were sent whole with 200 to a GET. Revalidations (304), HEADs and ranges
 // are not downloads and are not counted.
 type Counts struct {
-	Apt int `json:"apt"`
-	Pip int `json:"pip"`
-	Npm int `json:"npm"`
-	Go  int `json:"go"`
+	Apt   int `json:"apt"`
+	Pip   int `json:"pip"`
+	Npm   int `json:"npm"`
+	Go    int `json:"go"`
+	Cargo int `json:"cargo"`
+	Maven int `json:"maven"`
 	// Files counts per URL path; /stats shows it only with ?detail=1.
 	Files map[string]int `json:"files,omitzero"`
 }
@@ -70,6 +78,8 @@ func New(log io.Writer) *Server {
 	s.mux.HandleFunc("/pypi/", s.handlePypi)
 	s.mux.HandleFunc("/npm/", s.handleNpm)
 	s.mux.HandleFunc("/goproxy/", s.handleGoproxy)
+	s.mux.HandleFunc("/cargo/", s.handleCargo)
+	s.mux.HandleFunc("/maven/", s.handleMaven)
 	return s
 }
 
@@ -103,6 +113,10 @@ func (s *Server) count(kind, path string) {
 		s.counts.Npm++
 	case KindGo:
 		s.counts.Go++
+	case KindCargo:
+		s.counts.Cargo++
+	case KindMaven:
+		s.counts.Maven++
 	}
 	s.counts.Files[path]++
 }
@@ -267,6 +281,8 @@ pip      pip install --index-url http://%[4]s/pypi/simple/ acpkg-001
 npm      npm install --registry http://%[4]s/npm/ acpkg-001
 go       GOPROXY=http://%[4]s/goproxy GONOSUMDB=acpkg.test go get acpkg.test/m001@v%[3]s
 go.sum   GET /goproxy/sumlines?m=acpkg.test/m001 (m repeatable; none = all)
+cargo    [source.crates-io] replace-with = "acpkg"; [source.acpkg] registry = "sparse+http://%[4]s/cargo/"
+maven    <mirror><mirrorOf>*</mirrorOf><url>http://%[4]s/maven/</url></mirror>, acpkg:acpkg-001:%[3]s
 stats    GET /stats[?detail=1], POST /stats/reset
 `, NumPackages, NumPackages, Version, host)
 }

@@ -57,6 +57,16 @@ func get(t *testing.T, method, url string, hdr ...string) (int, http.Header, []b
 	return resp.StatusCode, resp.Header, body
 }
 
+// wantKind checks one counter, by its /stats key.
+func wantKind(t *testing.T, s *Server, kind string, n int) {
+	t.Helper()
+	c := s.Counts()
+	got := map[string]int{KindApt: c.Apt, KindPip: c.Pip, KindNpm: c.Npm, KindGo: c.Go, KindCargo: c.Cargo, KindMaven: c.Maven}[kind]
+	if got != n {
+		t.Errorf("%s count = %d, want %d (files %v)", kind, got, n, c.Files)
+	}
+}
+
 func wantCounts(t *testing.T, s *Server, apt, pip, npm, gomod int) {
 	t.Helper()
 	c := s.Counts()
@@ -111,7 +121,7 @@ func TestStats(t *testing.T) {
 	s, url := start(t)
 	deb := url + "/apt/" + aptDebPath(1)
 
-	if _, _, body := get(t, "GET", url+"/stats"); string(body) != `{"apt":0,"pip":0,"npm":0,"go":0}`+"\n" {
+	if _, _, body := get(t, "GET", url+"/stats"); string(body) != `{"apt":0,"pip":0,"npm":0,"go":0,"cargo":0,"maven":0}`+"\n" {
 		t.Errorf("fresh /stats = %q", body)
 	}
 	code, hdr, _ := get(t, "GET", deb)
@@ -135,20 +145,20 @@ func TestStats(t *testing.T) {
 	get(t, "GET", url+"/apt/dists/acpkg/Release")
 	wantCounts(t, s, 1, 0, 0, 0)
 
-	if _, _, body := get(t, "GET", url+"/stats"); string(body) != `{"apt":1,"pip":0,"npm":0,"go":0}`+"\n" {
+	if _, _, body := get(t, "GET", url+"/stats"); string(body) != `{"apt":1,"pip":0,"npm":0,"go":0,"cargo":0,"maven":0}`+"\n" {
 		t.Errorf("/stats = %q", body)
 	}
-	wantDetail := `{"apt":1,"pip":0,"npm":0,"go":0,"files":{"/apt/` + aptDebPath(1) + `":1}}` + "\n"
+	wantDetail := `{"apt":1,"pip":0,"npm":0,"go":0,"cargo":0,"maven":0,"files":{"/apt/` + aptDebPath(1) + `":1}}` + "\n"
 	if _, _, body := get(t, "GET", url+"/stats?detail=1"); string(body) != wantDetail {
 		t.Errorf("/stats?detail=1 = %q, want %q", body, wantDetail)
 	}
 	if code, _, _ := get(t, "GET", url+"/stats/reset"); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /stats/reset = %d, want 405", code)
 	}
-	if _, _, body := get(t, "POST", url+"/stats/reset"); string(body) != `{"apt":1,"pip":0,"npm":0,"go":0}`+"\n" {
+	if _, _, body := get(t, "POST", url+"/stats/reset"); string(body) != `{"apt":1,"pip":0,"npm":0,"go":0,"cargo":0,"maven":0}`+"\n" {
 		t.Errorf("POST /stats/reset = %q, want the counts it zeroed", body)
 	}
-	if _, _, body := get(t, "GET", url+"/stats?detail=1"); string(body) != `{"apt":0,"pip":0,"npm":0,"go":0,"files":{}}`+"\n" {
+	if _, _, body := get(t, "GET", url+"/stats?detail=1"); string(body) != `{"apt":0,"pip":0,"npm":0,"go":0,"cargo":0,"maven":0,"files":{}}`+"\n" {
 		t.Errorf("/stats after reset = %q", body)
 	}
 }
@@ -172,12 +182,23 @@ func TestNotFound(t *testing.T) {
 		"/goproxy/golang.org/x/mod/@v/list",
 		"/goproxy/acpkg.test/m001/@v/v1.0.1.info",
 		"/goproxy/sumlines?m=acpkg.test/m001@v2.0.0",
+		"/cargo/se/rd/serde",
+		"/cargo/ac/pk/acpkg-061",
+		"/cargo/ac/pk/acpkg_001",
+		"/cargo/xx/yy/acpkg-001",
+		"/cargo/crates/acpkg-001/2.0.0/download",
+		"/maven/org/apache/maven/plugins/maven-metadata.xml",
+		"/maven/acpkg/acpkg-001/2.0.0/acpkg-001-2.0.0.jar",
+		"/maven/acpkg/acpkg-001/1.0.0/acpkg-001-1.0.0-sources.jar",
+		"/maven/acpkg/acpkg-061/1.0.0/acpkg-061-1.0.0.pom",
 	} {
 		if code, _, _ := get(t, "GET", url+p); code != http.StatusNotFound {
 			t.Errorf("GET %s = %d, want 404", p, code)
 		}
 	}
 	wantCounts(t, s, 0, 0, 0, 0)
+	wantKind(t, s, KindCargo, 0)
+	wantKind(t, s, KindMaven, 0)
 }
 
 // TestDeterministic pins the bytes of package files: they must be the same
@@ -209,6 +230,8 @@ func TestDeterministic(t *testing.T) {
 		{"wheel", sha(pypiWheel(1)), "5890ae8bf4da26d6"},
 		{"npm integrity", "sha512-" + base64.StdEncoding.EncodeToString(sum[:]), "sha512-uPeAurhqy+T1RAMoUIn0Fl1vpXespVrMwu2cdYfx8Q7K/yDq4nQVwTiKSztPa73mxbavAfOpGaEGxGVxeVogkw=="},
 		{"module zip", sha(goZip(1)), "59a160c6029e4110"},
+		{"crate", sha(cargoCrate(1)), "9fbd2b584793c02a"},
+		{"jar", sha(mavenJar(1)), "7c612a641b1c0a61"},
 		{"go.sum", gosum, "acpkg.test/m001 v1.0.0 h1:JAr7hPitwPlrAV1W1AbsmJ1BylmIUP8eas5gfVrfCNc=\n" +
 			"acpkg.test/m001 v1.0.0/go.mod h1:pKeFTF97BAjFKxZpSxXi1XQIlVV/dGDxw2F9PtL32ZE=\n"},
 	} {

@@ -1,6 +1,7 @@
 // Command pkgserver runs the hermetic package registry of the end-to-end
-// tests (apt, PyPI, npm and a Go module proxy on one address) until
-// interrupted. See package pkgserver for the URL layout; GET / prints it.
+// tests (apt, PyPI, npm, a Go module proxy, a cargo sparse registry and a
+// Maven repository on one address) until interrupted. See package pkgserver
+// for the URL layout; GET / prints it.
 //
 //	pkgserver [-addr 127.0.0.1:5960] [-q]
 package main
