@@ -6,7 +6,8 @@
 #     TestRunSecurityInsecure with security.insecure=granted) and, in a
 #     second row, for the nested subtests inside them;
 #   - every entry or subtest whose result differs between the two runs;
-#   - the entries that fail in both runs (the environment's failures).
+#   - the entries that fail in both runs (the environment's failures), and
+#     those of them whose first error message differs (informational).
 # Exit status: 1 if autocache did not pass something stock passed (a fail,
 # a skip, or no result at all, e.g. after a crash), else 0.
 set -euo pipefail
@@ -30,7 +31,22 @@ function is_entry(n) {
 	return n ~ /^TestIntegration\/[^\/]+\/worker=[^\/]+(\/(env|frontend|network\.host|security\.insecure)=[^\/]+)*$/
 }
 function short(n) { sub(/^TestIntegration\//, "", n); sub(/\/worker=oci/, "", n); sub(/\/frontend=gateway/, "", n); return n }
-FNR == 1 { f++ }
+# Failure messages: testify prints "Error:" (the message on that line, or on
+# the next one after "Received unexpected error:"), then "Test: <name>".
+# Runs of 4+ digits (ports, pids, years) are blanked: they vary between runs.
+function norm(m) { gsub(/[0-9][0-9][0-9][0-9]+/, "N", m); sub(/[ \t]+$/, "", m); return m }
+FNR == 1 { f++; pending = ""; want_next = 0 }
+want_next { m = $0; sub(/^[ \t]+/, "", m); pending = pending norm(m) " / "; want_next = 0 }
+/^[ \t]+Error:[ \t]/ {
+	m = $0; sub(/^[ \t]+Error:[ \t]+/, "", m)
+	if (m ~ /:[ \t]*$/) want_next = 1
+	else pending = pending norm(m) " / "
+}
+/^[ \t]+Test:[ \t]/ {
+	m = $0; sub(/^[ \t]+Test:[ \t]+/, "", m); sub(/[ \t]+$/, "", m)
+	if (pending != "" && !((f, m) in err)) err[f, m] = pending
+	pending = ""
+}
 /^=== RUN / { n = $3; if (n ~ /^TestIntegration\//) { seen[n] = 1; started[f, n] = 1 } }
 {
 	if (!result($0) || nm !~ /^TestIntegration\//) next
@@ -77,6 +93,20 @@ END {
 	for (i = 2; i <= nb; i++) { x = both[i]; for (j = i - 1; j >= 1 && both[j] > x; j--) both[j + 1] = both[j]; both[j + 1] = x }
 	printf "\n### Failing with both frontends (%d)\n\n", nb
 	for (i = 1; i <= nb; i++) printf "- %s\n", short(both[i])
+	# Same result (both fail), but not the same first error: informational,
+	# e.g. a rewritten step failing shows the argv that actually ran.
+	nm2 = 0
+	for (n in seen) if (val[1, n] == "FAIL" && val[2, n] == "FAIL" && err[1, n] != err[2, n]) dm[++nm2] = n
+	for (i = 2; i <= nm2; i++) { x = dm[i]; for (j = i - 1; j >= 1 && dm[j] > x; j--) dm[j + 1] = dm[j]; dm[j + 1] = x }
+	if (nm2 > 0) {
+		printf "\n### Failing with both, with different errors (%d)\n\n", nm2
+		printf "| test | stock error | autocache error |\n|---|---|---|\n"
+		for (i = 1; i <= nm2; i++) {
+			a = err[1, dm[i]]; b = err[2, dm[i]]; sub(/ \/ $/, "", a); sub(/ \/ $/, "", b)
+			gsub(/\|/, "\\|", a); gsub(/\|/, "\\|", b)
+			printf "| %s | `%s` | `%s` |\n", short(dm[i]), a, b
+		}
+	}
 	if (bad > 0) {
 		printf "\nREGRESSION: autocache does not pass %d test(s) that stock passes.\n", bad
 		exit 1

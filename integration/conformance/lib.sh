@@ -42,6 +42,10 @@ TMP="$C/tmp"            # TMPDIR for everything (the suite puts its buildkitd ro
 
 HELPER_SOCK="$HELPER/buildkitd.sock"
 
+# Temporary files of everything we start (buildkitd, go, the suite) stay under
+# $C too. (apt-get is run without it: its _apt sandbox user cannot write here.)
+export TMPDIR="$TMP"
+
 # Our binaries come first on PATH: buildkitd/buildctl $BUILDKIT_VERSION and
 # `registry` must win over any system copy. Go is the host's /usr/local/go.
 HOST_GOROOT="${HOST_GOROOT:-/usr/local/go}"
@@ -79,7 +83,7 @@ go_env() {
 		[ -d "$d" ] && proxies="${proxies}file://$d,"
 	done
 	export GOPATH="$GOHOME" GOMODCACHE="$GOHOME/pkg/mod" GOCACHE="$GOHOME/cache" \
-		GOTOOLCHAIN=local GOFLAGS="-modcacherw -buildvcs=false" TMPDIR="$TMP" CGO_ENABLED=0 \
+		GOTOOLCHAIN=local GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0 \
 		GOPROXY="${proxies}${host_proxy}"
 }
 
@@ -120,7 +124,7 @@ pids_under() {
 	for p in /proc/[0-9]*; do
 		p="${p#/proc/}"
 		[ "$p" = "$$" ] || [ "$p" = "$BASHPID" ] && continue
-		cmd="$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)" || continue
+		cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")" || continue # gone meanwhile
 		case "$cmd" in *"$dir/"*) echo "$p" ;; esac
 	done
 }
@@ -165,7 +169,7 @@ cleanup_leftovers() {
 	if [ "${BK_RUN_DIR_EXISTED:-1}" = 0 ] && [ -d /run/buildkit ]; then
 		# Our daemons all have [otel] socketPath under $C, so this is only a
 		# safety net: remove a stale otel socket nobody listens on.
-		if ! ss -xl 2>/dev/null | grep -qF /run/buildkit/otel-grpc.sock; then
+		if ! grep -qF /run/buildkit/otel-grpc.sock <<<"$(ss -xl 2>/dev/null)"; then
 			rm -f /run/buildkit/otel-grpc.sock
 			rmdir /run/buildkit 2>/dev/null || true
 		fi
