@@ -30,7 +30,9 @@ import (
 //     first: a small request, and unchanged metadata is kept.
 //
 // microdnf learned --setopt=keepcache in 3.7 (2021, UBI 8.4) and --refresh in
-// 3.4: older microdnf would reject the flags.
+// 3.4: older microdnf rejects the flags, and a Dockerfile doesn't say which
+// microdnf its image has, so microdnf is cached only when the command already
+// has both.
 //
 // Sharing: locked. dnf's locks are PID files in the cachedir
 // (metadata_lock.pid, download_lock.pid): PIDs from another container's
@@ -134,6 +136,14 @@ func analyzeRpm(a *analysis, mgr string) {
 			a.detect(mgr)
 			if c.user.kind == numericUser {
 				a.skip(mgr, "`"+oneLine(c.raw)+"` runs as user "+c.user.spec) // needs root
+				return
+			}
+			if c.name == "microdnf" && !(hasWord(c.argv, 1, "--refresh") && rpmHasSetopt(c.argv, "keepcache")) {
+				// Without both flags a mounted cache would keep nothing
+				// or serve stale metadata, and adding them breaks the
+				// microdnf of UBI 8.3 and older, which the Dockerfile
+				// doesn't tell apart. Never break a build: leave it.
+				a.skip(mgr, "`"+oneLine(c.raw)+"`: microdnf before 3.7 rejects the --setopt=keepcache=1 a cache needs")
 				return
 			}
 			if hasWord(c.argv, 1, "-C", "--cacheonly") {
