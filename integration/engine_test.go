@@ -26,7 +26,7 @@ import (
 // with-engine.sh).
 type engine struct {
 	frontend  string // ref for # syntax=
-	stats     string // GET → {"apt":N,"pip":N,"npm":N,"go":N}
+	stats     string // GET → {"apt":N,"pip":N,"npm":N,"go":N,"cargo":N,"maven":N}
 	pkgserver string // base URL of the hermetic registries
 	runID     string // unique per test run: keeps layer and cache-mount caches of earlier runs out
 }
@@ -179,6 +179,18 @@ func readTar(t *testing.T, file string) map[string]entry {
 			x.SHA256 = hex.EncodeToString(s.Sum(nil))
 		}
 		out[name] = x
+	}
+	// A hard link is compared as the file it links to: which files share an
+	// inode is not something a user of the image sees in its contents, and
+	// it can legitimately differ: pnpm hard-links packages from its store,
+	// which autocache puts on a cache mount (another filesystem), so there
+	// pnpm copies them.
+	for name, x := range out {
+		if x.Type == tar.TypeLink {
+			if target, ok := out["/"+strings.TrimPrefix(filepath.Clean("/"+x.Link), "/")]; ok && target.Type == tar.TypeReg {
+				out[name] = target
+			}
+		}
 	}
 	return out
 }

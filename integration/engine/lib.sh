@@ -43,6 +43,9 @@ export BUILDKIT_HOST
 # The Go used on the host (to build buildkit and pkgserver) and copied into
 # the golang image. GOTOOLCHAIN=local: never download another toolchain.
 HOST_GOROOT="${HOST_GOROOT:-/usr/local/go}"
+# The Rust toolchain copied into the rust image: rustup's default toolchain.
+HOST_RUSTC="${HOST_RUSTC:-$HOME/.cargo/bin/rustc}"
+HOST_RUSTUP="${HOST_RUSTUP:-$HOME/.cargo/bin/rustup}"
 PATH="$BIN:$HOST_GOROOT/bin:$PATH:/usr/sbin:/sbin"
 export PATH
 

@@ -8,7 +8,8 @@
 #   127.0.0.1:5959  image registry (Debian's docker-registry), also buildkitd's
 #                   mirror for docker.io: FROM debian:bookworm-slim etc. resolve here
 #   127.0.0.1:5960  hermetic package server (integration/cmd/pkgserver): apt,
-#                   PyPI simple index, npm registry, GOPROXY, GET /stats
+#                   PyPI simple index, npm registry, GOPROXY, cargo sparse
+#                   registry, Maven repository, GET /stats
 #   buildkitd       OCI worker (runc, overlayfs, host network), socket
 #                   $CACHE/run/buildkitd.sock
 # Then it builds and pushes (only when their inputs changed or they are not in
@@ -202,40 +203,76 @@ if ! fresh debian "$debian_hash" online/debian:bookworm-slim library/debian:book
 	echo "$debian_hash" >"$STAMPS/debian"
 fi
 
-# python, node and golang, built in parallel on top of it.
+# python, node, golang, rust and maven, built in parallel on top of it; then
+# the images built on one of those (poetry on python).
 go_version="$("$HOST_GOROOT/bin/go" env GOVERSION)" # go1.26.8
 go_version="${go_version#go}"
 go_minor="${go_version%.*}"
+# The host's Rust toolchain (rustup's), copied into the rust image like Go
+# into the golang one; without it there is no rust image.
+rust_version=
+if rust_sysroot="$("$HOST_RUSTC" --print sysroot 2>/dev/null)" && [ -x "$HOST_RUSTUP" ]; then
+	rust_version="$("$HOST_RUSTC" --version | cut -d' ' -f2)" # 1.95.0
+	# A copy without share/doc (0.8 GB of HTML) as the build context, made
+	# again only when the version changes.
+	if [ "$(cat "$CTX/rust-toolchain.version" 2>/dev/null)" != "$rust_version" ]; then
+		log "copying the host's Rust $rust_version toolchain to $CTX/rust-toolchain"
+		rm -rf "$CTX/rust-toolchain" "$CTX/rustup" && mkdir -p "$CTX/rust-toolchain" "$CTX/rustup"
+		tar -C "$rust_sysroot" --exclude=./share/doc -cf - . | tar -C "$CTX/rust-toolchain" -xf -
+		cp "$HOST_RUSTUP" "$CTX/rustup/rustup"
+		echo "$rust_version" >"$CTX/rust-toolchain.version"
+	fi
+else
+	log "WARNING: no rustup toolchain on the host ($HOST_RUSTC): no rust image"
+fi
 declare -A tags=(
 	[python]="python:3.11-slim"
 	[node]="node:18-slim"
 	[golang]="golang:$go_version,golang:$go_minor"
+	[rust]="rust:$rust_version-slim,rust:${rust_version%.*}-slim,rust:1-slim"
+	[maven]="maven:3.8.7-openjdk-17-slim,maven:3.8-openjdk-17-slim"
+	[poetry]="python:3.11-slim-poetry"
 )
-pids=()
-for img in python node golang; do
-	inputs=("$debian_hash" "$IMAGES_DIR/$img")
-	[ "$img" != golang ] || inputs+=("go$go_version")
-	h="$(hash_inputs "${inputs[@]}")"
-	IFS=, read -ra t <<<"${tags[$img]}"
-	if fresh "$img" "$h" "${t[@]/#/online/}" "${t[@]/#/library/}"; then continue; fi
-	log "building ${tags[$img]}"
-	(
-		common=(--local context="$IMAGES_DIR/$img" --local dockerfile="$IMAGES_DIR/$img")
-		if [ "$img" = golang ]; then # the host's Go, as the named context `goroot`
-			common+=(--local goroot="$HOST_GOROOT" --opt context:goroot=local:goroot
-				--opt build-arg:GOLANG_VERSION="$go_version")
-		fi
-		online="$(IFS=,; echo "${t[*]/#/online/}")"
-		hermetic="$(IFS=,; echo "${t[*]/#/library/}")"
-		build_image "$img-online" online "$online" "${common[@]}"
-		build_image "$img-hermetic" hermetic "$hermetic" "${common[@]}"
-		echo "$h" >"$STAMPS/$img"
-	) &
-	pids+=($!)
-done
-failed=0
-for p in "${pids[@]}"; do wait "$p" || failed=1; done
-[ "$failed" = 0 ] || die "building the base images failed (logs: $LOG/build-*.log)"
+declare -A base=([poetry]=python) # built FROM this image (default: debian)
+declare -A hashes=([debian]="$debian_hash")
+# build_wave IMG...: build these images in parallel (those whose inputs changed).
+build_wave() {
+	local img h pids=() failed=0 p
+	local -a inputs t
+	for img in "$@"; do
+		[ "$img" != rust ] || [ -n "$rust_version" ] || continue
+		inputs=("${hashes[${base[$img]:-debian}]}" "$IMAGES_DIR/$img")
+		[ "$img" != golang ] || inputs+=("go$go_version")
+		[ "$img" != rust ] || inputs+=("rust$rust_version" "$CTX/rustup")
+		h="$(hash_inputs "${inputs[@]}")"
+		hashes[$img]="$h"
+		IFS=, read -ra t <<<"${tags[$img]}"
+		if fresh "$img" "$h" "${t[@]/#/online/}" "${t[@]/#/library/}"; then continue; fi
+		log "building ${tags[$img]}"
+		(
+			common=(--local context="$IMAGES_DIR/$img" --local dockerfile="$IMAGES_DIR/$img")
+			if [ "$img" = golang ]; then # the host's Go, as the named context `goroot`
+				common+=(--local goroot="$HOST_GOROOT" --opt context:goroot=local:goroot
+					--opt build-arg:GOLANG_VERSION="$go_version")
+			fi
+			if [ "$img" = rust ]; then # the host's Rust, as `rusttoolchain` and `rustup`
+				common+=(--local rusttoolchain="$CTX/rust-toolchain" --opt context:rusttoolchain=local:rusttoolchain
+					--local rustup="$CTX/rustup" --opt context:rustup=local:rustup
+					--opt build-arg:RUST_VERSION="$rust_version")
+			fi
+			online="$(IFS=,; echo "${t[*]/#/online/}")"
+			hermetic="$(IFS=,; echo "${t[*]/#/library/}")"
+			build_image "$img-online" online "$online" "${common[@]}"
+			build_image "$img-hermetic" hermetic "$hermetic" "${common[@]}"
+			echo "$h" >"$STAMPS/$img"
+		) &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || failed=1; done
+	[ "$failed" = 0 ] || die "building the base images failed (logs: $LOG/build-*.log)"
+}
+build_wave python node golang rust maven
+build_wave poetry
 
 # --- the frontend image ------------------------------------------------------------
 # Built from the top-level Dockerfile with its Go base image (FROM
