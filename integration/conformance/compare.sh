@@ -7,12 +7,20 @@
 #     second row, for the nested subtests inside them;
 #   - every entry or subtest whose result differs between the two runs;
 #   - the entries that fail in both runs (the environment's failures), and
-#     those of them whose first error message differs (informational).
+#     those whose error messages differ (informational: same verdict, but
+#     e.g. a failing rewritten step shows the command that actually ran).
 # Exit status: 1 if autocache did not pass something stock passed (a fail,
-# a skip, or no result at all, e.g. after a crash), else 0.
+# a skip, or no result at all, e.g. after a crash); 2 if stock passed
+# nothing (the harness is broken); else 0. With a third argument, the
+# names of the tests behind an exit 1 (the <Test> of
+# TestIntegration/<Test>/..., one per line) are written to that file, for
+# run.sh's retry.
 set -euo pipefail
-stock="${1:?usage: compare.sh STOCK_LOG AUTOCACHE_LOG}"
-auto="${2:?usage: compare.sh STOCK_LOG AUTOCACHE_LOG}"
+usage="usage: compare.sh STOCK_LOG AUTOCACHE_LOG [REGRESSED_TESTS_FILE]"
+stock="${1:?$usage}"
+auto="${2:?$usage}"
+regressed="${3:-/dev/null}"
+: >"$regressed"
 
 awk '
 # Result lines look like "    --- PASS: TestIntegration/TestX/worker=oci/frontend=gateway (1.23s)";
@@ -31,21 +39,37 @@ function is_entry(n) {
 	return n ~ /^TestIntegration\/[^\/]+\/worker=[^\/]+(\/(env|frontend|network\.host|security\.insecure)=[^\/]+)*$/
 }
 function short(n) { sub(/^TestIntegration\//, "", n); sub(/\/worker=oci/, "", n); sub(/\/frontend=gateway/, "", n); return n }
-# Failure messages: testify prints "Error:" (the message on that line, or on
-# the next one after "Received unexpected error:"), then "Test: <name>".
-# Runs of 4+ digits (ports, pids, years) are blanked: they vary between runs.
-function norm(m) { gsub(/[0-9][0-9][0-9][0-9]+/, "N", m); sub(/[ \t]+$/, "", m); return m }
-FNR == 1 { f++; pending = ""; want_next = 0 }
-want_next { m = $0; sub(/^[ \t]+/, "", m); pending = pending norm(m) " / "; want_next = 0 }
+# Numbers of 4+ digits (ports, pids, years) are blanked: they vary between
+# runs. Digit runs glued to letters (hex digests, ids) are kept.
+function norm(m,   out, pre, d) {
+	out = ""
+	while (match(m, /[0-9][0-9][0-9][0-9]+/)) {
+		pre = substr(m, 1, RSTART - 1); d = substr(m, RSTART, RLENGTH); m = substr(m, RSTART + RLENGTH)
+		if (substr(pre, length(pre)) ~ /[A-Za-z]/ || substr(m, 1, 1) ~ /[A-Za-z]/) out = out pre d
+		else out = out pre "N"
+	}
+	m = out m; sub(/[ \t]+$/, "", m); return m
+}
+# Failure messages: testify prints "Error:" with the message on that line
+# and/or on continuation lines (for "Received unexpected error:" the error,
+# then its stack; for "Not equal:" expected, actual and a diff), then
+# "Test: <name>". We keep the message lines, not the stack.
+FNR == 1 { f++; pending = ""; in_err = 0 }
 /^[ \t]+Error:[ \t]/ {
 	m = $0; sub(/^[ \t]+Error:[ \t]+/, "", m)
-	if (m ~ /:[ \t]*$/) want_next = 1
-	else pending = pending norm(m) " / "
+	pending = pending norm(m) " / "; in_err = 1; next
 }
 /^[ \t]+Test:[ \t]/ {
 	m = $0; sub(/^[ \t]+Test:[ \t]+/, "", m); sub(/[ \t]+$/, "", m)
 	if (pending != "" && !((f, m) in err)) err[f, m] = pending
-	pending = ""
+	pending = ""; in_err = 0; next
+}
+in_err && /^[ \t]+\t +\t/ {
+	m = $0; sub(/^[ \t]+\t +\t/, "", m)
+	# a stack frame: a function name, or a tab-indented file:line
+	if (m ~ /^\t/ || m ~ /^[^ ]+\.[^ ]+$/ && m ~ /\//) in_err = 0
+	else if (m != "") pending = pending norm(m) " / "
+	next
 }
 /^=== RUN / { n = $3; if (n ~ /^TestIntegration\//) { seen[n] = 1; started[f, n] = 1 } }
 {
@@ -75,8 +99,9 @@ END {
 	nd = 0; bad = 0
 	for (n in seen) if (val[1, n] != val[2, n]) {
 		d[++nd] = n
-		if (val[1, n] == "PASS") bad++
+		if (val[1, n] == "PASS") { bad++; split(n, part, "/"); regressed[part[2]] = 1 }
 	}
+	for (t in regressed) print t > out
 	# sort the names (insertion sort: a few hundred at most)
 	for (i = 2; i <= nd; i++) { x = d[i]; for (j = i - 1; j >= 1 && d[j] > x; j--) d[j + 1] = d[j]; d[j + 1] = x }
 	printf "\n### Differences (%d)\n\n", nd
@@ -111,7 +136,7 @@ END {
 		printf "\nREGRESSION: autocache does not pass %d test(s) that stock passes.\n", bad
 		exit 1
 	}
-	if (cnt[1, "e", "PASS"] == 0) { printf "\nERROR: stock passed nothing: the harness is broken.\n"; exit 1 }
+	if (cnt[1, "e", "PASS"] == 0) { printf "\nERROR: stock passed nothing: the harness is broken.\n"; exit 2 }
 	printf "\nOK: autocache passes every test that stock passes.\n"
 }
-' "$stock" "$auto"
+' out="$regressed" "$stock" "$auto"

@@ -325,7 +325,9 @@ if ! stamp_ok golang "$golang_hash" || [ ! -s "$OCI/golang/index.json" ]; then
 		--output "type=oci,dest=$OCI/golang,tar=false,name=golang:$GO_VERSION"
 	stamp_set golang "$golang_hash"
 fi
-golang_digest="$(jq -r '.manifests[0].digest' "$OCI/golang/index.json")"
+# (one manifest in index.json; no jq on a bare Debian)
+golang_digest="$(grep -o '"digest":"sha256:[0-9a-f]*"' "$OCI/golang/index.json" | head -n1 | cut -d'"' -f4)"
+[ -n "$golang_digest" ] || die "no manifest digest in $OCI/golang/index.json"
 
 # --- frontend images -----------------------------------------------------------------
 # Both are OCI tars (the suite's FRONTEND_GATEWAY_ONLY=local:<tar> reads the

@@ -82,7 +82,12 @@ go_env() {
 	for d in "$REPO/.cache/e2e/go/pkg/mod/cache/download" "$(env -u GOMODCACHE -u GOPATH go env GOMODCACHE 2>/dev/null)/cache/download"; do
 		[ -d "$d" ] && proxies="${proxies}file://$d,"
 	done
-	export GOPATH="$GOHOME" GOMODCACHE="$GOHOME/pkg/mod" GOCACHE="$GOHOME/cache" \
+	# The build cache is the engine harness's when it has one (make test
+	# runs first in CI): buildkit's packages are then compiled once, not
+	# twice. Go's build cache is keyed by content and safe to share.
+	local gocache="$GOHOME/cache"
+	[ ! -d "$REPO/.cache/e2e/go/cache" ] || gocache="$REPO/.cache/e2e/go/cache"
+	export GOPATH="$GOHOME" GOMODCACHE="$GOHOME/pkg/mod" GOCACHE="$gocache" \
 		GOTOOLCHAIN=local GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0 \
 		GOPROXY="${proxies}${host_proxy}"
 }
@@ -115,17 +120,17 @@ hash_inputs() {
 stamp_ok() { [ "$(cat "$STAMPS/$1" 2>/dev/null)" = "$2" ]; }
 stamp_set() { echo "$2" >"$STAMPS/$1"; }
 
-# pids_under DIR: PIDs (other than ours) whose command line mentions DIR.
-# Everything the harness starts (helper buildkitd, registries, the suite's
-# buildkitd instances and registries) has a path under $C on its command
-# line, and nothing else on the machine does.
-pids_under() {
-	local dir="$1" p cmd
+# our_pids: PIDs of the processes this harness started that may outlive a
+# script: buildkitd, registry and the test binary, all executed from $BIN
+# (the suite finds buildkitd and registry on PATH, which starts with $BIN).
+# Matching on the executable, not on command lines, leaves alone anything
+# else that happens to mention $C (someone's `tail -f` of a log, say).
+our_pids() {
+	local p exe
 	for p in /proc/[0-9]*; do
-		p="${p#/proc/}"
-		[ "$p" = "$$" ] || [ "$p" = "$BASHPID" ] && continue
-		cmd="$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")" || continue # gone meanwhile
-		case "$cmd" in *"$dir/"*) echo "$p" ;; esac
+		exe="$(readlink "$p/exe" 2>/dev/null)" || continue # gone, or not ours to read
+		exe="${exe% (deleted)}"
+		case "$exe" in "$BIN"/*) echo "${p#/proc/}" ;; esac
 	done
 }
 
@@ -157,7 +162,7 @@ unmount_under() {
 # if it did not exist before (RUNC_DIR_EXISTED is set by run.sh).
 cleanup_leftovers() {
 	local pids
-	mapfile -t pids < <(pids_under "$C")
+	mapfile -t pids < <(our_pids)
 	if [ ${#pids[@]} -gt 0 ]; then
 		log "stopping leftover processes: ${pids[*]}"
 		stop_pids 10 "${pids[@]}"

@@ -15,7 +15,10 @@ mkdirs
 
 # --- 1. apt packages ---------------------------------------------------------
 # The suite runs git and ssh-agent itself; gcc/make/libc6-dev/bzip2 build
-# busybox; runc and curl are also installed by the engine's setup.sh.
+# busybox; runc and curl are also installed by the engine's setup.sh; ss
+# (iproute2) is used by the cleanup; images.sh copies the host's CA bundle
+# into the golang stand-in. Everything else the scripts run (flock, setsid,
+# umount, coreutils, findutils, tar, mawk) is in every Debian install.
 missing=()
 need() { command -v "$1" >/dev/null || missing+=("$2"); }
 need git git
@@ -27,6 +30,7 @@ need make make
 need bzip2 bzip2
 need ss iproute2
 [ -e /usr/include/stdio.h ] || missing+=(libc6-dev)
+[ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 if [ ${#missing[@]} -gt 0 ]; then
 	log "apt-get install ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
