@@ -22,8 +22,9 @@ import (
 
 // Options control a transform.
 type Options struct {
-	// CacheNS is BUILDKIT_CACHE_MOUNT_NS: cache ids are CacheNS + "/" + target,
-	// exactly like a hand-written --mount=type=cache,target=… so both share one cache.
+	// CacheNS is BUILDKIT_CACHE_MOUNT_NS: cache ids are CacheNS + "/" + target
+	// (CacheID), exactly like a hand-written --mount=type=cache,target=… so both
+	// share one cache, unless a scope or the platform is added.
 	CacheNS string
 	// Scope (AUTOCACHE_SCOPE) keeps the caches autocache adds apart from other
 	// scopes' on one builder; "" = none. Its grammar is in CacheID.
