@@ -23,6 +23,7 @@ import (
 const (
 	ArgSwitch   = "AUTOCACHE"          // "off" (or false/0/no) disables it
 	ArgManagers = "AUTOCACHE_MANAGERS" // comma-separated canonical names
+	ArgScope    = "AUTOCACHE_SCOPE"    // tenant scope of the caches autocache adds
 	argCacheNS  = "BUILDKIT_CACHE_MOUNT_NS"
 	buildArg    = "build-arg:"
 )
@@ -32,7 +33,11 @@ type Config struct {
 	Off      bool
 	Managers []string // nil = all
 	CacheNS  string
+	Scope    string // "" = none
 }
+
+// maxScope bounds AUTOCACHE_SCOPE; it ends up in every cache id.
+const maxScope = 128
 
 // ParseConfig reads the build args. An unknown manager name is an error: a
 // typo would otherwise silently disable caching.
@@ -43,6 +48,13 @@ func ParseConfig(opts map[string]string) (Config, error) {
 		c.Off = true
 	}
 	c.CacheNS = opts[buildArg+argCacheNS]
+	if v, ok := opts[buildArg+ArgScope]; ok {
+		scope, err := parseScope(v)
+		if err != nil {
+			return c, err
+		}
+		c.Scope = scope
+	}
 	if v, ok := opts[buildArg+ArgManagers]; ok {
 		c.Managers = []string{}
 		known := pkgmgr.Names()
@@ -58,6 +70,27 @@ func ParseConfig(opts map[string]string) (Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// parseScope validates AUTOCACHE_SCOPE. Set but empty is an error, not "no
+// scope": an org-wide --build-arg AUTOCACHE_SCOPE=$TENANT with $TENANT unset
+// would otherwise silently share every tenant's caches. The character set
+// keeps the id grammar unambiguous ('/' would end the scope) and the id
+// usable in `buildctl prune --filter` (no ',' or '=').
+func parseScope(v string) (string, error) {
+	s := strings.TrimSpace(v)
+	if s == "" {
+		return "", errors.Errorf("%s is set but empty; leave it unset for no scope", ArgScope)
+	}
+	if len(s) > maxScope {
+		return "", errors.Errorf("%s: %d characters, at most %d", ArgScope, len(s), maxScope)
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return "", errors.Errorf("%s %q: only letters, digits, '.', '_' and '-' are allowed, not %q", ArgScope, s, r)
+		}
+	}
+	return s, nil
 }
 
 func contains(list []string, s string) bool {
@@ -80,7 +113,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		return builder.Build(ctx, c)
 	}
 	rc := &rewritingClient{Client: c}
-	rc.opt = llbtransform.Options{CacheNS: cfg.CacheNS, Managers: cfg.Managers, Accounts: rc.accounts}
+	rc.opt = llbtransform.Options{CacheNS: cfg.CacheNS, Scope: cfg.Scope, Managers: cfg.Managers, Accounts: rc.accounts}
 	res, err := builder.Build(ctx, rc)
 	if err != nil || res == nil {
 		return res, err

@@ -3,6 +3,7 @@ package frontend
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/autocache/autocache/llbtransform"
@@ -93,7 +94,7 @@ func mustOptions(t *testing.T, opts map[string]string) llbtransform.Options {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return llbtransform.Options{CacheNS: cfg.CacheNS, Managers: cfg.Managers}
+	return llbtransform.Options{CacheNS: cfg.CacheNS, Scope: cfg.Scope, Managers: cfg.Managers}
 }
 
 func TestParseConfig(t *testing.T) {
@@ -114,5 +115,54 @@ func TestParseConfig(t *testing.T) {
 		if (err != nil) != tc.err || !tc.err && (cfg.Off != tc.off || !slices.Equal(cfg.Managers, tc.managers)) {
 			t.Errorf("%v: got %+v, %v", tc.opts, cfg, err)
 		}
+	}
+}
+
+func TestParseConfigScope(t *testing.T) {
+	for _, tc := range []struct {
+		val   *string
+		scope string
+		err   string // substring of the error; "" = valid
+	}{
+		{val: nil},
+		{val: ptr("team-a"), scope: "team-a"},
+		{val: ptr("  Team_1.prod "), scope: "Team_1.prod"},
+		{val: ptr(strings.Repeat("x", 128)), scope: strings.Repeat("x", 128)},
+		{val: ptr(""), err: "AUTOCACHE_SCOPE is set but empty"},
+		{val: ptr("  "), err: "AUTOCACHE_SCOPE is set but empty"},
+		{val: ptr("a/b"), err: `AUTOCACHE_SCOPE "a/b": only letters`},
+		{val: ptr("a,b"), err: "AUTOCACHE_SCOPE"},
+		{val: ptr("a b"), err: "AUTOCACHE_SCOPE"},
+		{val: ptr("@a"), err: "AUTOCACHE_SCOPE"},
+		{val: ptr("é"), err: "AUTOCACHE_SCOPE"},
+		{val: ptr(strings.Repeat("x", 129)), err: "at most 128"},
+	} {
+		opts := map[string]string{}
+		if tc.val != nil {
+			opts["build-arg:AUTOCACHE_SCOPE"] = *tc.val
+		}
+		cfg, err := ParseConfig(opts)
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%v: %v", opts, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%v: error %v, want %q", opts, err, tc.err)
+		case tc.err == "" && cfg.Scope != tc.scope:
+			t.Errorf("%v: scope %q, want %q", opts, cfg.Scope, tc.scope)
+		}
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+func TestSolveUsesScope(t *testing.T) {
+	rec := &recordingClient{}
+	rc := &rewritingClient{Client: rec, opt: mustOptions(t, map[string]string{
+		"build-arg:BUILDKIT_CACHE_MOUNT_NS": "team", "build-arg:AUTOCACHE_SCOPE": "tenant-1"})}
+	if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: pipDef(t)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := cacheMounts(t, rec.reqs[0].Definition); !slices.Equal(got, []string{"team/@tenant-1//root/.cache/pip"}) {
+		t.Fatalf("cache mounts %v", got)
 	}
 }

@@ -22,9 +22,13 @@ import (
 
 // Options control a transform.
 type Options struct {
-	// CacheNS is BUILDKIT_CACHE_MOUNT_NS: cache ids are CacheNS + "/" + target,
-	// exactly like a hand-written --mount=type=cache,target=… so both share one cache.
+	// CacheNS is BUILDKIT_CACHE_MOUNT_NS: cache ids are CacheNS + "/" + target
+	// (CacheID), exactly like a hand-written --mount=type=cache,target=… so both
+	// share one cache, unless a scope or the platform is added.
 	CacheNS string
+	// Scope (AUTOCACHE_SCOPE) keeps the caches autocache adds apart from other
+	// scopes' on one builder; "" = none. Its grammar is in CacheID.
+	Scope string
 	// Managers limits the managers (canonical names); nil means all.
 	Managers []string
 	// Accounts reads /etc/passwd and /etc/group from the filesystem a step
@@ -281,7 +285,7 @@ func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *p
 			Dest:      c.Target,
 			Output:    int64(pb.SkipOutput),
 			MountType: pb.MountType_CACHE,
-			CacheOpt:  &pb.CacheOpt{ID: t.opt.CacheNS + "/" + c.Target, Sharing: sharing(c.Sharing)},
+			CacheOpt:  &pb.CacheOpt{ID: cacheID(t.opt, c, op.Platform), Sharing: sharing(c.Sharing)},
 		}
 		if c.UID != 0 || c.GID != 0 {
 			// Like upstream's --mount=type=cache,uid=…,gid=…: the cache starts

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,12 +36,23 @@ type Options struct {
 	Platform  string            // e.g. "linux/arm64"; "" = this machine's
 	Offline   bool              // give every base image an empty config
 	Managers  []string          // nil = all
+	Scope     string            // AUTOCACHE_SCOPE, validated by frontend.ParseConfig
 	Warn      io.Writer         // where resolver failures are reported (may be nil)
 }
 
 // Report is the stable JSON contract of `autocache plan --format json`.
 type Report struct {
-	Steps []Step `json:"steps"`
+	Steps  []Step  `json:"steps"`
+	Stages []Stage `json:"stages"`
+}
+
+// Stage lists, for one stage with RUN steps, the directories that autocache
+// backs with a cache in any of its steps: what those steps write there stays
+// out of the image. It is built from the steps' added mounts, so it says what
+// the transform did, not what a table expects.
+type Stage struct {
+	Stage  string   `json:"stage"`  // stage name, or its index when unnamed
+	Cached []string `json:"cached"` // cache-backed directories, sorted
 }
 
 // Step is one RUN instruction of the target's build graph.
@@ -73,6 +85,10 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 		opt.Filename = "Dockerfile"
 	}
 	cfg := dockerui.Config{BuildArgs: opt.BuildArgs, Target: opt.Target, CacheIDNamespace: opt.BuildArgs["BUILDKIT_CACHE_MOUNT_NS"]}
+	// Like builder.Build: the builder (this machine) builds for the target
+	// platform; Dockerfile2LLB reads TargetPlatform, not cfg.TargetPlatforms.
+	cfg.BuildPlatforms = []ocispecs.Platform{platforms.DefaultSpec()}
+	var target *ocispecs.Platform
 	if opt.Platform != "" {
 		p, err := platforms.Parse(opt.Platform)
 		if err != nil {
@@ -80,6 +96,7 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 		}
 		p = platforms.Normalize(p)
 		cfg.TargetPlatforms = []ocispecs.Platform{p}
+		target = &p
 	}
 	var resolver llb.ImageMetaResolver = emptyConfigResolver{}
 	if !opt.Offline {
@@ -87,9 +104,10 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 	}
 	src := llb.NewSourceMap(nil, opt.Filename, "Dockerfile", dockerfile)
 	res, err := dockerfile2llb.Dockerfile2LLB(ctx, dockerfile, dockerfile2llb.ConvertOpt{
-		Config:       cfg,
-		SourceMap:    src,
-		MetaResolver: resolver,
+		Config:         cfg,
+		SourceMap:      src,
+		MetaResolver:   resolver,
+		TargetPlatform: target,
 	})
 	if err != nil {
 		return nil, err
@@ -98,7 +116,7 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
-	tr, err := llbtransform.Transform(ctx, def.ToPB(), llbtransform.Options{CacheNS: cfg.CacheIDNamespace, Managers: opt.Managers})
+	tr, err := llbtransform.Transform(ctx, def.ToPB(), llbtransform.Options{CacheNS: cfg.CacheIDNamespace, Scope: opt.Scope, Managers: opt.Managers})
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +145,32 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 		rep.Steps = append(rep.Steps, st)
 	}
 	sort.SliceStable(rep.Steps, func(i, j int) bool { return rep.Steps[i].Line < rep.Steps[j].Line })
+	rep.Stages = cachedByStage(rep.Steps)
 	return rep, nil
+}
+
+// cachedByStage gathers the steps' cache mounts per stage, stages in the
+// order of their first step.
+func cachedByStage(steps []Step) []Stage {
+	out := []Stage{}
+	index := map[string]int{}
+	for _, s := range steps {
+		i, ok := index[s.Stage]
+		if !ok {
+			i = len(out)
+			index[s.Stage] = i
+			out = append(out, Stage{Stage: s.Stage, Cached: []string{}})
+		}
+		for _, m := range s.Mounts {
+			if m.Type == "cache" && !slices.Contains(out[i].Cached, m.Target) {
+				out[i].Cached = append(out[i].Cached, m.Target)
+			}
+		}
+	}
+	for _, st := range out {
+		sort.Strings(st.Cached)
+	}
+	return out
 }
 
 func nonNil(s []string) []string {
@@ -180,6 +223,14 @@ func (r *Report) WriteText(w io.Writer, filename string) error {
 		}
 	}
 	fmt.Fprintf(&b, "%d of %d RUN steps use a package manager.\n", n, len(r.Steps))
+	if n > 0 {
+		b.WriteString("Cache-backed directories (what steps write there stays out of the image):\n")
+		for _, st := range r.Stages {
+			if len(st.Cached) > 0 {
+				fmt.Fprintf(&b, "    [%s]  %s\n", st.Stage, strings.Join(st.Cached, "  "))
+			}
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/containerd/platforms"
 )
 
 func makePlan(t *testing.T, file string, opt Options) *Report {
@@ -95,8 +97,10 @@ func TestMultiStagePlan(t *testing.T) {
 	if got := cacheTargets(apt); !slices.Equal(got, []string{"/var/cache/apt", "/var/lib/apt/lists"}) {
 		t.Errorf("apt caches %v", got)
 	}
+	// apt's caches are per platform (docs/cache-ids.md); the default platform is this machine's.
+	plat := platforms.Format(platforms.Normalize(platforms.DefaultSpec()))
 	for _, m := range apt.Mounts {
-		if m.Type == "cache" && (m.Sharing != "locked" || m.ID != "/"+m.Target) {
+		if m.Type == "cache" && (m.Sharing != "locked" || m.ID != "/"+plat+"/"+m.Target) {
 			t.Errorf("apt cache mount %+v", m)
 		}
 	}
@@ -215,5 +219,63 @@ func TestCopyFromKeepsContent(t *testing.T) {
 	note := strings.Join(stepAt(t, rep, 4).Notes, "\n")
 	if !strings.Contains(note, "/root/go/pkg/mod") {
 		t.Errorf("no note says why: %s", note)
+	}
+}
+
+func TestCachedByStage(t *testing.T) {
+	cache := func(target string) Mount { return Mount{Type: "cache", Target: target} }
+	bind := Mount{Type: "bind", Target: "/etc/apt/apt.conf.d/docker-clean", Readonly: true}
+	for _, tc := range []struct {
+		name  string
+		steps []Step
+		want  []Stage
+	}{
+		{"no steps", nil, []Stage{}},
+		{"a step without caches still lists its stage",
+			[]Step{{Stage: "build"}},
+			[]Stage{{Stage: "build", Cached: []string{}}}},
+		{"binds of generated files are not cache-backed",
+			[]Step{{Stage: "0", Mounts: []Mount{bind, cache("/var/cache/apt")}}},
+			[]Stage{{Stage: "0", Cached: []string{"/var/cache/apt"}}}},
+		{"union over the stage's steps, sorted, once each",
+			[]Step{
+				{Stage: "build", Mounts: []Mount{cache("/root/.npm")}},
+				{Stage: "build", Mounts: []Mount{cache("/go/pkg/mod"), cache("/root/.npm")}},
+			},
+			[]Stage{{Stage: "build", Cached: []string{"/go/pkg/mod", "/root/.npm"}}}},
+		{"stages in the order of their first step",
+			[]Step{
+				{Stage: "tools", Mounts: []Mount{cache("/root/.cache/pip")}},
+				{Stage: "build", Mounts: []Mount{cache("/root/.npm")}},
+				{Stage: "tools", Mounts: []Mount{cache("/var/cache/apt")}},
+			},
+			[]Stage{
+				{Stage: "tools", Cached: []string{"/root/.cache/pip", "/var/cache/apt"}},
+				{Stage: "build", Cached: []string{"/root/.npm"}},
+			}},
+	} {
+		got := cachedByStage(tc.steps)
+		if !slices.EqualFunc(got, tc.want, func(a, b Stage) bool { return a.Stage == b.Stage && slices.Equal(a.Cached, b.Cached) }) {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestStagesOfMultiStagePlan(t *testing.T) {
+	rep := makePlan(t, "testdata/multistage.Dockerfile", Options{})
+	want := []Stage{
+		{Stage: "build", Cached: []string{"/gomod"}}, // not the user's own /root/.cache/go-build
+		{Stage: "tools", Cached: []string{"/root/.cache/pip"}},
+		{Stage: "2", Cached: []string{"/home/app/.cache/pip", "/root/.npm", "/var/cache/apt", "/var/lib/apt/lists"}},
+	}
+	if !slices.EqualFunc(rep.Stages, want, func(a, b Stage) bool { return a.Stage == b.Stage && slices.Equal(a.Cached, b.Cached) }) {
+		t.Fatalf("stages %+v", rep.Stages)
+	}
+	var text bytes.Buffer
+	if err := rep.WriteText(&text, "Dockerfile"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "    [2]  /home/app/.cache/pip  /root/.npm  /var/cache/apt  /var/lib/apt/lists\n") {
+		t.Fatalf("text:\n%s", text.String())
 	}
 }

@@ -116,6 +116,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		Platform:  *platform,
 		Offline:   *offline,
 		Managers:  cfg.Managers,
+		Scope:     cfg.Scope,
 		Warn:      stderr,
 	})
 	if err != nil {

@@ -71,7 +71,7 @@ func TestPlanParseErrorExitsNonZeroWithLine(t *testing.T) {
 func TestPlanOptOutAndManagers(t *testing.T) {
 	df := "FROM debian\nRUN apt-get update && apt-get install -y curl && pip install x\n"
 	_, out, _ := runCLI(t, df, "plan", "--offline", "--format", "json", "--build-arg", "AUTOCACHE=off", "-")
-	if strings.Contains(out, "cache") {
+	if strings.Contains(out, `"type": "cache"`) || !strings.Contains(out, `"cached": []`) {
 		t.Fatalf("AUTOCACHE=off still plans caches:\n%s", out)
 	}
 	_, out, _ = runCLI(t, df, "plan", "--offline", "--format", "json", "--build-arg", "AUTOCACHE_MANAGERS=pip", "-")
@@ -86,5 +86,43 @@ func TestUsage(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "", "plan", "--format", "yaml", "-"); code != 2 {
 		t.Fatal("bad format should exit 2")
+	}
+}
+
+func TestPlanScopeAndStages(t *testing.T) {
+	df := "FROM debian AS base\nRUN apt-get install -y curl\nFROM python:3.11-slim\nRUN pip install flask\nRUN make\n"
+	code, out, errs := runCLI(t, df, "plan", "--offline", "--format", "json", "--platform", "linux/arm64",
+		"--build-arg", "AUTOCACHE_SCOPE=team-a", "--target", "base", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rep struct {
+		Steps []struct {
+			Mounts []struct{ Type, Target, ID string }
+		}
+		Stages []struct {
+			Stage  string
+			Cached []string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if m := rep.Steps[0].Mounts[0]; m.Target != "/var/cache/apt" || m.ID != "/@team-a/linux/arm64//var/cache/apt" {
+		t.Fatalf("mount %+v", m)
+	}
+	if len(rep.Stages) != 1 || rep.Stages[0].Stage != "base" || len(rep.Stages[0].Cached) != 1 || rep.Stages[0].Cached[0] != "/var/cache/apt" {
+		t.Fatalf("stages %+v", rep.Stages)
+	}
+
+	// The same validation as the frontend: the build-arg is named.
+	code, _, errs = runCLI(t, df, "plan", "--offline", "--build-arg", "AUTOCACHE_SCOPE=a/b", "-")
+	if code != 2 || !strings.Contains(errs, "AUTOCACHE_SCOPE") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+
+	code, out, errs = runCLI(t, df, "plan", "--offline", "-")
+	if code != 0 || !strings.Contains(out, "Cache-backed directories") || !strings.Contains(out, "    [1]  /root/.cache/pip\n") {
+		t.Fatalf("exit %d: %s\n%s", code, errs, out)
 	}
 }
