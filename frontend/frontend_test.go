@@ -2,7 +2,10 @@ package frontend
 
 import (
 	"context"
+	"errors"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/autocache/autocache/llbtransform"
@@ -10,6 +13,7 @@ import (
 	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/pb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	fstypes "github.com/tonistiigi/fsutil/types"
 )
 
 // recordingClient is a gateway client that only records Solve requests.
@@ -113,6 +117,64 @@ func TestParseConfig(t *testing.T) {
 		cfg, err := ParseConfig(tc.opts)
 		if (err != nil) != tc.err || !tc.err && (cfg.Off != tc.off || !slices.Equal(cfg.Managers, tc.managers)) {
 			t.Errorf("%v: got %+v, %v", tc.opts, cfg, err)
+		}
+	}
+}
+
+// fakeFS is a directory tree for listTree: path → entries (name, isDir).
+type fakeFS map[string][]string
+
+func (f fakeFS) ReadDir(_ context.Context, req client.ReadDirRequest) ([]*fstypes.Stat, error) {
+	names, ok := f[req.Path]
+	if !ok {
+		return nil, errors.New("walking: no such file or directory")
+	}
+	var out []*fstypes.Stat
+	for _, n := range names {
+		name, dir := strings.CutSuffix(n, "/")
+		if req.IncludePattern != "" && name != req.IncludePattern {
+			continue
+		}
+		st := &fstypes.Stat{Path: name, Mode: 0o644}
+		if dir {
+			st.Mode = uint32(os.ModeDir | 0o755)
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func TestListTree(t *testing.T) {
+	fs := fakeFS{
+		"/":                               {"var/", "go/"},
+		"/var":                            {"cache/", "lib/"},
+		"/var/cache":                      {"apt/"},
+		"/var/cache/apt":                  {"archives/"},
+		"/var/cache/apt/archives":         {"lock", "partial/"},
+		"/var/cache/apt/archives/partial": {},
+		"/var/lib":                        {},
+		"/go":                             {"pkg/"},
+		"/go/pkg":                         {"mod/"},
+		"/go/pkg/mod":                     {"a/", "b/"},
+		"/go/pkg/mod/a":                   {"1", "2", "3"},
+		"/go/pkg/mod/b":                   {"4"},
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		dir   string
+		limit int
+		want  []string
+		err   bool
+	}{
+		{"/var/cache/apt", 64, []string{"archives", "archives/lock", "archives/partial"}, false},
+		{"/var/lib/apt/lists", 64, nil, false}, // missing: nothing there
+		{"/nope/x", 64, nil, false},
+		{"/go/pkg/mod", 3, []string{"a", "a/1", "a/2"}, false},
+		{"/go/pkg/mod/a/1", 64, nil, true}, // a file: not a directory we can prove empty
+	} {
+		got, err := listTree(ctx, fs, tc.dir, tc.limit)
+		if (err != nil) != tc.err || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, %v; want %q (error %v)", tc.dir, got, err, tc.want, tc.err)
 		}
 	}
 }
