@@ -288,7 +288,7 @@ func (t *transformer) veto(ctx context.Context, d digest.Digest, st *lineState, 
 		return "cannot read " + target + " in the base image: " + err.Error(), true
 	}
 	for _, e := range entries {
-		if !slices.Contains(c.Skeleton, path.Clean(e)) {
+		if !skeletal(path.Clean(e), c.Skeleton) {
 			return target + " has content in the base image (" + e + "); not cached", true
 		}
 	}
@@ -364,4 +364,14 @@ func (t *transformer) contents(ctx context.Context, source digest.Digest, dir st
 		t.listed[key] = a
 	}
 	return a.entries, a.err
+}
+
+// skeletal says whether entry is in skel (pkgmgr.CacheMount.Skeleton).
+func skeletal(entry string, skel []string) bool {
+	for _, s := range skel {
+		if dir, tree := strings.CutSuffix(s, "/"); entry == s || tree && within(entry, dir) {
+			return true
+		}
+	}
+	return false
 }

@@ -195,7 +195,7 @@ func TestBaseImageContentIsNeverHidden(t *testing.T) {
 		"apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*")
 	res = transform(t, marshal(t, apt), Options{Contents: func(_ context.Context, _ *pb.Definition, dir string) ([]string, error) {
 		if dir == "/var/lib/apt/lists" {
-			return []string{"auxfiles", "lock", "partial"}, nil
+			return []string{"auxfiles", "lock", "partial", "partial/x.gz"}, nil
 		}
 		return nil, errors.New("boom")
 	}})
@@ -263,5 +263,24 @@ func TestLineageIsDeterministic(t *testing.T) {
 	}
 	if c := transform(t, first.Def, opt); c.Changed {
 		t.Fatal("a second transform changed the definition again")
+	}
+}
+
+func TestNodeImagesNpmLogsAreNotContent(t *testing.T) {
+	node := llb.Image("docker.io/library/node:18-slim", llb.Platform(linux)).AddEnv("PATH", "/usr/local/bin:/usr/bin:/bin")
+	st := run(node, "npm ci")
+	listing := []string{"_logs", "_logs/2026-11-27T06_34_35_733Z-debug-0.log", "_update-notifier-last-checked"}
+	res := transform(t, marshal(t, st), Options{Contents: func(context.Context, *pb.Definition, string) ([]string, error) {
+		return listing, nil
+	}})
+	if mountOf(res.Steps[0], "/root/.npm") == nil {
+		t.Fatalf("npm: mounts %+v notes %q", res.Steps[0].Mounts, res.Steps[0].Notes)
+	}
+	listing = append(listing, "_cacache")
+	res = transform(t, marshal(t, st), Options{Contents: func(context.Context, *pb.Definition, string) ([]string, error) {
+		return listing, nil
+	}})
+	if mountOf(res.Steps[0], "/root/.npm") != nil || !hasNote(res.Steps[0], "(_cacache)") {
+		t.Fatalf("npm cache with content: mounts %+v notes %q", res.Steps[0].Mounts, res.Steps[0].Notes)
 	}
 }

@@ -220,7 +220,7 @@ func (a *analysis) want(mgr string, u user, target, sharing string) {
 		return
 	}
 	a.reqs = append(a.reqs, &CacheMount{Manager: mgr, Target: target, Sharing: sharing, UID: uid, GID: gid,
-		Local: localManagers[mgr], Skeleton: skeletons[target]})
+		Local: localManagers[mgr], Skeleton: skeleton(mgr, target)})
 }
 
 // System package managers: what they leave in their caches (downloaded
@@ -228,10 +228,19 @@ func (a *analysis) want(mgr string, u user, target, sharing string) {
 // locked caches would serialize every later step they were given to.
 var localManagers = map[string]bool{"apt": true, "apk": true, "dnf": true, "yum": true, "zypper": true}
 
-// Entries a base image has in a cache directory that are not content.
-var skeletons = map[string][]string{
-	aptCache: {"archives", "archives/lock", "archives/partial"},
-	aptLists: {"auxfiles", "lock", "partial"},
+// skeleton lists what base images have in a manager's cache directory that
+// no step needs (a trailing "/": that whole subtree): apt's locks and
+// partial downloads, npm's logs (node images ship /root/.npm/_logs).
+func skeleton(mgr, target string) []string {
+	switch {
+	case target == aptCache:
+		return []string{"archives", "archives/lock", "archives/partial/"}
+	case target == aptLists:
+		return []string{"auxfiles/", "lock", "partial/"}
+	case mgr == "npm":
+		return []string{"_logs/", "_update-notifier-last-checked"}
+	}
+	return nil
 }
 
 // skip notes a cache we won't add.

@@ -47,7 +47,8 @@ type CacheMount struct {
 	// anyway), so the cache is not given to later steps of the lineage.
 	Local bool
 	// Skeleton lists entries (relative paths) that a fresh image has here
-	// and that are not content, such as apt's lock files and partial/.
+	// and that are not content, such as apt's lock files; one ending in "/"
+	// covers its whole subtree (apt's partial/, npm's _logs/).
 	Skeleton []string
 	// Follows is set on Step.Follow entries: which earlier step's cache
 	// this is (e.g. "line 5"); it shows in the notes.
