@@ -39,15 +39,19 @@ type node struct {
 
 // write is content that some op puts at path (and under it).
 type write struct {
-	path    string
-	dirOnly bool   // only creates directories (mkdir): no content at path itself
-	what    string // for notes
+	path     string
+	dirOnly  bool   // only creates directories (mkdir): no content at path itself
+	notAbove bool   // puts nothing into directories below path that it did not name
+	what     string // for notes
 }
 
 // hits says whether w may leave content at or under target.
 func (w write) hits(target string) bool {
 	if w.dirOnly {
 		return within(w.path, target) && w.path != target
+	}
+	if w.notAbove {
+		return within(w.path, target)
 	}
 	return within(w.path, target) || within(target, w.path)
 }
@@ -120,7 +124,13 @@ func lineageNodes(ops []decodedOp, def *pb.Definition) map[digest.Digest]*node {
 				}
 			}
 		case *pb.Op_File:
-			base, ws, ok := fileChain(x.File, int64(len(inputs)))
+			// Files from the build context: the user's sources, not caches.
+			fromContext := func(i int64) bool {
+				d, ok := input(i)
+				src := nodes[d]
+				return ok && d != "" && src != nil && strings.HasPrefix(src.op.GetSource().GetIdentifier(), "local://")
+			}
+			base, ws, ok := fileChain(x.File, int64(len(inputs)), fromContext)
 			if !ok {
 				n.opaque = "a file operation we can't follow"
 				break
@@ -177,7 +187,7 @@ func describe(ws []write, where string) []write {
 
 // fileChain follows a FileOp's actions from its output back to the input
 // the output is built on (-1 = scratch), and lists what they write.
-func fileChain(f *pb.FileOp, nInputs int64) (base int64, ws []write, ok bool) {
+func fileChain(f *pb.FileOp, nInputs int64, fromContext func(int64) bool) (base int64, ws []write, ok bool) {
 	var last *pb.FileAction
 	for _, a := range f.Actions {
 		if a.Output >= 0 {
@@ -187,7 +197,15 @@ func fileChain(f *pb.FileOp, nInputs int64) (base int64, ws []write, ok bool) {
 	for a := last; a != nil; {
 		switch x := a.Action.(type) {
 		case *pb.FileAction_Copy:
-			ws = append(ws, write{path: cleanPath(x.Copy.Dest)})
+			dest := cleanPath(x.Copy.Dest)
+			if fromContext(a.SecondaryInput) {
+				// COPY . /home/app is taken not to bring a cache directory
+				// along: only what lands at dest or dest/<name> counts.
+				ws = append(ws, write{path: dest, notAbove: true},
+					write{path: path.Join(dest, path.Base(cleanPath(x.Copy.Src))), notAbove: true})
+			} else {
+				ws = append(ws, write{path: dest})
+			}
 		case *pb.FileAction_Mkfile:
 			ws = append(ws, write{path: cleanPath(x.Mkfile.Path)})
 		case *pb.FileAction_Mkdir:

@@ -231,6 +231,25 @@ func TestCopiedContentIsNeverHidden(t *testing.T) {
 		t.Fatalf("make got %+v", s.Mounts)
 	}
 
+	// COPY from the context into a parent of the cache: only what it names.
+	pip := base().File(llb.Copy(src, "requirements.txt", "/root/"))
+	pip = pip.File(llb.Copy(src, ".", "/root/"))
+	res = transform(t, marshal(t, run(pip, "pip install -r /root/requirements.txt")), Options{})
+	if mountOf(res.Steps[0], "/root/.cache/pip") == nil {
+		t.Fatalf("pip: %+v %q", res.Steps[0].Mounts, res.Steps[0].Notes)
+	}
+	pip = base().File(llb.Copy(src, "wheels", "/root/.cache/pip/"))
+	res = transform(t, marshal(t, run(pip, "pip install -r /root/requirements.txt")), Options{})
+	if mountOf(res.Steps[0], "/root/.cache/pip") != nil {
+		t.Fatalf("pip over a copied directory: %+v", res.Steps[0].Mounts)
+	}
+	// From another stage, anything above the cache counts.
+	pip = base().File(llb.Copy(golang(), "/root", "/root"))
+	res = transform(t, marshal(t, run(pip, "pip install flask")), Options{})
+	if mountOf(res.Steps[0], "/root/.cache/pip") != nil || !hasNote(res.Steps[0], "writes /root") {
+		t.Fatalf("pip under a stage's copied /root: %+v %q", res.Steps[0].Mounts, res.Steps[0].Notes)
+	}
+
 	// WORKDIR and COPY elsewhere change nothing.
 	st = golang().File(llb.Mkdir("/go/src/app", 0o755, llb.WithParents(true))).
 		File(llb.Copy(src, ".", "/go/src/app"))
