@@ -6,6 +6,8 @@ package frontend
 
 import (
 	"context"
+	"os"
+	"path"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -17,6 +19,7 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/apicaps"
 	"github.com/pkg/errors"
+	fstypes "github.com/tonistiigi/fsutil/types"
 )
 
 // Build arguments that control autocache.
@@ -113,7 +116,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		return builder.Build(ctx, c)
 	}
 	rc := &rewritingClient{Client: c}
-	rc.opt = llbtransform.Options{CacheNS: cfg.CacheNS, Scope: cfg.Scope, Managers: cfg.Managers, Accounts: rc.accounts}
+	rc.opt = llbtransform.Options{CacheNS: cfg.CacheNS, Scope: cfg.Scope, Managers: cfg.Managers, Accounts: rc.accounts, Contents: rc.contents}
 	res, err := builder.Build(ctx, rc)
 	if err != nil || res == nil {
 		return res, err
@@ -184,4 +187,89 @@ func (r *rewritingClient) accounts(ctx context.Context, rootfs *pb.Definition) (
 	}
 	group, _ = ref.ReadFile(ctx, client.ReadRequest{Filename: "/etc/group"})
 	return passwd, group, nil
+}
+
+// contents lists what dir holds in the filesystem that def builds (a base
+// image), so that no cache is mounted over content a step needs.
+func (r *rewritingClient) contents(ctx context.Context, def *pb.Definition, dir string) ([]string, error) {
+	res, err := r.Client.Solve(ctx, client.SolveRequest{Definition: def})
+	if err != nil {
+		return nil, err
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return nil, err
+	}
+	if ref == nil {
+		return nil, nil // scratch
+	}
+	return listTree(ctx, ref, dir, 64)
+}
+
+// dirReader is the part of client.Reference that listTree uses.
+type dirReader interface {
+	ReadDir(ctx context.Context, req client.ReadDirRequest) ([]*fstypes.Stat, error)
+}
+
+// listTree lists up to about limit entries under dir, depth first, as
+// paths relative to dir. A missing dir has none.
+func listTree(ctx context.Context, ref dirReader, dir string, limit int) ([]string, error) {
+	top, err := ref.ReadDir(ctx, client.ReadDirRequest{Path: dir})
+	if err != nil {
+		// The gateway does not say why; a missing directory is no content.
+		if ok, err2 := exists(ctx, ref, dir); err2 == nil && !ok {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []string
+	var walk func(rel string, entries []*fstypes.Stat) error
+	walk = func(rel string, entries []*fstypes.Stat) error {
+		for _, e := range entries {
+			if len(out) >= limit {
+				return nil
+			}
+			p := path.Join(rel, e.Path)
+			out = append(out, p)
+			if os.FileMode(e.Mode).IsDir() {
+				sub, err := ref.ReadDir(ctx, client.ReadDirRequest{Path: path.Join(dir, p)})
+				if err != nil {
+					return err
+				}
+				if err := walk(p, sub); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk("", top); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// exists says whether p is in the filesystem, looking it up in its parent.
+func exists(ctx context.Context, ref dirReader, p string) (bool, error) {
+	p = path.Clean(p)
+	if p == "/" {
+		return true, nil
+	}
+	name := path.Base(p)
+	if strings.ContainsAny(name, `*?[\`) {
+		return false, errors.Errorf("cannot look up %q", p)
+	}
+	if ok, err := exists(ctx, ref, path.Dir(p)); err != nil || !ok {
+		return false, err
+	}
+	st, err := ref.ReadDir(ctx, client.ReadDirRequest{Path: path.Dir(p), IncludePattern: name})
+	if err != nil {
+		return false, err
+	}
+	for _, e := range st {
+		if e.Path == name {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -2,6 +2,8 @@ package frontend
 
 import (
 	"context"
+	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/pb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	fstypes "github.com/tonistiigi/fsutil/types"
 )
 
 // recordingClient is a gateway client that only records Solve requests.
@@ -164,5 +167,63 @@ func TestSolveUsesScope(t *testing.T) {
 	}
 	if got := cacheMounts(t, rec.reqs[0].Definition); !slices.Equal(got, []string{"team/@tenant-1//root/.cache/pip"}) {
 		t.Fatalf("cache mounts %v", got)
+	}
+}
+
+// fakeFS is a directory tree for listTree: path → entries (name, isDir).
+type fakeFS map[string][]string
+
+func (f fakeFS) ReadDir(_ context.Context, req client.ReadDirRequest) ([]*fstypes.Stat, error) {
+	names, ok := f[req.Path]
+	if !ok {
+		return nil, errors.New("walking: no such file or directory")
+	}
+	var out []*fstypes.Stat
+	for _, n := range names {
+		name, dir := strings.CutSuffix(n, "/")
+		if req.IncludePattern != "" && name != req.IncludePattern {
+			continue
+		}
+		st := &fstypes.Stat{Path: name, Mode: 0o644}
+		if dir {
+			st.Mode = uint32(os.ModeDir | 0o755)
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func TestListTree(t *testing.T) {
+	fs := fakeFS{
+		"/":                               {"var/", "go/"},
+		"/var":                            {"cache/", "lib/"},
+		"/var/cache":                      {"apt/"},
+		"/var/cache/apt":                  {"archives/"},
+		"/var/cache/apt/archives":         {"lock", "partial/"},
+		"/var/cache/apt/archives/partial": {},
+		"/var/lib":                        {},
+		"/go":                             {"pkg/"},
+		"/go/pkg":                         {"mod/"},
+		"/go/pkg/mod":                     {"a/", "b/"},
+		"/go/pkg/mod/a":                   {"1", "2", "3"},
+		"/go/pkg/mod/b":                   {"4"},
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		dir   string
+		limit int
+		want  []string
+		err   bool
+	}{
+		{"/var/cache/apt", 64, []string{"archives", "archives/lock", "archives/partial"}, false},
+		{"/var/lib/apt/lists", 64, nil, false}, // missing: nothing there
+		{"/nope/x", 64, nil, false},
+		{"/go/pkg/mod", 3, []string{"a", "a/1", "a/2"}, false},
+		{"/go/pkg/mod/a/1", 64, nil, true}, // a file: not a directory we can prove empty
+	} {
+		got, err := listTree(ctx, fs, tc.dir, tc.limit)
+		if (err != nil) != tc.err || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, %v; want %q (error %v)", tc.dir, got, err, tc.want, tc.err)
+		}
 	}
 }

@@ -76,6 +76,7 @@ type buildSpec struct {
 	args   map[string]string // build args
 	tarOut string            // export the image filesystem as a tar here ("" = no export)
 	meta   string            // --metadata-file
+	push   string            // push the image under this name ("" = no push)
 }
 
 // writeDockerfile writes body as dir/Dockerfile. Line 1 is the syntax line
@@ -113,6 +114,9 @@ func (e *engine) build(t *testing.T, b buildSpec) (string, error) {
 	}
 	if b.tarOut != "" {
 		args = append(args, "--output", "type=tar,dest="+b.tarOut)
+	}
+	if b.push != "" {
+		args = append(args, "--output", "type=image,name="+b.push+",push=true")
 	}
 	if b.meta != "" {
 		args = append(args, "--metadata-file", b.meta)

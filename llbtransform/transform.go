@@ -36,6 +36,13 @@ type Options struct {
 	// With it, steps of named (or numeric) non-root users get caches owned
 	// by that user under that user's home. nil leaves user names unresolved.
 	Accounts func(ctx context.Context, rootfs *pb.Definition) (passwd, group []byte, err error)
+	// Contents lists what dir holds in the result of def (the image a
+	// lineage starts from): paths relative to dir, recursively; it may stop
+	// early but not before it has listed a few dozen entries. A missing dir
+	// is no entries and no error. A new cache is mounted only over a
+	// directory the image has nothing in (pkgmgr.CacheMount.Skeleton aside);
+	// an error means it is not mounted. nil: images are not checked.
+	Contents func(ctx context.Context, def *pb.Definition, dir string) ([]string, error)
 }
 
 // Mount is a mount that the transform added to a step.
@@ -47,6 +54,7 @@ type Mount struct {
 	UID, GID int    // owner of a new cache directory
 	Readonly bool
 	Manager  string
+	Follows  string // the earlier step whose cache this is ("line 5"), if any
 }
 
 // Step reports what happened to one ExecOp.
@@ -94,6 +102,9 @@ func Transform(ctx context.Context, def *pb.Definition, opt Options) (*Result, e
 		locs:     map[string]*pb.Locations{},
 		emitted:  map[digest.Digest]emitted{},
 		accounts: map[string]accountFiles{},
+		nodes:    lineageNodes(ops, def),
+		lines:    map[digest.Digest]*lineState{},
+		listed:   map[string]contentsAnswer{},
 	}
 	for _, o := range ops {
 		if err := t.add(ctx, o, def); err != nil {
@@ -126,9 +137,12 @@ type decodedOp struct {
 
 type transformer struct {
 	opt      Options
-	emitted  map[digest.Digest]emitted  // ops in out, by digest
-	accounts map[string]accountFiles    // per rootfs input
-	keep     map[digest.Digest][]string // per ExecOp: paths later ops read from its result
+	emitted  map[digest.Digest]emitted    // ops in out, by digest
+	accounts map[string]accountFiles      // per rootfs input
+	keep     map[digest.Digest][]string   // per ExecOp: paths later ops read from its result
+	nodes    map[digest.Digest]*node      // per op of the input: its place in its lineage
+	lines    map[digest.Digest]*lineState // per op of the input: its lineage's state after it
+	listed   map[string]contentsAnswer    // Options.Contents answers
 	out      [][]byte
 	order    []digest.Digest                 // digests of out, in order
 	renamed  map[digest.Digest]digest.Digest // old digest → new digest
@@ -153,11 +167,16 @@ func (t *transformer) add(ctx context.Context, o decodedOp, def *pb.Definition) 
 	}
 	md := cloneMeta(def.Metadata[string(oldDgst)])
 	var step *Step
+	st := t.inherit(oldDgst)
+	if n := t.nodes[oldDgst]; n != nil {
+		st.dirty = append(st.dirty, n.writes...)
+	}
 	if ex := op.GetExec(); ex != nil {
-		s, edited := t.exec(ctx, op, ex, md, t.keep[oldDgst])
+		s, edited := t.exec(ctx, oldDgst, op, ex, md, st)
 		step = &s
 		dirty = dirty || edited
 	}
+	t.lines[oldDgst] = st
 	newDgst := oldDgst
 	if dirty {
 		b, err := op.Marshal()
@@ -201,7 +220,9 @@ func (t *transformer) emit(dgst digest.Digest, dt []byte, inputs []*pb.Input, md
 
 // exec plans one ExecOp and applies the plan to op (and md). It reports
 // whether op changed; a step it cannot change is left as it was (fail open).
-func (t *transformer) exec(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata, keep []string) (Step, bool) {
+// st is the step's lineage: exec updates it to what the lineage holds after
+// the step.
+func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata, st *lineState) (Step, bool) {
 	meta := ex.GetMeta()
 	step := Step{Args: meta.GetArgs(), Env: meta.GetEnv(), User: meta.GetUser(), Cwd: meta.GetCwd()}
 	in := pkgmgr.Step{
@@ -210,7 +231,7 @@ func (t *transformer) exec(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb
 		User: meta.GetUser(),
 		Cwd:  meta.GetCwd(),
 		OS:   op.GetPlatform().GetOS(),
-		Keep: keep,
+		Keep: t.keep[dgst],
 	}
 	for _, m := range ex.Mounts {
 		if m.Dest != "/" {
@@ -218,7 +239,17 @@ func (t *transformer) exec(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb
 		}
 	}
 	home := t.resolveUser(ctx, op, ex, &in, &step)
+	in.Follow = st.follows()
+	var wrote []write // new caches not mounted: the step writes there
+	in.Veto = func(c pkgmgr.CacheMount) string {
+		why, dirty := t.veto(ctx, dgst, st, c)
+		if dirty {
+			wrote = append(wrote, write{path: c.Target, what: why})
+		}
+		return why
+	}
 	plan, err := analyze(in, pkgmgr.Options{Managers: t.opt.Managers})
+	st.dirty = append(st.dirty, wrote...)
 	if err != nil {
 		step.Notes = []string{"left unchanged: " + err.Error()}
 		return step, false
@@ -230,15 +261,31 @@ func (t *transformer) exec(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb
 			plan.Env = slices.Delete(slices.Clone(plan.Env), i, i+1)
 		}
 	}
-	if len(plan.Managers) == 0 || (len(plan.Caches) == 0 && len(plan.Files) == 0 &&
+	if len(plan.Caches) == 0 && (len(plan.Managers) == 0 || len(plan.Files) == 0 &&
 		slices.Equal(plan.Args, in.Args) && slices.Equal(plan.Env, in.Env)) {
 		return step, false
 	}
 	added, err := t.apply(ctx, op, ex, md, plan)
 	if err != nil {
-		// Fail open: the op is untouched until apply succeeds.
+		// Fail open: the op is untouched until apply succeeds, and writes
+		// what it downloads into the layer.
 		step.Notes = append(step.Notes, "left unchanged: "+err.Error())
+		for _, c := range plan.Caches {
+			if c.Follows == "" {
+				st.dirty = append(st.dirty, write{path: c.Target, what: t.nodes[dgst].where + " writes it without a cache"})
+			}
+		}
 		return step, false
+	}
+	// From here on the lineage's content at these targets is in the cache.
+	for _, c := range plan.Caches {
+		if c.Follows == "" && !c.Local {
+			if st.active == nil {
+				st.active = map[string]pkgmgr.CacheMount{}
+			}
+			c.Follows = t.nodes[dgst].where
+			st.active[c.Target] = c
+		}
 	}
 	step.Args, step.Env, step.Mounts, step.Rewritten = plan.Args, plan.Env, added, true
 	return step, true
@@ -298,7 +345,7 @@ func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *p
 			m.Input, m.Selector = input(g), "/cache"
 		}
 		mounts = append(mounts, m)
-		added = append(added, Mount{Type: "cache", Target: c.Target, ID: m.CacheOpt.ID, Sharing: c.Sharing, UID: c.UID, GID: c.GID, Manager: c.Manager})
+		added = append(added, Mount{Type: "cache", Target: c.Target, ID: m.CacheOpt.ID, Sharing: c.Sharing, UID: c.UID, GID: c.GID, Manager: c.Manager, Follows: c.Follows})
 	}
 	if len(plan.Files) > 0 {
 		var action *llb.FileAction
@@ -348,7 +395,17 @@ func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *p
 			md.Caps[string(pb.CapExecMountBind)] = true
 		}
 		if name, ok := md.Description["llb.customname"]; ok {
-			md.Description["llb.customname"] = name + " [autocache: " + strings.Join(plan.Managers, ", ") + "]"
+			what := strings.Join(plan.Managers, ", ")
+			if what == "" {
+				var mgrs []string
+				for _, c := range plan.Caches {
+					if !slices.Contains(mgrs, c.Manager) {
+						mgrs = append(mgrs, c.Manager)
+					}
+				}
+				what = "follows " + strings.Join(mgrs, ", ")
+			}
+			md.Description["llb.customname"] = name + " [autocache: " + what + "]"
 		}
 	}
 	return added, nil

@@ -121,10 +121,13 @@ func analyze(s Step, o Options) (Plan, error) {
 	if o.Managers != nil {
 		enabled = slices.DeleteFunc(enabled, func(n string) bool { return !slices.Contains(o.Managers, n) })
 	}
+	for _, f := range s.Follow {
+		a.reqs = append(a.reqs, &f)
+	}
 	for _, n := range enabled {
 		analyzers[n](a)
 	}
-	if len(a.detected) == 0 {
+	if len(a.detected) == 0 && len(s.Follow) == 0 {
 		if len(a.notes) > 0 {
 			return Plan{Notes: a.notes}, nil // e.g. a script we couldn't parse
 		}
@@ -204,6 +207,9 @@ func (a *analysis) want(mgr string, u user, target, sharing string) {
 		if r.Target != target {
 			continue
 		}
+		if r.Follows != "" {
+			return // the lineage's cache is already there; it wins
+		}
 		// Two managers may share a directory (gem and bundler both use
 		// GEM_HOME/cache; yum and dnf /var/cache/dnf): fine when they agree
 		// on owner and sharing. The first one named keeps it.
@@ -213,7 +219,28 @@ func (a *analysis) want(mgr string, u user, target, sharing string) {
 		}
 		return
 	}
-	a.reqs = append(a.reqs, &CacheMount{Manager: mgr, Target: target, Sharing: sharing, UID: uid, GID: gid})
+	a.reqs = append(a.reqs, &CacheMount{Manager: mgr, Target: target, Sharing: sharing, UID: uid, GID: gid,
+		Local: localManagers[mgr], Skeleton: skeleton(mgr, target)})
+}
+
+// System package managers: what they leave in their caches (downloaded
+// packages, lists) is deleted by images and Dockerfiles anyway, and their
+// locked caches would serialize every later step they were given to.
+var localManagers = map[string]bool{"apt": true, "apk": true, "dnf": true, "yum": true, "zypper": true}
+
+// skeleton lists what base images have in a manager's cache directory that
+// no step needs (a trailing "/": that whole subtree): apt's locks and
+// partial downloads, npm's logs (node images ship /root/.npm/_logs).
+func skeleton(mgr, target string) []string {
+	switch {
+	case target == aptCache:
+		return []string{"archives", "archives/lock", "archives/partial/"}
+	case target == aptLists:
+		return []string{"auxfiles/", "lock", "partial/"}
+	case mgr == "npm":
+		return []string{"_logs/", "_update-notifier-last-checked"}
+	}
+	return nil
 }
 
 // skip notes a cache we won't add.
@@ -235,7 +262,11 @@ func (a *analysis) decide() map[string]bool {
 	mounted := map[string]bool{}
 	for _, r := range a.reqs {
 		owner[r.Target] = r.Manager
-		if why := a.blocker(r.Target); why != "" {
+		why := a.blocker(r.Target)
+		if why == "" && r.Follows == "" && a.step.Veto != nil {
+			why = a.step.Veto(*r)
+		}
+		if why != "" {
 			a.note(r.Manager, "skipped "+r.Target+": "+why)
 			continue
 		}
@@ -424,7 +455,11 @@ func (a *analysis) plan(mounted map[string]bool) (Plan, error) {
 		if r.UID != 0 || r.GID != 0 {
 			msg += ", uid " + strconv.Itoa(r.UID) + " gid " + strconv.Itoa(r.GID)
 		}
-		a.note(r.Manager, msg+")")
+		msg += ")"
+		if r.Follows != "" {
+			msg += " follows " + r.Follows
+		}
+		a.note(r.Manager, msg)
 	}
 	a.applyCleanups(mounted)
 	for _, f := range a.finish {

@@ -16,6 +16,16 @@ type Step struct {
 	// step's result (e.g. a COPY --from): no cache is mounted at, over or
 	// under them, since its content would be missing from the layer.
 	Keep []string
+	// Follow are caches that an earlier step of the same lineage mounted
+	// (Follows set): what that step left there is in the cache, not in the
+	// layers, so this step gets the same mount unless it removes the
+	// directory or mounts something over or under it itself. Its cleanups
+	// of them are neutralized as for its own caches.
+	Follow []CacheMount
+	// Veto, if set, is asked last about each new cache the step would get
+	// (not about Follow): a non-empty answer says why mounting it would hide
+	// content the step needs, and the cache is skipped.
+	Veto func(CacheMount) string
 }
 
 // Sharing modes of a cache mount, as BuildKit names them.
@@ -32,6 +42,17 @@ type CacheMount struct {
 	Sharing string // Shared, Private or Locked
 	UID     int    // owner of a newly created cache directory
 	GID     int
+	// Local: later steps never need what this manager leaves here (system
+	// package managers: images delete downloaded packages and lists
+	// anyway), so the cache is not given to later steps of the lineage.
+	Local bool
+	// Skeleton lists entries (relative paths) that a fresh image has here
+	// and that are not content, such as apt's lock files; one ending in "/"
+	// covers its whole subtree (apt's partial/, npm's _logs/).
+	Skeleton []string
+	// Follows is set on Step.Follow entries: which earlier step's cache
+	// this is (e.g. "line 5"); it shows in the notes.
+	Follows string
 }
 
 // FileMount is a small generated file bind-mounted read-only for the step only.

@@ -77,6 +77,7 @@ type Mount struct {
 	UID      *int   `json:"uid,omitempty"`
 	GID      *int   `json:"gid,omitempty"`
 	Readonly bool   `json:"readonly,omitempty"`
+	Follows  string `json:"follows,omitempty"` // an earlier step's cache this step also gets ("line 5")
 }
 
 // Make converts the Dockerfile and reports every RUN step of the target.
@@ -135,7 +136,7 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 			Notes:    nonNil(s.Notes),
 		}
 		for _, m := range s.Mounts {
-			pm := Mount{Type: m.Type, Target: m.Target, ID: m.ID, Sharing: m.Sharing, Readonly: m.Readonly}
+			pm := Mount{Type: m.Type, Target: m.Target, ID: m.ID, Sharing: m.Sharing, Readonly: m.Readonly, Follows: m.Follows}
 			if m.Type == "cache" {
 				uid, gid := m.UID, m.GID
 				pm.UID, pm.GID = &uid, &gid
@@ -205,15 +206,24 @@ func (r *Report) WriteText(w io.Writer, filename string) error {
 	var b strings.Builder
 	n := 0
 	for _, s := range r.Steps {
-		if len(s.Managers) == 0 {
+		if len(s.Managers) == 0 && len(s.Mounts) == 0 {
 			continue
 		}
-		n++
-		fmt.Fprintf(&b, "%s:%d  [%s]  %s\n", filename, s.Line, s.Stage, strings.Join(s.Managers, ", "))
+		what := strings.Join(s.Managers, ", ")
+		if len(s.Managers) == 0 {
+			what = "(no package manager: caches of earlier steps)"
+		} else {
+			n++
+		}
+		fmt.Fprintf(&b, "%s:%d  [%s]  %s\n", filename, s.Line, s.Stage, what)
 		for _, m := range s.Mounts {
 			switch m.Type {
 			case "cache":
-				fmt.Fprintf(&b, "    + cache %s  (id=%s, sharing=%s, uid=%d, gid=%d)\n", m.Target, m.ID, m.Sharing, *m.UID, *m.GID)
+				fmt.Fprintf(&b, "    + cache %s  (id=%s, sharing=%s, uid=%d, gid=%d)", m.Target, m.ID, m.Sharing, *m.UID, *m.GID)
+				if m.Follows != "" {
+					fmt.Fprintf(&b, "  follows %s", m.Follows)
+				}
+				b.WriteString("\n")
 			default:
 				fmt.Fprintf(&b, "    + file  %s  (generated, read-only, this step only)\n", m.Target)
 			}

@@ -118,12 +118,17 @@ func TestMultiStagePlan(t *testing.T) {
 		t.Errorf("npm inside sh -c inside a heredoc: %+v", heredoc)
 	}
 
+	// Line 22's npm cache holds what upstream would have left in the
+	// layer: later steps of the stage get it too.
 	user := stepAt(t, rep, 28)
-	if user.User != "1000:1000" || !slices.Equal(cacheTargets(user), []string{"/home/app/.cache/pip"}) {
+	if user.User != "1000:1000" || !slices.Equal(cacheTargets(user), []string{"/home/app/.cache/pip", "/root/.npm"}) {
 		t.Fatalf("non-root pip: %+v", user)
 	}
-	if m := user.Mounts[0]; *m.UID != 1000 || *m.GID != 1000 {
-		t.Errorf("non-root cache owned by %d:%d", *m.UID, *m.GID)
+	if m := user.Mounts[0]; *m.UID != 1000 || *m.GID != 1000 || m.Follows != "" {
+		t.Errorf("non-root cache owned by %d:%d (follows %q)", *m.UID, *m.GID, m.Follows)
+	}
+	if m := user.Mounts[1]; m.Follows != "line 22" || m.ID != "//root/.npm" {
+		t.Errorf("followed npm cache %+v", m)
 	}
 }
 

@@ -1,0 +1,395 @@
+package llbtransform
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/autocache/autocache/pkgmgr"
+	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// A lineage is a chain of root filesystems: an image (or scratch), then each
+// RUN, COPY or merge built on the previous one, across stages (FROM stage).
+// Two rules follow it:
+//
+//   - Follow the content: once a step's cache at T holds what upstream
+//     would have left in the layer, every later ExecOp of the lineage gets
+//     the same mount, so it sees what it would have seen upstream.
+//   - Never hide content: a new cache at T is mounted only where nothing
+//     the step needs can be at T: not in the base image (Options.Contents),
+//     not put there by a COPY or by an earlier step that ran without the
+//     cache, and not needed by a later step that could not download it
+//     again (--network=none) or that a COPY --from reads.
+
+// node is what the lineage rules know about one op of the input.
+type node struct {
+	op       *pb.Op
+	parent   digest.Digest // the op its root filesystem comes from ("" = none)
+	source   bool          // a SourceOp: a lineage starts here
+	opaque   string        // why the lineage can't be followed through it ("" = it can)
+	writes   []write       // content a FileOp or merge puts into the filesystem
+	children []digest.Digest
+	where    string // "line 5", for notes
+}
+
+// write is content that some op puts at path (and under it).
+type write struct {
+	path     string
+	dirOnly  bool   // only creates directories (mkdir): no content at path itself
+	notAbove bool   // puts nothing into directories below path that it did not name
+	what     string // for notes
+}
+
+// hits says whether w may leave content at or under target.
+func (w write) hits(target string) bool {
+	if w.dirOnly {
+		return within(w.path, target) && w.path != target
+	}
+	if w.notAbove {
+		return within(w.path, target)
+	}
+	return within(w.path, target) || within(target, w.path)
+}
+
+// lineState is what a lineage holds at one op.
+type lineState struct {
+	source digest.Digest                // the op it starts from ("" = scratch)
+	opaque string                       // why what it starts from can't be read
+	active map[string]pkgmgr.CacheMount // caches of earlier steps, by target
+	dirty  []write                      // content put there without a cache
+}
+
+func (s *lineState) clone() *lineState {
+	c := *s
+	c.active = maps.Clone(s.active)
+	c.dirty = slices.Clone(s.dirty)
+	return &c
+}
+
+func (s *lineState) follows() []pkgmgr.CacheMount {
+	var out []pkgmgr.CacheMount
+	for _, k := range slices.Sorted(maps.Keys(s.active)) {
+		out = append(out, s.active[k])
+	}
+	return out
+}
+
+// lineageNodes finds every op's place in its lineage.
+func lineageNodes(ops []decodedOp, def *pb.Definition) map[digest.Digest]*node {
+	nodes := make(map[digest.Digest]*node, len(ops))
+	steps := 0
+	for _, o := range ops {
+		n := &node{op: o.op}
+		nodes[o.dgst] = n
+		if line := firstLine(sourceLocations(def, string(o.dgst))); line > 0 {
+			n.where = fmt.Sprintf("line %d", line)
+		}
+		inputs := o.op.Inputs
+		input := func(i int64) (digest.Digest, bool) {
+			if i < 0 {
+				return "", true // scratch
+			}
+			if i >= int64(len(inputs)) {
+				return "", false
+			}
+			return digest.Digest(inputs[i].Digest), true
+		}
+		switch x := o.op.Op.(type) {
+		case *pb.Op_Source:
+			n.source = true
+		case *pb.Op_Exec:
+			steps++
+			if n.where == "" {
+				n.where = fmt.Sprintf("step %d", steps)
+			}
+			root := rootfsMount(x.Exec)
+			if root == nil {
+				n.opaque = "the step has no root filesystem"
+				break
+			}
+			d, ok := input(root.Input)
+			if !ok {
+				n.opaque = "bad input"
+				break
+			}
+			n.parent = d
+			if p := nodes[d]; p != nil && p.op.GetExec() != nil {
+				if pr := rootfsMount(p.op.GetExec()); pr == nil || inputs[root.Input].Index != pr.Output {
+					n.opaque = "it starts from another mount of a step"
+				}
+			}
+		case *pb.Op_File:
+			// Files from the build context: the user's sources, not caches.
+			fromContext := func(i int64) bool {
+				d, ok := input(i)
+				src := nodes[d]
+				return ok && d != "" && src != nil && strings.HasPrefix(src.op.GetSource().GetIdentifier(), "local://")
+			}
+			base, ws, ok := fileChain(x.File, int64(len(inputs)), fromContext)
+			if !ok {
+				n.opaque = "a file operation we can't follow"
+				break
+			}
+			n.parent, _ = input(base)
+			n.writes = describe(ws, n.where)
+		case *pb.Op_Merge:
+			ins := x.Merge.Inputs
+			if len(ins) == 0 {
+				break
+			}
+			if d, ok := input(ins[0].Input); ok {
+				n.parent = d
+			} else {
+				n.opaque = "bad input"
+			}
+			// COPY --link: the other layers are FileOps on scratch.
+			for _, in := range ins[1:] {
+				d, ok := input(in.Input)
+				l := nodes[d]
+				var ws []write
+				if ok && l != nil && l.op.GetFile() != nil && l.parent == "" && l.opaque == "" {
+					ws = l.writes
+				} else {
+					ws = []write{{path: "/", what: "a merged layer"}}
+				}
+				n.writes = append(n.writes, describe(ws, n.where)...)
+			}
+		default:
+			n.opaque = "it is built by an operation we can't follow"
+		}
+		if n.parent != "" {
+			if p := nodes[n.parent]; p != nil {
+				p.children = append(p.children, o.dgst)
+			} else {
+				n.opaque = "bad input"
+			}
+		}
+	}
+	return nodes
+}
+
+func describe(ws []write, where string) []write {
+	out := make([]write, len(ws))
+	for i, w := range ws {
+		if where == "" {
+			where = "a file operation"
+		}
+		out[i] = w
+		out[i].what = where + " writes " + w.path
+	}
+	return out
+}
+
+// fileChain follows a FileOp's actions from its output back to the input
+// the output is built on (-1 = scratch), and lists what they write.
+func fileChain(f *pb.FileOp, nInputs int64, fromContext func(int64) bool) (base int64, ws []write, ok bool) {
+	var last *pb.FileAction
+	for _, a := range f.Actions {
+		if a.Output >= 0 {
+			last = a
+		}
+	}
+	for a := last; a != nil; {
+		switch x := a.Action.(type) {
+		case *pb.FileAction_Copy:
+			dest := cleanPath(x.Copy.Dest)
+			if fromContext(a.SecondaryInput) {
+				// COPY . /home/app is taken not to bring a cache directory
+				// along: only what lands at dest or dest/<name> counts.
+				ws = append(ws, write{path: dest, notAbove: true},
+					write{path: path.Join(dest, path.Base(cleanPath(x.Copy.Src))), notAbove: true})
+			} else {
+				ws = append(ws, write{path: dest})
+			}
+		case *pb.FileAction_Mkfile:
+			ws = append(ws, write{path: cleanPath(x.Mkfile.Path)})
+		case *pb.FileAction_Mkdir:
+			ws = append(ws, write{path: cleanPath(x.Mkdir.Path), dirOnly: true})
+		case *pb.FileAction_Symlink:
+			ws = append(ws, write{path: cleanPath(x.Symlink.Newpath)})
+		case *pb.FileAction_Rm:
+		default:
+			ws = append(ws, write{path: "/"})
+		}
+		switch i := a.Input; {
+		case i < nInputs:
+			return i, ws, i >= -1
+		case i-nInputs < int64(len(f.Actions)):
+			a = f.Actions[i-nInputs]
+		default:
+			return 0, nil, false
+		}
+	}
+	return 0, nil, false
+}
+
+func cleanPath(p string) string { return path.Join("/", p) }
+
+// within reports whether p is dir or below it.
+func within(p, dir string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
+func rootfsMount(ex *pb.ExecOp) *pb.Mount {
+	for _, m := range ex.Mounts {
+		if m.Dest == "/" {
+			return m
+		}
+	}
+	return nil
+}
+
+// firstLine is the first Dockerfile line of an op (0 when unknown).
+func firstLine(l *pb.Locations) int {
+	line := 0
+	for _, loc := range l.GetLocations() {
+		for _, r := range loc.GetRanges() {
+			if n := int(r.GetStart().GetLine()); n > 0 && (line == 0 || n < line) {
+				line = n
+			}
+		}
+	}
+	return line
+}
+
+// inherit is the lineage state an op starts from (a copy it may change).
+func (t *transformer) inherit(d digest.Digest) *lineState {
+	n := t.nodes[d]
+	switch {
+	case n == nil:
+		return &lineState{opaque: "bad input"}
+	case n.opaque != "":
+		return &lineState{opaque: n.opaque}
+	case n.source:
+		return &lineState{source: d}
+	case n.parent == "":
+		return &lineState{} // scratch
+	}
+	if p := t.lines[n.parent]; p != nil {
+		return p.clone()
+	}
+	return &lineState{opaque: "bad input"}
+}
+
+// veto says why a new cache c must not be mounted on step d, whose lineage
+// holds st, and whether the step then leaves content at c.Target.
+func (t *transformer) veto(ctx context.Context, d digest.Digest, st *lineState, c pkgmgr.CacheMount) (string, bool) {
+	target := c.Target
+	for _, k := range slices.Sorted(maps.Keys(st.active)) {
+		if within(k, target) || within(target, k) {
+			return "inside the cache at " + k + " that follows " + st.active[k].Follows, false
+		}
+	}
+	for _, w := range st.dirty {
+		if w.hits(target) {
+			return w.what, true
+		}
+	}
+	if !c.Local {
+		if why := t.downstream(d, target); why != "" {
+			return why, true
+		}
+	}
+	if st.opaque != "" {
+		return "cannot tell what the base has there: " + st.opaque, true
+	}
+	if st.source == "" || t.opt.Contents == nil {
+		return "", false
+	}
+	entries, err := t.contents(ctx, st.source, target)
+	if err != nil {
+		return "cannot read " + target + " in the base image: " + err.Error(), true
+	}
+	for _, e := range entries {
+		if !skeletal(path.Clean(e), c.Skeleton) {
+			return target + " has content in the base image (" + e + "); not cached", true
+		}
+	}
+	return "", false
+}
+
+// downstream says why caching target from step d on would break a later
+// step of its lineage: one that runs without network (if BuildKit dropped
+// the cache, it could not download the content again), one whose layers a
+// COPY --from reads there, or one that would not see what a COPY put there.
+func (t *transformer) downstream(d digest.Digest, target string) string {
+	type item struct {
+		d       digest.Digest
+		written string // a FileOp after d wrote into target
+	}
+	var stack []item
+	push := func(from digest.Digest, written string) {
+		ch := t.nodes[from].children
+		for i := len(ch) - 1; i >= 0; i-- {
+			stack = append(stack, item{ch[i], written})
+		}
+	}
+	push(d, "")
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		n := t.nodes[it.d]
+		if ex := n.op.GetExec(); ex != nil {
+			for _, k := range t.keep[it.d] {
+				if within(k, target) || within(target, k) {
+					return "a later stage reads " + k + " from " + n.where + "'s layers"
+				}
+			}
+			covered := false
+			for _, m := range ex.Mounts {
+				if m.Dest != "/" && within(target, path.Clean(m.Dest)) {
+					covered = true // it sees its own mount there, as upstream
+				}
+			}
+			if !covered && ex.Network == pb.NetMode_NONE {
+				return n.where + " runs with --network=none and could not download it again"
+			}
+			if !covered && it.written != "" {
+				return it.written + " and " + n.where + " would not see it under the cache"
+			}
+		}
+		written := it.written
+		for _, w := range n.writes {
+			if written == "" && w.hits(target) {
+				written = w.what
+			}
+		}
+		push(it.d, written)
+	}
+	return ""
+}
+
+type contentsAnswer struct {
+	entries []string
+	err     error
+}
+
+// contents lists dir in the result of source, once per (source, dir).
+func (t *transformer) contents(ctx context.Context, source digest.Digest, dir string) ([]string, error) {
+	key := string(source) + "\x00" + dir
+	a, ok := t.listed[key]
+	if !ok {
+		src := source
+		if nd, ok := t.renamed[source]; ok {
+			src = nd
+		}
+		a.entries, a.err = t.opt.Contents(ctx, t.subDefinition(&pb.Input{Digest: string(src)}), dir)
+		t.listed[key] = a
+	}
+	return a.entries, a.err
+}
+
+// skeletal says whether entry is in skel (pkgmgr.CacheMount.Skeleton).
+func skeletal(entry string, skel []string) bool {
+	for _, s := range skel {
+		if dir, tree := strings.CutSuffix(s, "/"); entry == s || tree && within(entry, dir) {
+			return true
+		}
+	}
+	return false
+}
