@@ -6,6 +6,7 @@ package frontend
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path"
 	"strconv"
@@ -157,7 +158,7 @@ type rewritingClient struct {
 func (r *rewritingClient) Solve(ctx context.Context, req client.SolveRequest) (*client.Result, error) {
 	if req.Definition != nil {
 		// Fail open: if the definition can't be rewritten, it is solved as upstream made it.
-		if res, err := llbtransform.Transform(ctx, req.Definition, r.opt); err == nil && res.Changed {
+		if res, err := transform(ctx, req.Definition, r.opt); err == nil && res.Changed {
 			req.Definition = res.Def
 			for _, s := range res.Steps {
 				if s.Rewritten {
@@ -167,6 +168,17 @@ func (r *rewritingClient) Solve(ctx context.Context, req client.SolveRequest) (*
 		}
 	}
 	return r.Client.Solve(ctx, req)
+}
+
+// transform is llbtransform.Transform with a panic turned into an error:
+// a bug in autocache must cost the caching, never the build.
+func transform(ctx context.Context, def *pb.Definition, opt llbtransform.Options) (res *llbtransform.Result, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("llbtransform panicked: %v", p)
+		}
+	}()
+	return llbtransform.Transform(ctx, def, opt)
 }
 
 // accounts reads /etc/passwd and /etc/group from the filesystem that rootfs

@@ -227,3 +227,19 @@ func TestListTree(t *testing.T) {
 		}
 	}
 }
+
+// TestSolvePanicFailsOpen: a panic inside the transform (here from a
+// Contents callback) must leave the definition as upstream made it.
+func TestSolvePanicFailsOpen(t *testing.T) {
+	rec := &recordingClient{}
+	rc := &rewritingClient{Client: rec, opt: llbtransform.Options{
+		Contents: func(context.Context, *pb.Definition, string) ([]string, error) { panic("boom") },
+	}}
+	def := pipDef(t)
+	if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: def}); err != nil {
+		t.Fatal(err)
+	}
+	if rec.reqs[0].Definition != def {
+		t.Fatal("the definition was changed after a panic")
+	}
+}
