@@ -151,7 +151,8 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 }
 
 // cachedByStage gathers the steps' cache mounts per stage, stages in the
-// order of their first step.
+// order of their first step; a mount inside another listed one (a
+// per-image cache of built wheels) is covered by it.
 func cachedByStage(steps []Step) []Stage {
 	out := []Stage{}
 	index := map[string]int{}
@@ -168,8 +169,12 @@ func cachedByStage(steps []Step) []Stage {
 			}
 		}
 	}
-	for _, st := range out {
+	for i, st := range out {
 		sort.Strings(st.Cached)
+		all := slices.Clone(st.Cached)
+		out[i].Cached = slices.DeleteFunc(st.Cached, func(d string) bool {
+			return slices.ContainsFunc(all, func(o string) bool { return strings.HasPrefix(d, o+"/") })
+		})
 	}
 	return out
 }
