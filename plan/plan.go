@@ -292,11 +292,16 @@ func (s stages) at(line int) string {
 	return name
 }
 
+// emptyConfig is the config of an image that can't be resolved: empty but
+// for one layer, since upstream converts an image without layers to
+// scratch, and per-image cache ids name the image.
+var emptyConfig = []byte(`{"rootfs":{"type":"layers","diff_ids":["sha256:` + strings.Repeat("0", 64) + `"]}}`)
+
 // emptyConfigResolver gives every image an empty config (--offline).
 type emptyConfigResolver struct{}
 
 func (emptyConfigResolver) ResolveImageConfig(ctx context.Context, ref string, opt sourceresolver.Opt) (string, digest.Digest, []byte, error) {
-	return ref, "", []byte("{}"), nil
+	return ref, "", emptyConfig, nil
 }
 
 // fallbackResolver asks the registry and, when it can't be reached, says so
@@ -314,5 +319,5 @@ func (f *fallbackResolver) ResolveImageConfig(ctx context.Context, ref string, o
 	if f.warn != nil {
 		fmt.Fprintf(f.warn, "autocache: cannot resolve %s (%v); using an empty image config\n", ref, err)
 	}
-	return ref, "", []byte("{}"), nil
+	return ref, "", emptyConfig, nil
 }

@@ -140,6 +140,10 @@ func TestTargetAndNamespace(t *testing.T) {
 	if id := rep.Steps[0].Mounts[0].ID; id != "proj//root/.cache/pip" && id != "proj/root/.cache/pip" {
 		t.Errorf("namespaced id %q", id)
 	}
+	// Offline too, the built wheels' id names the stage's base image.
+	if id := rep.Steps[0].Mounts[1].ID; id != "proj/from:docker.io/library/python:3.12-slim//root/.cache/pip/wheels" {
+		t.Errorf("per-image id %q", id)
+	}
 }
 
 func TestJSONContract(t *testing.T) {
