@@ -19,6 +19,13 @@ const (
 // them out of the image instead).
 const aptDockerCleanConf = "Dir::Cache::pkgcache \"\";\nDir::Cache::srcpkgcache \"\";\n"
 
+// With the lists cached, other sources' lists stay: `apt-get update`
+// deletes every file in lists/ that its current sources don't name
+// (apt-pkg/update.cc, APT::List-Cleanup), so bookworm and trixie builds on
+// one platform deleted each other's lists every time. apt reads the index
+// files of its configured sources only (named by URI, suite in the name).
+const aptKeepListsConf = "APT::List-Cleanup \"false\";\n"
+
 const aptKeepDebsConf = "Binary::apt::APT::Keep-Downloaded-Packages \"true\";\nAPT::Keep-Downloaded-Packages \"true\";\n"
 
 // xx-apt* are tonistiigi/xx's cross-compiling wrappers around apt-get.
@@ -101,10 +108,17 @@ func analyzeApt(a *analysis) {
 			a.note("apt", "not shadowing docker-clean: "+why)
 			return
 		}
+		conf := aptDockerCleanConf
+		if mounted[aptLists] {
+			conf += aptKeepListsConf
+		}
 		a.files = append(a.files,
-			FileMount{Manager: "apt", Target: aptDockerClean, Contents: []byte(aptDockerCleanConf)},
+			FileMount{Manager: "apt", Target: aptDockerClean, Contents: []byte(conf)},
 			FileMount{Manager: "apt", Target: aptKeepDebs, Contents: []byte(aptKeepDebsConf)})
 		a.note("apt", "shadowed "+aptDockerClean+", kept downloaded .debs")
+		if mounted[aptLists] {
+			a.note("apt", "kept other sources' lists (APT::List-Cleanup off)")
+		}
 	})
 }
 
