@@ -24,6 +24,10 @@ const aptDockerCleanConf = "Dir::Cache::pkgcache \"\";\nDir::Cache::srcpkgcache 
 // (apt-pkg/update.cc, APT::List-Cleanup), so bookworm and trixie builds on
 // one platform deleted each other's lists every time. apt reads the index
 // files of its configured sources only (named by URI, suite in the name).
+// It does scan lists/ for Translation-* names to add description
+// languages (apt.conf(5), Acquire::Languages), which it then fetches for
+// its own sources; Docker's Debian images set Acquire::Languages "none",
+// and those files were there at the start of an update before, too.
 const aptKeepListsConf = "APT::List-Cleanup \"false\";\n"
 
 const aptKeepDebsConf = "Binary::apt::APT::Keep-Downloaded-Packages \"true\";\nAPT::Keep-Downloaded-Packages \"true\";\n"
