@@ -63,7 +63,7 @@ func TestSolveRewritesDefinitions(t *testing.T) {
 	if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: def}); err != nil {
 		t.Fatal(err)
 	}
-	if got := cacheMounts(t, rec.reqs[0].Definition); !slices.Equal(got, []string{"team//root/.cache/pip"}) {
+	if got := cacheMounts(t, rec.reqs[0].Definition); !slices.Equal(got, []string{"team//root/.cache/pip", "team/from:docker.io/library/python:3.11-slim//root/.cache/pip/wheels"}) {
 		t.Fatalf("cache mounts %v", got)
 	}
 	if n := rc.rewritten.Load(); n != 1 {
@@ -165,7 +165,7 @@ func TestSolveUsesScope(t *testing.T) {
 	if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: pipDef(t)}); err != nil {
 		t.Fatal(err)
 	}
-	if got := cacheMounts(t, rec.reqs[0].Definition); !slices.Equal(got, []string{"team/@tenant-1//root/.cache/pip"}) {
+	if got := cacheMounts(t, rec.reqs[0].Definition); !slices.Equal(got, []string{"team/@tenant-1//root/.cache/pip", "team/@tenant-1/from:docker.io/library/python:3.11-slim//root/.cache/pip/wheels"}) {
 		t.Fatalf("cache mounts %v", got)
 	}
 }

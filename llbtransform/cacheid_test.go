@@ -1,6 +1,7 @@
 package llbtransform
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -50,38 +51,66 @@ func TestCacheIDMatchesHandWrittenMounts(t *testing.T) {
 		{"a/b", "/go/pkg/mod", "/go/pkg/mod"},
 	} {
 		want := upstreamCacheID(t, tc.ns, tc.written)
-		if got := CacheID(tc.ns, "", "", tc.clean); got != want {
+		if got := CacheID(tc.ns, "", "", "", tc.clean); got != want {
 			t.Errorf("ns %q target %q: autocache %q, upstream %q", tc.ns, tc.written, got, want)
 		}
 	}
 }
 
 func TestCacheIDGrammar(t *testing.T) {
-	for _, tc := range []struct{ ns, scope, platform, target, want string }{
-		{"", "", "", "/root/.cache/pip", "//root/.cache/pip"},
-		{"proj", "", "", "/root/.cache/pip", "proj//root/.cache/pip"},
-		{"", "team-a", "", "/root/.cache/pip", "/@team-a//root/.cache/pip"},
-		{"proj", "team-a", "", "/root/.cache/pip", "proj/@team-a//root/.cache/pip"},
-		{"", "", "linux/arm64/v8", "/var/cache/apt", "/linux/arm64/v8//var/cache/apt"},
-		{"proj", "team-a", "linux/amd64", "/var/cache/apt", "proj/@team-a/linux/amd64//var/cache/apt"},
+	const py = "docker.io/library/python:3.11-alpine"
+	for _, tc := range []struct{ ns, scope, platform, image, target, want string }{
+		{"", "", "", "", "/root/.cache/pip", "//root/.cache/pip"},
+		{"proj", "", "", "", "/root/.cache/pip", "proj//root/.cache/pip"},
+		{"", "team-a", "", "", "/root/.cache/pip", "/@team-a//root/.cache/pip"},
+		{"proj", "team-a", "", "", "/root/.cache/pip", "proj/@team-a//root/.cache/pip"},
+		{"", "", "linux/arm64/v8", "", "/var/cache/apt", "/linux/arm64/v8//var/cache/apt"},
+		{"proj", "team-a", "linux/amd64", "", "/var/cache/apt", "proj/@team-a/linux/amd64//var/cache/apt"},
+		{"", "", "", py, "/root/.cache/pip/wheels", "/from:docker.io/library/python:3.11-alpine//root/.cache/pip/wheels"},
+		{"proj", "team-a", "", NoImage, "/root/.cache/pip/wheels", "proj/@team-a/from:-//root/.cache/pip/wheels"},
+		{"", "t", "linux/arm/v7", "docker.io/library/python@sha256:" + strings.Repeat("a", 64), "/x",
+			"/@t/linux/arm/v7/from:docker.io/library/python@sha256:" + strings.Repeat("a", 64) + "//x"},
 	} {
-		id := CacheID(tc.ns, tc.scope, tc.platform, tc.target)
+		id := CacheID(tc.ns, tc.scope, tc.platform, tc.image, tc.target)
 		if id != tc.want {
 			t.Errorf("%+v: %q", tc, id)
 			continue
 		}
-		// It parses back: after ns + "/", the qualifiers end at the first "//".
+		// It parses back: after ns + "/", the qualifiers end at the first
+		// "//"; "@" starts the scope, "from:" the image.
 		rest := strings.TrimPrefix(id, tc.ns+"/")
 		quals, target := "", rest
 		if i := strings.Index(rest, "//"); i >= 0 {
 			quals, target = rest[:i], rest[i+1:]
 		}
-		scope, platform := "", quals
+		scope := ""
 		if strings.HasPrefix(quals, "@") {
-			scope, platform, _ = strings.Cut(quals[1:], "/")
+			scope, quals, _ = strings.Cut(quals[1:], "/")
 		}
-		if scope != tc.scope || platform != tc.platform || target != tc.target {
-			t.Errorf("%q parses as %q %q %q", id, scope, platform, target)
+		platform, image, _ := strings.Cut(quals, "from:")
+		platform = strings.TrimSuffix(platform, "/")
+		if scope != tc.scope || platform != tc.platform || image != tc.image || target != tc.target {
+			t.Errorf("%q parses as %q %q %q %q", id, scope, platform, image, target)
+		}
+	}
+}
+
+func TestImageName(t *testing.T) {
+	dgst := "sha256:" + strings.Repeat("0", 64)
+	for in, want := range map[string]string{
+		"docker-image://docker.io/library/python:3.11-alpine@" + dgst: "docker.io/library/python:3.11-alpine",
+		"docker-image://docker.io/library/python:3.11-alpine":         "docker.io/library/python:3.11-alpine",
+		"docker-image://python:3.11-slim":                             "docker.io/library/python:3.11-slim",
+		"docker-image://ghcr.io/astral-sh/uv:python3.12-bookworm":     "ghcr.io/astral-sh/uv:python3.12-bookworm",
+		"docker-image://python":                                       "docker.io/library/python:latest",
+		"docker-image://docker.io/library/python@" + dgst:             "docker.io/library/python@" + dgst,
+		"docker-image://Not A Ref":                                    NoImage,
+		"local://context":                                             NoImage,
+		"oci-layout://store/ref@" + dgst:                              NoImage,
+		"":                                                            NoImage,
+	} {
+		if got := imageName(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
 		}
 	}
 }
@@ -124,8 +153,9 @@ func TestCacheIDsInTransform(t *testing.T) {
 			"/root/.cache/pip": "//root/.cache/pip",
 		}},
 		{arm, "t1", map[string]string{
-			"/var/cache/apt":   "/@t1/linux/arm64//var/cache/apt",
-			"/root/.cache/pip": "/@t1//root/.cache/pip",
+			"/var/cache/apt":          "/@t1/linux/arm64//var/cache/apt",
+			"/root/.cache/pip":        "/@t1//root/.cache/pip",
+			"/root/.cache/pip/wheels": "/@t1/from:docker.io/library/python:3.11-slim//root/.cache/pip/wheels",
 		}},
 	} {
 		st := llb.Image("docker.io/library/python:3.11-slim", llb.Platform(tc.p))
@@ -146,5 +176,59 @@ func TestCacheIDsInTransform(t *testing.T) {
 				t.Errorf("%v scope %q: %s has id %q, want %q", tc.p, tc.scope, target, got[target], id)
 			}
 		}
+	}
+}
+
+// Built wheels are cached per base image: two stages FROM different images
+// share the download cache and get different wheel caches, and the image
+// follows the lineage into a stage built FROM another stage and into later
+// steps. A nested mount comes after the cache around it.
+func TestPerImageCacheIDs(t *testing.T) {
+	py := func(ref string) llb.State {
+		return llb.Image(ref, llb.Platform(linux)).AddEnv("PATH", "/usr/local/bin:/usr/bin:/bin")
+	}
+	alpine := run(py("python:3.11-alpine@sha256:"+strings.Repeat("1", 64)), "pip install cffi")
+	slim := run(py("docker.io/library/python:3.11-slim"), "pip install cffi && echo slim")
+	onSlim := run(run(slim, "echo next stage"), "pip install flask")
+	fromScratch := run(llb.Scratch().AddEnv("PATH", "/usr/bin:/bin"), "pip install x")
+	in := marshal(t, llb.Merge([]llb.State{alpine, onSlim, fromScratch}))
+	res := transform(t, in, Options{})
+	steps := byScript(res)
+	const wheels = "/root/.cache/pip/wheels"
+	for script, want := range map[string]string{
+		"pip install cffi":              "/from:docker.io/library/python:3.11-alpine//root/.cache/pip/wheels",
+		"pip install cffi && echo slim": "/from:docker.io/library/python:3.11-slim//root/.cache/pip/wheels",
+		"echo next stage":               "/from:docker.io/library/python:3.11-slim//root/.cache/pip/wheels",
+		"pip install flask":             "/from:docker.io/library/python:3.11-slim//root/.cache/pip/wheels",
+		"pip install x":                 "/from:-//root/.cache/pip/wheels",
+	} {
+		s := steps[script]
+		w, p := mountOf(s, wheels), mountOf(s, "/root/.cache/pip")
+		if w == nil || p == nil || w.ID != want || p.ID != "//root/.cache/pip" {
+			t.Errorf("%q: mounts %+v, want the wheels at %q and the pip cache at //root/.cache/pip", script, s.Mounts, want)
+			continue
+		}
+		op, _ := pbMount(t, res, s, wheels)
+		outer, inner := -1, -1
+		for i, m := range op.GetExec().GetMounts() {
+			switch m.Dest {
+			case "/root/.cache/pip":
+				outer = i
+			case wheels:
+				inner = i
+				if m.MountType != pb.MountType_CACHE || m.CacheOpt.Sharing != pb.CacheSharingOpt_SHARED {
+					t.Errorf("%q: wheels mount %v", script, m)
+				}
+			}
+		}
+		if outer < 0 || inner < outer {
+			t.Errorf("%q: the wheels mount (%d) is not after the pip cache (%d)", script, inner, outer)
+		}
+	}
+	if again := transform(t, in, Options{}); !bytes.Equal(defBytes(t, res.Def), defBytes(t, again.Def)) {
+		t.Fatal("same input gave different output")
+	}
+	if again := transform(t, res.Def, Options{}); again.Changed {
+		t.Fatal("a second transform changed the definition again")
 	}
 }

@@ -276,6 +276,15 @@ func (t *transformer) inherit(d digest.Digest) *lineState {
 	return &lineState{opaque: "bad input"}
 }
 
+// baseImage names the image st's lineage starts from, for per-image cache
+// ids (imageName; NoImage for scratch).
+func (t *transformer) baseImage(st *lineState) string {
+	if n := t.nodes[st.source]; st.source != "" && n != nil {
+		return imageName(n.op.GetSource().GetIdentifier())
+	}
+	return NoImage
+}
+
 // veto says why a new cache c must not be mounted on step d, whose lineage
 // holds st, and whether the step then leaves content at c.Target.
 func (t *transformer) veto(ctx context.Context, d digest.Digest, st *lineState, c pkgmgr.CacheMount) (string, bool) {

@@ -24,7 +24,7 @@ import (
 type Options struct {
 	// CacheNS is BUILDKIT_CACHE_MOUNT_NS: cache ids are CacheNS + "/" + target
 	// (CacheID), exactly like a hand-written --mount=type=cache,target=… so both
-	// share one cache, unless a scope or the platform is added.
+	// share one cache, unless a scope, the platform or the base image is added.
 	CacheNS string
 	// Scope (AUTOCACHE_SCOPE) keeps the caches autocache adds apart from other
 	// scopes' on one builder; "" = none. Its grammar is in CacheID.
@@ -265,7 +265,7 @@ func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, e
 		slices.Equal(plan.Args, in.Args) && slices.Equal(plan.Env, in.Env)) {
 		return step, false
 	}
-	added, err := t.apply(ctx, op, ex, md, plan)
+	added, err := t.apply(ctx, op, ex, md, plan, t.baseImage(st))
 	if err != nil {
 		// Fail open: the op is untouched until apply succeeds, and writes
 		// what it downloads into the layer.
@@ -303,8 +303,8 @@ func analyze(s pkgmgr.Step, o pkgmgr.Options) (plan pkgmgr.Plan, err error) {
 }
 
 // apply edits op in place. It first builds everything that can fail, so an
-// error leaves op untouched.
-func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata, plan pkgmgr.Plan) ([]Mount, error) {
+// error leaves op untouched. image is the lineage's base image (baseImage).
+func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata, plan pkgmgr.Plan, image string) ([]Mount, error) {
 	var (
 		mounts []*pb.Mount
 		added  []Mount
@@ -323,6 +323,8 @@ func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *p
 		gen = append(gen, g)
 		return base + int64(len(inputs)-1)
 	}
+	// plan.Caches is sorted by target, so a cache nested in another (a
+	// per-image one) comes after it; BuildKit mounts in destination order.
 	for _, c := range plan.Caches {
 		if !path.IsAbs(c.Target) || path.Clean(c.Target) != c.Target || c.Target == "/" {
 			return nil, errors.Errorf("bad cache target %q", c.Target)
@@ -332,7 +334,7 @@ func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *p
 			Dest:      c.Target,
 			Output:    int64(pb.SkipOutput),
 			MountType: pb.MountType_CACHE,
-			CacheOpt:  &pb.CacheOpt{ID: cacheID(t.opt, c, op.Platform), Sharing: sharing(c.Sharing)},
+			CacheOpt:  &pb.CacheOpt{ID: cacheID(t.opt, c, op.Platform, image), Sharing: sharing(c.Sharing)},
 		}
 		if c.UID != 0 || c.GID != 0 {
 			// Like upstream's --mount=type=cache,uid=…,gid=…: the cache starts

@@ -223,6 +223,43 @@ func (a *analysis) want(mgr string, u user, target, sharing string) {
 		Local: localManagers[mgr], Skeleton: skeleton(mgr, target)})
 }
 
+// wantBuilt asks for a cache at target for what the manager builds there
+// (CacheMount.PerImage); inside is the manager's cache around it, or "".
+// Nested, it is asked for only for root: the runtime creates the
+// mountpoint in the outer cache as root, and a hand-written mount of that
+// cache (same id) run as the user could then not write there. A non-root
+// step's built wheels stay in the outer cache.
+func (a *analysis) wantBuilt(mgr string, u user, inside, target, sharing string) {
+	if uid, _ := u.owner(); inside != "" && uid != 0 {
+		a.note(mgr, "built wheels stay in "+inside+", shared by every image: the step is not run as root")
+		return
+	}
+	a.want(mgr, u, target, sharing)
+	for _, r := range a.reqs {
+		if r.Target == target && r.Follows == "" {
+			r.PerImage = true
+		}
+	}
+}
+
+// nestedIn is the requested cache that target, a per-image one, is inside
+// of, or nil.
+func (a *analysis) nestedIn(target string) *CacheMount {
+	per := false
+	for _, r := range a.reqs {
+		per = per || r.Target == target && r.PerImage
+	}
+	if !per {
+		return nil
+	}
+	for _, r := range a.reqs {
+		if r.Target != target && within(target, r.Target) {
+			return r
+		}
+	}
+	return nil
+}
+
 // System package managers: what they leave in their caches (downloaded
 // packages, lists) is deleted by images and Dockerfiles anyway, and their
 // locked caches would serialize every later step they were given to.
@@ -306,6 +343,22 @@ func (a *analysis) decide() map[string]bool {
 				changed = true
 			}
 		}
+		// A per-image cache and the cache around it go together: alone,
+		// the outer one would take in what the step builds, for every
+		// image, and the inner one could be hit by an rm of the outer.
+		for _, r := range a.reqs {
+			o := a.nestedIn(r.Target)
+			if o == nil || mounted[r.Target] == mounted[o.Target] {
+				continue
+			}
+			t, why := o.Target, r.Target+" inside it is not cached"
+			if mounted[r.Target] {
+				t, why = r.Target, "the cache around it ("+o.Target+") is not"
+			}
+			delete(mounted, t)
+			a.note(owner[t], "skipped "+t+": "+why)
+			changed = true
+		}
 	}
 	return mounted
 }
@@ -341,6 +394,9 @@ func (a *analysis) blocker(target string) string {
 		for _, i := range r.paths {
 			w := r.cmd.argv[i]
 			if p, ok := absPattern(w, r.cmd.cwd); ok {
+				if o := a.nestedIn(target); o != nil && patUnder(p, o.Target) {
+					continue // cleans the outer cache: goes when both are mounted
+				}
 				if patReaches(p, target) && !patUnder(p, target) {
 					return "`" + oneLine(r.cmd.raw) + "` would remove the mountpoint"
 				}
@@ -452,6 +508,9 @@ func (a *analysis) plan(mounted map[string]bool) (Plan, error) {
 		}
 		p.Caches = append(p.Caches, *r)
 		msg := "cache " + r.Target + " (" + r.Sharing
+		if r.PerImage {
+			msg += ", per image"
+		}
 		if r.UID != 0 || r.GID != 0 {
 			msg += ", uid " + strconv.Itoa(r.UID) + " gid " + strconv.Itoa(r.GID)
 		}

@@ -43,7 +43,7 @@ var apkCases = []tcase{{
 	env: pythonEnv,
 	out: "set -eux; apk add --update-cache --virtual .build-deps gcc musl-dev libffi-dev; pip install cffi; " +
 		"apk del --no-network .build-deps",
-	caches: []string{"/etc/apk/cache locked 0:0", "/root/.cache/pip shared 0:0"},
+	caches: []string{"/etc/apk/cache locked 0:0", "/root/.cache/pip shared 0:0", "/root/.cache/pip/wheels shared 0:0 per-image"},
 }, {
 	name: "rm of /var/cache/apk stays: that is not the cache we mount",
 	in:   "apk add --update curl && rm -rf /var/cache/apk/*", env: alpineEnv,

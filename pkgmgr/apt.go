@@ -19,6 +19,17 @@ const (
 // them out of the image instead).
 const aptDockerCleanConf = "Dir::Cache::pkgcache \"\";\nDir::Cache::srcpkgcache \"\";\n"
 
+// With the lists cached, other sources' lists stay: `apt-get update`
+// deletes every file in lists/ that its current sources don't name
+// (apt-pkg/update.cc, APT::List-Cleanup), so bookworm and trixie builds on
+// one platform deleted each other's lists every time. apt reads the index
+// files of its configured sources only (named by URI, suite in the name).
+// It does scan lists/ for Translation-* names to add description
+// languages (apt.conf(5), Acquire::Languages), which it then fetches for
+// its own sources; Docker's Debian images set Acquire::Languages "none",
+// and those files were there at the start of an update before, too.
+const aptKeepListsConf = "APT::List-Cleanup \"false\";\n"
+
 const aptKeepDebsConf = "Binary::apt::APT::Keep-Downloaded-Packages \"true\";\nAPT::Keep-Downloaded-Packages \"true\";\n"
 
 // xx-apt* are tonistiigi/xx's cross-compiling wrappers around apt-get.
@@ -101,10 +112,17 @@ func analyzeApt(a *analysis) {
 			a.note("apt", "not shadowing docker-clean: "+why)
 			return
 		}
+		conf := aptDockerCleanConf
+		if mounted[aptLists] {
+			conf += aptKeepListsConf
+		}
 		a.files = append(a.files,
-			FileMount{Manager: "apt", Target: aptDockerClean, Contents: []byte(aptDockerCleanConf)},
+			FileMount{Manager: "apt", Target: aptDockerClean, Contents: []byte(conf)},
 			FileMount{Manager: "apt", Target: aptKeepDebs, Contents: []byte(aptKeepDebsConf)})
 		a.note("apt", "shadowed "+aptDockerClean+", kept downloaded .debs")
+		if mounted[aptLists] {
+			a.note("apt", "kept other sources' lists (APT::List-Cleanup off)")
+		}
 	})
 }
 

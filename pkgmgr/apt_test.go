@@ -1,6 +1,9 @@
 package pkgmgr
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 var (
 	aptBoth   = []string{"/var/cache/apt locked 0:0", "/var/lib/apt/lists locked 0:0"}
@@ -170,5 +173,35 @@ func TestAptOptions(t *testing.T) {
 	}
 	if p, _ := Analyze(s, Options{Managers: []string{}}); len(p.Managers) != 0 {
 		t.Fatalf("nothing enabled, got %+v", p)
+	}
+}
+
+// List-Cleanup is off only where the lists are cached, in the step's own
+// docker-clean; the rest of that file stays as it was.
+func TestAptListCleanupOffWithCachedLists(t *testing.T) {
+	for script, off := range map[string]bool{
+		"apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*": true,
+		"apt-get update && apt-get install -y curl":                                false, // lists kept in the layer
+		"apt-get install -y curl":                                                  false,
+	} {
+		p, err := Analyze(Step{Args: []string{"/bin/sh", "-c", script}, Env: debianEnv}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conf string
+		for _, f := range p.Files {
+			if f.Target == aptDockerClean {
+				conf = string(f.Contents)
+			}
+		}
+		if !strings.HasPrefix(conf, aptDockerCleanConf) {
+			t.Fatalf("%q: docker-clean %q", script, conf)
+		}
+		if got := strings.Contains(conf, `APT::List-Cleanup "false";`); got != off {
+			t.Errorf("%q: List-Cleanup off %v, want %v (%q)", script, got, off, conf)
+		}
+		if got := strings.Contains(strings.Join(p.Notes, "\n"), "APT::List-Cleanup off"); got != off {
+			t.Errorf("%q: note %v, want %v", script, got, off)
+		}
 	}
 }

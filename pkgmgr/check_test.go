@@ -169,7 +169,11 @@ func runCases(t *testing.T, cases []tcase) {
 			}
 			var caches []string
 			for _, m := range p.Caches {
-				caches = append(caches, fmt.Sprintf("%s %s %d:%d", m.Target, m.Sharing, m.UID, m.GID))
+				c := fmt.Sprintf("%s %s %d:%d", m.Target, m.Sharing, m.UID, m.GID)
+				if m.PerImage {
+					c += " per-image"
+				}
+				caches = append(caches, c)
 			}
 			if !slices.Equal(caches, c.caches) {
 				t.Errorf("caches\n got %q\nwant %q", caches, c.caches)

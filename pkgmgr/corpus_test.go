@@ -166,7 +166,11 @@ func TestCorpus(t *testing.T) {
 			}
 			fmt.Fprintf(&golden, "== %s %s\n", cs.where, strings.Join(p.Managers, ","))
 			for _, c := range p.Caches {
-				fmt.Fprintf(&golden, "cache %s %s %d:%d\n", c.Target, c.Sharing, c.UID, c.GID)
+				per := ""
+				if c.PerImage {
+					per = " per-image"
+				}
+				fmt.Fprintf(&golden, "cache %s %s %d:%d%s\n", c.Target, c.Sharing, c.UID, c.GID, per)
 			}
 			for _, fm := range p.Files {
 				fmt.Fprintf(&golden, "file %s\n", fm.Target)

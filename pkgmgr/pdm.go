@@ -19,6 +19,11 @@ import (
 // argument it clears everything, packages/ included: it stays, and so
 // nothing is mounted.
 //
+// wheels/ is per image: PDM keys a built wheel by URL and the target
+// environment (models/caches.py WheelCache; dep_logic's EnvSpec names
+// the libc and its version, manylinux_2_36_x86_64), so musl and glibc
+// don't mix, but two images with the same glibc and other libraries do.
+//
 // Sharing: locked. Source builds write their wheel straight into wheels/
 // (the wheel cache path is the build's output directory), so two builds of
 // one sdist would write the same file; the HTTP cache (hishel's file
@@ -64,7 +69,11 @@ func analyzePdm(a *analysis) {
 			}
 			for _, s := range pdmCacheSubdirs {
 				t := path.Join(dir, s)
-				a.want("pdm", c.user, t, Locked)
+				if s == "wheels" {
+					a.wantBuilt("pdm", c.user, "", t, Locked)
+				} else {
+					a.want("pdm", c.user, t, Locked)
+				}
 				uses = append(uses, offUse{c: c, target: t, words: off})
 			}
 		case sub == "cache" && dok && len(rest) > 1 && rest[1].known && rest[1].val == "clear":

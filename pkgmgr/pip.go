@@ -1,6 +1,7 @@
 package pkgmgr
 
 import (
+	"path"
 	"strings"
 )
 
@@ -139,6 +140,9 @@ func analyzePip(a *analysis) {
 				continue
 			}
 			a.want("pip", c.user, dir, Shared)
+			// Wheels built from sdists: keyed by URL and interpreter
+			// (cache.py), tagged linux_<arch> on glibc and musl alike.
+			a.wantBuilt("pip", c.user, dir, path.Join(dir, "wheels"), Shared)
 		case sub == "cache":
 			if op, _ := pipSub(c.argv, at+1); op == "purge" || op == "remove" {
 				if dir, ok, _ := pipCacheDir(c, c.argv[from:]); ok {

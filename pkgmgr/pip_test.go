@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-var pipRoot = []string{"/root/.cache/pip shared 0:0"}
+var pipRoot = []string{"/root/.cache/pip shared 0:0", "/root/.cache/pip/wheels shared 0:0 per-image"}
 
 func TestPip(t *testing.T) { runCases(t, pipCases) }
 
@@ -37,7 +37,7 @@ var pipCases = []tcase{{
 }, {
 	name: "pip install inside echo", in: `echo "pip install --no-cache-dir x"`, none: true,
 }, {
-	name: "uv pip is uv's, not pip's", in: "uv pip install --system flask", caches: []string{"/root/.cache/uv shared 0:0"},
+	name: "uv pip is uv's, not pip's", in: "uv pip install --system flask", caches: []string{"/root/.cache/uv shared 0:0", "/root/.cache/uv/sdists-v9 shared 0:0 per-image"},
 	outEnv: append(slices.Clone(debianEnv), "UV_LINK_MODE=copy"),
 }, {
 	name: "ENV PIP_NO_CACHE_DIR removed from the step's env",
@@ -60,12 +60,12 @@ var pipCases = []tcase{{
 	outArgv: []string{"/bin/bash", "-c", "export LANG=C.UTF-8; pip install flask"}, caches: pipRoot,
 }, {
 	name: "PIP_CACHE_DIR from ENV", in: "pip install flask", env: []string{"PIP_CACHE_DIR=/pipcache"},
-	caches: []string{"/pipcache shared 0:0"},
+	caches: []string{"/pipcache shared 0:0", "/pipcache/wheels shared 0:0 per-image"},
 }, {
 	name: "XDG_CACHE_HOME from an earlier export", in: "export XDG_CACHE_HOME=/cache; pip install flask",
-	caches: []string{"/cache/pip shared 0:0"},
+	caches: []string{"/cache/pip shared 0:0", "/cache/pip/wheels shared 0:0 per-image"},
 }, {
-	name: "--cache-dir flag", in: "pip install --cache-dir=/tmp/pipcache flask", caches: []string{"/tmp/pipcache shared 0:0"},
+	name: "--cache-dir flag", in: "pip install --cache-dir=/tmp/pipcache flask", caches: []string{"/tmp/pipcache shared 0:0", "/tmp/pipcache/wheels shared 0:0 per-image"},
 }, {
 	name: "non-literal PIP_CACHE_DIR", in: "export PIP_CACHE_DIR=$(mktemp -d) && pip install flask",
 	notes: []string{"pip: skipped: PIP_CACHE_DIR is not a literal"},
@@ -76,7 +76,8 @@ var pipCases = []tcase{{
 	name: "numeric user with HOME (jupyter)", in: "pip install --no-cache-dir 'tensorflow[and-cuda]'", user: "1000",
 	env: []string{"HOME=/home/jovyan", "CONDA_DIR=/opt/conda"},
 	out: "pip install 'tensorflow[and-cuda]'", caches: []string{"/home/jovyan/.cache/pip shared 1000:0"},
-	notes: []string{"cache /home/jovyan/.cache/pip (shared, uid 1000 gid 0)"},
+	notes: []string{"cache /home/jovyan/.cache/pip (shared, uid 1000 gid 0)",
+		"pip: built wheels stay in /home/jovyan/.cache/pip, shared by every image: the step is not run as root"},
 }, {
 	name: "named user", in: "pip install flask", user: "nonroot",
 	notes: []string{"pip: skipped: user nonroot not resolved yet"},
@@ -92,9 +93,15 @@ var pipCases = []tcase{{
 	name:   "kuma: rm of the cache with ~ next to another dir",
 	in:     "pip install poetry~=1.1.12     && POETRY_VIRTUALENVS_CREATE=false poetry install --no-root     && rm -rf ~/.cache/pip ~/.cache/pypoetry/cache",
 	out:    "pip install poetry~=1.1.12     && POETRY_VIRTUALENVS_CREATE=false poetry install --no-root     && true",
-	caches: []string{"/root/.cache/pip shared 0:0", "/root/.cache/pypoetry locked 0:0"}, // no venv in the cache dir
+	caches: []string{"/root/.cache/pip shared 0:0", "/root/.cache/pip/wheels shared 0:0 per-image", "/root/.cache/pypoetry locked 0:0", "/root/.cache/pypoetry/artifacts locked 0:0 per-image"}, // no venv in the cache dir
 }, {
 	name: "rm -rf $HOME/.cache/pip", in: `pip install flask && rm -rf "$HOME/.cache/pip"`, out: "pip install flask && true", caches: pipRoot,
+}, {
+	name: "rm of the cache's contents goes, the wheels mount inside it stays",
+	in:   "pip install flask && rm -rf /root/.cache/pip/*", out: "pip install flask && true", caches: pipRoot,
+}, {
+	name: "rm of the wheels dir goes", in: "pip install flask && rm -rf ~/.cache/pip/wheels",
+	out: "pip install flask && true", caches: pipRoot,
 }, {
 	name: "rm of ~/.cache would remove the mountpoint", in: "pip install flask && rm -rf ~/.cache",
 	notes: []string{"skipped /root/.cache/pip: `rm -rf ~/.cache` would remove the mountpoint"},
@@ -115,9 +122,50 @@ var pipCases = []tcase{{
 	name:    "httpbin: bash -c with process substitution",
 	argv:    []string{"/bin/sh", "-c", `/bin/bash -c "pip3 install --no-cache-dir -r <(pipenv lock -r)"`},
 	outArgv: []string{"/bin/sh", "-c", `/bin/bash -c "pip3 install -r <(pipenv lock -r)"`},
-	caches:  []string{"/root/.cache/pip shared 0:0", "/root/.cache/pipenv shared 0:0"},
+	caches:  []string{"/root/.cache/pip shared 0:0", "/root/.cache/pip/wheels shared 0:0 per-image", "/root/.cache/pipenv shared 0:0", "/root/.cache/pipenv/wheels shared 0:0 per-image"},
 }, {
 	name: "heredoc-style multi-line RUN",
 	in:   "set -e\npython -m venv /venv\n/venv/bin/pip install --no-cache-dir \\\n    -r requirements.txt\n",
 	out:  "set -e\npython -m venv /venv\n/venv/bin/pip install \\\n    -r requirements.txt\n", caches: pipRoot,
 }}
+
+// The wheels cache goes with the cache around it: either refused, neither
+// is mounted, and --no-cache-dir stays.
+func TestPipWheelsGoWithTheCache(t *testing.T) {
+	for refused, note := range map[string]string{
+		"/root/.cache/pip/wheels": "pip: skipped /root/.cache/pip: /root/.cache/pip/wheels inside it is not cached",
+		"/root/.cache/pip":        "pip: skipped /root/.cache/pip/wheels: the cache around it (/root/.cache/pip) is not",
+	} {
+		s := Step{Args: []string{"/bin/sh", "-c", "pip install --no-cache-dir flask"}, Env: pythonEnv,
+			Veto: func(c CacheMount) string {
+				if c.Target == refused {
+					return "refused"
+				}
+				return ""
+			}}
+		p, err := Analyze(s, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Caches) != 0 || !slices.Equal(p.Args, s.Args) || !slices.Contains(p.Notes, note) {
+			t.Errorf("%s refused: caches %v, args %q, notes %q", refused, p.Caches, p.Args, p.Notes)
+		}
+	}
+}
+
+// A later step of the lineage gets both, the wheels cache still per image;
+// its rm of the outer cache goes.
+func TestPipWheelsFollow(t *testing.T) {
+	follow := []CacheMount{
+		{Manager: "pip", Target: "/root/.cache/pip", Sharing: Shared, Follows: "line 3"},
+		{Manager: "pip", Target: "/root/.cache/pip/wheels", Sharing: Shared, PerImage: true, Follows: "line 3"},
+	}
+	s := Step{Args: []string{"/bin/sh", "-c", "make && rm -rf /root/.cache/pip"}, Env: pythonEnv, Follow: follow}
+	p, err := Analyze(s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Caches) != 2 || !p.Caches[1].PerImage || p.Caches[1].Follows != "line 3" || p.Args[2] != "make && true" {
+		t.Errorf("caches %+v, args %q, notes %q", p.Caches, p.Args, p.Notes)
+	}
+}

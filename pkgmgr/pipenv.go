@@ -1,10 +1,13 @@
 package pkgmgr
 
+import "path"
+
 // Pipenv's cache is PIPENV_CACHE_DIR, else platformdirs'
 // user_cache_dir("pipenv"): $XDG_CACHE_HOME/pipenv or ~/.cache/pipenv
 // (pipenv/environments.py). Pipenv runs pip with PIP_CACHE_DIR set to that
 // same directory (pipenv/utils/pip.py), so downloads and built wheels land
-// there; its resolver keeps pipenv-manifests/ there too. The virtualenvs
+// there (wheels/ gets a per-image cache, as pip's); its resolver keeps
+// pipenv-manifests/ there too. The virtualenvs
 // live in WORKON_HOME (~/.local/share/virtualenvs) or the project's .venv:
 // never mounted.
 //
@@ -46,6 +49,7 @@ func analyzePipenv(a *analysis) {
 				continue
 			}
 			a.want("pipenv", c.user, dir, Shared)
+			a.wantBuilt("pipenv", c.user, dir, path.Join(dir, "wheels"), Shared) // pip's built wheels
 			uses = append(uses, offUse{c: c, target: dir})
 		case hasWord(c.argv, from, "--clear") && dok:
 			a.addCleanup("pipenv", c, cleanItem{word: -1, targets: []string{dir}})

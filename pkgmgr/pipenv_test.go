@@ -2,7 +2,7 @@ package pkgmgr
 
 import "testing"
 
-var pipenvRoot = []string{"/root/.cache/pipenv shared 0:0"}
+var pipenvRoot = []string{"/root/.cache/pipenv shared 0:0", "/root/.cache/pipenv/wheels shared 0:0 per-image"}
 
 // Shapes from the corpus (18F tock, httpbin, uktrade, paperless-ngx, pipenv's
 // own image).
@@ -13,13 +13,13 @@ var pipenvCases = []tcase{{
 	caches: pipenvRoot, notes: []string{"pipenv: cache /root/.cache/pipenv (shared)"},
 }, {
 	name: "pip installs pipenv first", in: "pip install --upgrade pipenv && pipenv install --dev --system --deploy",
-	env: pythonEnv, caches: []string{"/root/.cache/pip shared 0:0", "/root/.cache/pipenv shared 0:0"},
+	env: pythonEnv, caches: []string{"/root/.cache/pip shared 0:0", "/root/.cache/pip/wheels shared 0:0 per-image", "/root/.cache/pipenv shared 0:0", "/root/.cache/pipenv/wheels shared 0:0 per-image"},
 }, {
 	name: "PIPENV_CACHE_DIR", in: "pipenv sync", env: withEnv(pythonEnv, "PIPENV_CACHE_DIR=/var/cache/pipenv"),
-	caches: []string{"/var/cache/pipenv shared 0:0"},
+	caches: []string{"/var/cache/pipenv shared 0:0", "/var/cache/pipenv/wheels shared 0:0 per-image"},
 }, {
 	name: "XDG_CACHE_HOME", in: "pipenv install --deploy", env: withEnv(pythonEnv, "XDG_CACHE_HOME=/cache"),
-	caches: []string{"/cache/pipenv shared 0:0"},
+	caches: []string{"/cache/pipenv shared 0:0", "/cache/pipenv/wheels shared 0:0 per-image"},
 }, {
 	name: "ENV PIP_NO_CACHE_DIR would turn pipenv's pip cache off", in: "pipenv install --system",
 	env: withEnv(pythonEnv, "PIP_NO_CACHE_DIR=1"), caches: pipenvRoot, outEnv: pythonEnv,

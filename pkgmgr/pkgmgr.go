@@ -53,6 +53,12 @@ type CacheMount struct {
 	// Follows is set on Step.Follow entries: which earlier step's cache
 	// this is (e.g. "line 5"); it shows in the notes.
 	Follows string
+	// PerImage: the manager keeps what it builds in the step's image here
+	// (wheels built from sdists, tagged linux_<arch> on glibc and musl
+	// alike), so the cache id also names the lineage's base image and only
+	// builds on that image share it. Inside another cache of the step it
+	// is mounted together with that cache or not at all.
+	PerImage bool
 }
 
 // FileMount is a small generated file bind-mounted read-only for the step only.

@@ -19,10 +19,16 @@ import (
 // Turned off by --no-cache (dropped). `poetry cache clear` goes when what it
 // clears is mounted.
 //
+// artifacts/ is per image: Poetry (1.4 and later) builds an sdist's wheel
+// next to the downloaded sdist there (installation/executor.py
+// _download_link, chef.py), keyed by URL only (utils/cache.py), and picks
+// the best wheel in that directory for the environment's tags; a built
+// wheel is tagged linux_<arch> on glibc and musl alike. Downloads and
+// built wheels share that directory, so downloads are shared only by
+// builds on the same base image too.
+//
 // Sharing: locked. Poetry's artifact cache has no lock across processes
 // that we could verify; a half-written archive would fail its hash check.
-var poetryCacheSubdirs = []string{"cache", "artifacts"}
-
 var poetryDownloads = map[string]bool{
 	"install": true, "add": true, "update": true, "lock": true, "sync": true, "remove": true,
 	"self add": true, "self install": true, "self update": true, "self lock": true, "self sync": true,
@@ -75,10 +81,7 @@ func analyzePoetry(a *analysis) {
 		dir, whole, ok, why := poetryCacheDir(c)
 		targets := []string{dir}
 		if !whole {
-			targets = nil
-			for _, s := range poetryCacheSubdirs {
-				targets = append(targets, path.Join(dir, s))
-			}
+			targets = []string{path.Join(dir, "cache")}
 		}
 		switch {
 		case poetryDownloads[sub]:
@@ -97,6 +100,12 @@ func analyzePoetry(a *analysis) {
 				a.want("poetry", c.user, t, Locked)
 				uses = append(uses, offUse{c: c, target: t, words: off})
 			}
+			artifacts, inside := path.Join(dir, "artifacts"), ""
+			if whole {
+				inside = dir
+			}
+			a.wantBuilt("poetry", c.user, inside, artifacts, Locked)
+			uses = append(uses, offUse{c: c, target: artifacts, words: off})
 		case sub == "cache clear" && ok:
 			repo := path.Join(dir, "cache")
 			if whole {

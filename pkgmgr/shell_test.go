@@ -265,7 +265,7 @@ func TestMisc(t *testing.T) {
 			"&& rm -rf /var/lib/apt/lists/* ~/.npm",
 		out: "apt-get update && apt-get install -y python3-pip nodejs npm golang && pip install x && npm ci && go build ./... " +
 			"&& true",
-		caches: []string{"/root/.cache/go-build shared 0:0", "/root/.cache/pip shared 0:0", "/root/.npm shared 0:0",
+		caches: []string{"/root/.cache/go-build shared 0:0", "/root/.cache/pip shared 0:0", "/root/.cache/pip/wheels shared 0:0 per-image", "/root/.npm shared 0:0",
 			"/root/go/pkg/mod shared 0:0", "/var/cache/apt locked 0:0", "/var/lib/apt/lists locked 0:0"},
 		files: true, notes: []string{"apt: removed `rm -rf /var/lib/apt/lists/* ~/.npm`", "npm: removed `rm -rf /var/lib/apt/lists/* ~/.npm`"},
 	}})

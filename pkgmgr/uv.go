@@ -1,6 +1,7 @@
 package pkgmgr
 
 import (
+	"path"
 	"strings"
 )
 
@@ -23,10 +24,20 @@ import (
 // once the cache is mounted); `uv cache clean|prune` and `uv clean` go.
 // --offline (or UV_OFFLINE) runs from the cache the image has: not mounted.
 //
+// Built wheels: uv builds sdists into its sdists bucket (uv-cache's
+// CacheBucket::SourceDistributions), one shard per source and revision,
+// and picks a built wheel there by its tags alone; a built wheel is tagged
+// linux_<arch> on glibc and musl alike. That bucket gets a per-image cache.
+// Its name carries a version uv bumps when the layout changes: "sdists-v9"
+// since uv 0.6.8; other uv versions build into their own bucket, in the
+// shared cache.
+//
 // Sharing: shared. uv's docs (Cache safety): the cache "is designed to be
 // thread-safe and append-only, and thus robust to multiple concurrent
 // readers and writers"; only modifying it (uv cache clean/prune) while
 // other uv commands run is unsafe, and those go once it is mounted.
+
+const uvBuiltBucket = "sdists-v9"
 
 var uvValued = []string{
 	"--cache-dir", "--directory", "--project", "--config-file", "--color", "--python", "-p",
@@ -112,6 +123,7 @@ func analyzeUv(a *analysis) {
 				a.bad[dir] = "`" + oneLine(c.raw) + "` runs offline from the image's cache"
 			}
 			a.want("uv", c.user, dir, Shared)
+			a.wantBuilt("uv", c.user, dir, path.Join(dir, uvBuiltBucket), Shared)
 			targets = append(targets, dir)
 			var off []word
 			for _, w := range toolWords(c.argv, from, subWords, runs, uvValued) {

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-var uvRoot = []string{"/root/.cache/uv shared 0:0"}
+var uvRoot = []string{"/root/.cache/uv shared 0:0", "/root/.cache/uv/sdists-v9 shared 0:0 per-image"}
 
 func withEnv(env []string, kv ...string) []string { return append(slices.Clone(env), kv...) }
 
@@ -36,7 +36,7 @@ var uvCases = []tcase{{
 }, {
 	name: "railpack: ENV UV_CACHE_DIR, ENV UV_LINK_MODE=hardlink becomes copy",
 	in:   "uv sync --frozen", env: withEnv(pythonEnv, "UV_CACHE_DIR=/opt/uv-cache", "UV_LINK_MODE=hardlink"),
-	caches: []string{"/opt/uv-cache shared 0:0"}, outEnv: withEnv(pythonEnv, "UV_CACHE_DIR=/opt/uv-cache", "UV_LINK_MODE=copy"),
+	caches: []string{"/opt/uv-cache shared 0:0", "/opt/uv-cache/sdists-v9 shared 0:0 per-image"}, outEnv: withEnv(pythonEnv, "UV_CACHE_DIR=/opt/uv-cache", "UV_LINK_MODE=copy"),
 }, {
 	name: "prune --ci goes", in: "uv sync --frozen && uv cache prune --ci", env: pythonEnv,
 	out: "uv sync --frozen && true", caches: uvRoot, outEnv: withEnv(pythonEnv, "UV_LINK_MODE=copy"),
@@ -60,6 +60,13 @@ var uvCases = []tcase{{
 }, {
 	name: "numeric user with HOME", in: "uv sync", user: "10001", env: withEnv(pythonEnv, "HOME=/home/app"),
 	caches: []string{"/home/app/.cache/uv shared 10001:0"}, outEnv: withEnv(pythonEnv, "HOME=/home/app", "UV_LINK_MODE=copy"),
+	notes: []string{"uv: built wheels stay in /home/app/.cache/uv, shared by every image"},
+}, {
+	name: "the sdists bucket goes with the cache: the whole-cache skip takes it too", in: "uv sync --link-mode symlink", env: pythonEnv,
+	notes: []string{"skipped /root/.cache/uv/sdists-v9: the cache around it (/root/.cache/uv) is not"},
+}, {
+	name: "rm of the cache goes, the sdists mount inside it stays", in: "uv sync --frozen && rm -rf /root/.cache/uv", env: pythonEnv,
+	out: "uv sync --frozen && true", caches: uvRoot, outEnv: withEnv(pythonEnv, "UV_LINK_MODE=copy"),
 }, {
 	name: "uv pip freeze, uv python pin, uv --version", in: "uv --version && uv python pin 3.12 && uv pip freeze", env: pythonEnv,
 	none: true,

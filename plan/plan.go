@@ -151,7 +151,8 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 }
 
 // cachedByStage gathers the steps' cache mounts per stage, stages in the
-// order of their first step.
+// order of their first step; a mount inside another listed one (a
+// per-image cache of built wheels) is covered by it.
 func cachedByStage(steps []Step) []Stage {
 	out := []Stage{}
 	index := map[string]int{}
@@ -168,8 +169,12 @@ func cachedByStage(steps []Step) []Stage {
 			}
 		}
 	}
-	for _, st := range out {
+	for i, st := range out {
 		sort.Strings(st.Cached)
+		all := slices.Clone(st.Cached)
+		out[i].Cached = slices.DeleteFunc(st.Cached, func(d string) bool {
+			return slices.ContainsFunc(all, func(o string) bool { return strings.HasPrefix(d, o+"/") })
+		})
 	}
 	return out
 }
@@ -287,11 +292,16 @@ func (s stages) at(line int) string {
 	return name
 }
 
+// emptyConfig is the config of an image that can't be resolved: empty but
+// for one layer, since upstream converts an image without layers to
+// scratch, and per-image cache ids name the image.
+var emptyConfig = []byte(`{"rootfs":{"type":"layers","diff_ids":["sha256:` + strings.Repeat("0", 64) + `"]}}`)
+
 // emptyConfigResolver gives every image an empty config (--offline).
 type emptyConfigResolver struct{}
 
 func (emptyConfigResolver) ResolveImageConfig(ctx context.Context, ref string, opt sourceresolver.Opt) (string, digest.Digest, []byte, error) {
-	return ref, "", []byte("{}"), nil
+	return ref, "", emptyConfig, nil
 }
 
 // fallbackResolver asks the registry and, when it can't be reached, says so
@@ -309,5 +319,5 @@ func (f *fallbackResolver) ResolveImageConfig(ctx context.Context, ref string, o
 	if f.warn != nil {
 		fmt.Fprintf(f.warn, "autocache: cannot resolve %s (%v); using an empty image config\n", ref, err)
 	}
-	return ref, "", []byte("{}"), nil
+	return ref, "", emptyConfig, nil
 }

@@ -86,7 +86,7 @@ func TestMultiStagePlan(t *testing.T) {
 			t.Errorf("PIP_NO_CACHE_DIR kept in the step env")
 		}
 	}
-	if got := cacheTargets(pip); !slices.Equal(got, []string{"/root/.cache/pip"}) {
+	if got := cacheTargets(pip); !slices.Equal(got, []string{"/root/.cache/pip", "/root/.cache/pip/wheels"}) {
 		t.Errorf("pip caches %v", got)
 	}
 
@@ -139,6 +139,10 @@ func TestTargetAndNamespace(t *testing.T) {
 	}
 	if id := rep.Steps[0].Mounts[0].ID; id != "proj//root/.cache/pip" && id != "proj/root/.cache/pip" {
 		t.Errorf("namespaced id %q", id)
+	}
+	// Offline too, the built wheels' id names the stage's base image.
+	if id := rep.Steps[0].Mounts[1].ID; id != "proj/from:docker.io/library/python:3.12-slim//root/.cache/pip/wheels" {
+		t.Errorf("per-image id %q", id)
 	}
 }
 
@@ -215,10 +219,10 @@ func TestCopyFromKeepsContent(t *testing.T) {
 		t.Errorf("go build on top of deps: %v", got)
 	}
 	// The wheels stage is read at /wheels only: pip's cache is still fine there.
-	if got := cacheTargets(stepAt(t, rep, 11)); !slices.Equal(got, []string{"/root/.cache/pip"}) {
+	if got := cacheTargets(stepAt(t, rep, 11)); !slices.Equal(got, []string{"/root/.cache/pip", "/root/.cache/pip/wheels"}) {
 		t.Errorf("pip wheel: %v", got)
 	}
-	if got := cacheTargets(stepAt(t, rep, 17)); !slices.Equal(got, []string{"/root/.cache/pip"}) {
+	if got := cacheTargets(stepAt(t, rep, 17)); !slices.Equal(got, []string{"/root/.cache/pip", "/root/.cache/pip/wheels"}) {
 		t.Errorf("final pip install: %v", got)
 	}
 	note := strings.Join(stepAt(t, rep, 4).Notes, "\n")
