@@ -45,11 +45,7 @@ func cargoHome(c *command) (string, bool, string) {
 	if d, ok, why := dirSetting(c.env, "CARGO_HOME", ""); !ok || d != "" {
 		return d, ok, why
 	}
-	h, ok, why := home(c.env, c.user)
-	if !ok {
-		return "", false, why
-	}
-	return path.Join(h, ".cargo"), true, ""
+	return inHome(home, c.env, c.user, ".cargo")
 }
 
 func analyzeCargo(a *analysis) {

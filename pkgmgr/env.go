@@ -165,11 +165,17 @@ func userDir(env vars, u user, xdgVar, sub, homeSub string) (string, bool, strin
 		}
 		return path.Join(d, sub), true, ""
 	}
-	h, ok, why := home(env, u)
+	return inHome(home, env, u, homeSub)
+}
+
+// inHome is rel under the home that homeOf (home, or javaHome for JVM
+// tools) gives u.
+func inHome(homeOf func(vars, user) (string, bool, string), env vars, u user, rel string) (string, bool, string) {
+	h, ok, why := homeOf(env, u)
 	if !ok {
 		return "", false, why
 	}
-	return path.Join(h, homeSub), true, ""
+	return path.Join(h, rel), true, ""
 }
 
 // javaHome is the user.home a JVM sees: Java reads it from the passwd

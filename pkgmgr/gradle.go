@@ -50,11 +50,7 @@ func gradleUserHome(c *command, from int) (string, bool, string) {
 	if d, ok, why := dirSetting(c.env, "GRADLE_USER_HOME", ""); !ok || d != "" {
 		return d, ok, why
 	}
-	h, ok, why := javaHome(c.env, c.user)
-	if !ok {
-		return "", false, why
-	}
-	return path.Join(h, ".gradle"), true, ""
+	return inHome(javaHome, c.env, c.user, ".gradle")
 }
 
 func analyzeGradle(a *analysis) {

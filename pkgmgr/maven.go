@@ -93,11 +93,7 @@ func mavenRepo(c *command, from int) (string, bool, string) {
 	if s, found, known := findFlag(c.argv, from, "--settings", "-s", false); found && known && s == "/usr/share/maven/ref/settings-docker.xml" {
 		return "/usr/share/maven/ref/repository", true, ""
 	}
-	h, ok, why := javaHome(c.env, c.user)
-	if !ok {
-		return "", false, why
-	}
-	return path.Join(h, ".m2/repository"), true, ""
+	return inHome(javaHome, c.env, c.user, ".m2/repository")
 }
 
 func analyzeMaven(a *analysis) {

@@ -56,11 +56,7 @@ func coursierCache(c *command) (string, bool, string) {
 	if d, ok, why := dirSetting(c.env, "COURSIER_CACHE", ""); !ok || d != "" {
 		return d, ok, why
 	}
-	h, ok, why := javaHome(c.env, c.user)
-	if !ok {
-		return "", false, why
-	}
-	return path.Join(h, ".cache/coursier/v1"), true, ""
+	return inHome(javaHome, c.env, c.user, ".cache/coursier/v1")
 }
 
 func ivyCache(c *command) (string, bool, string) {
@@ -71,11 +67,7 @@ func ivyCache(c *command) (string, bool, string) {
 		d, ok, why := absDir("sbt.ivy.home="+v, v, "")
 		return path.Join(d, "cache"), ok, why
 	}
-	h, ok, why := javaHome(c.env, c.user)
-	if !ok {
-		return "", false, why
-	}
-	return path.Join(h, ".ivy2/cache"), true, ""
+	return inHome(javaHome, c.env, c.user, ".ivy2/cache")
 }
 
 var coursierDownloads = map[string]bool{
