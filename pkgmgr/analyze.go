@@ -91,6 +91,19 @@ type analysis struct {
 	setEnv   map[string]string // step env entries to set (only keys in stepEnvKeys)
 	files    []FileMount
 	scripts  map[int]syntax.LangVariant // Args holding a whole script we parsed
+	osRel    *OSRelease                 // Step.Release's answer, once asked
+}
+
+// release is the step's image's os-release (Step.Release), asked once.
+func (a *analysis) release() OSRelease {
+	if a.osRel == nil {
+		var r OSRelease
+		if a.step.Release != nil {
+			r = a.step.Release()
+		}
+		a.osRel = &r
+	}
+	return *a.osRel
 }
 
 // Analyze works out what to do to one step. It never panics; an error

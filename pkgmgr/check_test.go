@@ -98,6 +98,7 @@ type tcase struct {
 	cwd    string
 	mounts []string
 	os     string
+	rel    *OSRelease // Step.Release's answer; nil = no Release
 
 	none    bool     // expect a zero plan
 	out     string   // expected script; "" = unchanged
@@ -134,6 +135,10 @@ func (c tcase) step() Step {
 	}
 	if s.Env == nil {
 		s.Env = debianEnv
+	}
+	if c.rel != nil {
+		rel := *c.rel
+		s.Release = func() OSRelease { return rel }
 	}
 	return s
 }

@@ -29,10 +29,13 @@ import (
 //     (all four tools: "set metadata as expired") makes them check repomd.xml
 //     first: a small request, and unchanged metadata is kept.
 //
-// microdnf learned --setopt=keepcache in 3.7 (2021, UBI 8.4) and --refresh in
-// 3.4: older microdnf rejects the flags, and a Dockerfile doesn't say which
-// microdnf its image has, so microdnf is cached only when the command already
-// has both.
+// microdnf learned --refresh in 3.4 and --setopt=keepcache in 3.7 (upstream
+// tag 3.7.0, 2021-02; before it --setopt took only a few keys and failed on
+// any other): older microdnf rejects the flags, and the Dockerfile doesn't
+// say which microdnf its image has. So microdnf is cached when the command
+// already has both flags, or when the os-release of the image its lineage
+// starts from (Step.Release) is a release that ships microdnf 3.7 or newer
+// (microdnfSince); otherwise it is left alone.
 //
 // Sharing: locked. dnf's locks are PID files in the cachedir
 // (metadata_lock.pid, download_lock.pid): PIDs from another container's
@@ -55,6 +58,39 @@ var rpmTools = map[string]rpmTool{
 }
 
 var dnfFlags = []string{"--refresh", "--setopt=keepcache=1"}
+
+// microdnfSince is, per os-release ID, the first VERSION_ID whose microdnf
+// is 3.7 or newer; versionAtLeast compares, so a VERSION_ID without the
+// minor ("8") is not enough for "8.5". Only ID counts, never ID_LIKE:
+// derivatives number their own releases (Amazon Linux 2 is ID_LIKE="centos
+// rhel fedora" with VERSION_ID="2"). An ID not listed stays unknown.
+//
+//   - rhel 8.5: RHEL 8 had microdnf 3.4.0 up to 8.4 (3.4.0-1 in 8.3, 3.4.0-4
+//     in Feb 2021) and 3.8.0 from 8.5 (3.8.0-1.el8, 2021-05-19: after 8.4
+//     shipped), per the el8 microdnf.spec changelog; so UBI 8.4 still
+//     rejects the flags. RHEL 9 started at 3.8.0-2.el9, RHEL 10 at 3.10.1.
+//   - almalinux, rocky, ol 8.5: rebuilds of the same RHEL minor releases
+//     (Oracle Linux slim 8.10, 9.7, 10.1: 3.8.0-2.el8, 3.9.1-3.el9,
+//     3.10.1-1.el10).
+//   - centos 9: CentOS Stream 9 and 10. CentOS Linux 8 and Stream 8 say
+//     only VERSION_ID="8", which covers microdnf 3.0.1 to 3.8.0.
+//   - fedora 38: 3.8.0-1.fc38 in the release tree. Older Fedoras likely
+//     have 3.7 as well, but that is unchecked.
+var microdnfSince = map[string]string{
+	"rhel":      "8.5",
+	"almalinux": "8.5",
+	"rocky":     "8.5",
+	"ol":        "8.5",
+	"centos":    "9",
+	"fedora":    "38",
+}
+
+// microdnfTakesFlags says whether release is known to ship a microdnf that
+// takes --refresh and --setopt=keepcache=1.
+func microdnfTakesFlags(r OSRelease) bool {
+	min, ok := microdnfSince[r.ID]
+	return ok && versionAtLeast(r.VersionID, min)
+}
 
 // Subcommands that download packages. Group and module ones are matched
 // on their second word.
@@ -120,6 +156,7 @@ func analyzeRpm(a *analysis, mgr string) {
 	type dl struct {
 		c    *command
 		tool rpmTool
+		why  string // what allows the flags, for the note ("" = always allowed)
 	}
 	var downloads []dl
 	for _, c := range a.cmds {
@@ -138,13 +175,24 @@ func analyzeRpm(a *analysis, mgr string) {
 				a.skip(mgr, "`"+oneLine(c.raw)+"` runs as user "+c.user.spec) // needs root
 				return
 			}
+			var why string
 			if c.name == "microdnf" && !(hasWord(c.argv, 1, "--refresh") && rpmHasSetopt(c.argv, "keepcache")) {
 				// Without both flags a mounted cache would keep nothing
 				// or serve stale metadata, and adding them breaks the
-				// microdnf of UBI 8.3 and older, which the Dockerfile
-				// doesn't tell apart. Never break a build: leave it.
-				a.skip(mgr, "`"+oneLine(c.raw)+"`: microdnf before 3.7 rejects the --setopt=keepcache=1 a cache needs")
-				return
+				// microdnf of UBI 8.4 and older, which the Dockerfile
+				// doesn't tell apart: only the image's os-release can.
+				// Never break a build: unless it names a release known
+				// to have microdnf 3.7+, leave the step alone.
+				rel := a.release()
+				if !microdnfTakesFlags(rel) {
+					msg := "`" + oneLine(c.raw) + "`: microdnf before 3.7 rejects the --setopt=keepcache=1 a cache needs"
+					if rel.Known() {
+						msg += " (the image is " + rel.String() + ", not known to have 3.7)"
+					}
+					a.skip(mgr, msg)
+					return
+				}
+				why = " (the image is " + rel.String() + ": microdnf 3.7 or newer)"
 			}
 			if hasWord(c.argv, 1, "-C", "--cacheonly") {
 				for _, t := range tool.caches {
@@ -161,7 +209,7 @@ func analyzeRpm(a *analysis, mgr string) {
 					}
 				}
 			}
-			downloads = append(downloads, dl{c, tool})
+			downloads = append(downloads, dl{c, tool, why})
 			for _, t := range tool.caches {
 				a.want(mgr, c.user, t, Locked)
 			}
@@ -215,7 +263,7 @@ func analyzeRpm(a *analysis, mgr string) {
 			continue
 		}
 		fixes = append(fixes, e)
-		notes = append(notes, "added "+text+" to `"+oneLine(d.c.raw)+"`")
+		notes = append(notes, "added "+text+" to `"+oneLine(d.c.raw)+"`"+d.why)
 	}
 	a.finish = append(a.finish, func(mounted map[string]bool) {
 		for _, d := range downloads {

@@ -1,6 +1,9 @@
 package pkgmgr
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 var (
 	dnfBoth  = []string{"/var/cache/dnf locked 0:0", "/var/cache/libdnf5 locked 0:0"}
@@ -55,6 +58,70 @@ var dnfCases = []tcase{{
 	in:   "microdnf --refresh --setopt=keepcache=1 install -y findutils && microdnf clean all", env: fedoraEnv,
 	out: "microdnf --refresh --setopt=keepcache=1 install -y findutils && true", caches: microdnf,
 }, {
+	name: "ubi8-minimal 8.10: the flags are added",
+	in:   "microdnf install -y bzip2 gzip && microdnf clean all", env: fedoraEnv,
+	rel: &OSRelease{ID: "rhel", IDLike: []string{"fedora"}, VersionID: "8.10"},
+	out: "microdnf --refresh --setopt=keepcache=1 install -y bzip2 gzip && true", caches: microdnf,
+	notes: []string{"dnf: added --refresh --setopt=keepcache=1 to `microdnf install -y bzip2 gzip` (the image is rhel 8.10: microdnf 3.7 or newer)"},
+}, {
+	name: "ubi9-minimal: one flag there, the other added",
+	in:   "microdnf --refresh install -y findutils", env: fedoraEnv,
+	rel: &OSRelease{ID: "rhel", VersionID: "9.4"},
+	out: "microdnf --setopt=keepcache=1 --refresh install -y findutils", caches: microdnf,
+}, {
+	name: "oraclelinux:8-slim 8.5", in: "microdnf install -y tar", env: fedoraEnv,
+	rel: &OSRelease{ID: "ol", VersionID: "8.5"},
+	out: "microdnf --refresh --setopt=keepcache=1 install -y tar", caches: microdnf,
+}, {
+	name: "rockylinux:9-minimal", in: "microdnf install -y tar", env: fedoraEnv,
+	rel: &OSRelease{ID: "rocky", VersionID: "9.3"},
+	out: "microdnf --refresh --setopt=keepcache=1 install -y tar", caches: microdnf,
+}, {
+	name: "almalinux:10-minimal", in: "microdnf install -y tar", env: fedoraEnv,
+	rel: &OSRelease{ID: "almalinux", VersionID: "10.0"},
+	out: "microdnf --refresh --setopt=keepcache=1 install -y tar", caches: microdnf,
+}, {
+	name: "centos stream 9", in: "microdnf install -y tar", env: fedoraEnv,
+	rel: &OSRelease{ID: "centos", VersionID: "9"},
+	out: "microdnf --refresh --setopt=keepcache=1 install -y tar", caches: microdnf,
+}, {
+	name: "fedora-minimal 40", in: "microdnf install -y tar", env: fedoraEnv,
+	rel: &OSRelease{ID: "fedora", VersionID: "40"},
+	out: "microdnf --refresh --setopt=keepcache=1 install -y tar", caches: microdnf,
+}, {
+	name: "ubi8-minimal 8.3: skipped, with the release", in: "microdnf install -y tar", env: fedoraEnv,
+	rel:   &OSRelease{ID: "rhel", VersionID: "8.3"},
+	notes: []string{"dnf: skipped: `microdnf install -y tar`: microdnf before 3.7 rejects the --setopt=keepcache=1 a cache needs (the image is rhel 8.3, not known to have 3.7)"},
+}, {
+	name: "ubi8-minimal 8.4 still has microdnf 3.4", in: "microdnf install -y tar", env: fedoraEnv,
+	rel:   &OSRelease{ID: "rhel", VersionID: "8.4"},
+	notes: []string{"skipped: `microdnf install -y tar`: microdnf before 3.7"},
+}, {
+	name: "centos 8 says only 8", in: "microdnf install -y tar", env: fedoraEnv,
+	rel:   &OSRelease{ID: "centos", IDLike: []string{"rhel", "fedora"}, VersionID: "8"},
+	notes: []string{"(the image is centos 8, not known to have 3.7)"},
+}, {
+	name: "fedora 33 is unchecked", in: "microdnf install -y tar", env: fedoraEnv,
+	rel:   &OSRelease{ID: "fedora", VersionID: "33"},
+	notes: []string{"skipped: `microdnf install -y tar`"},
+}, {
+	name: "amazon linux 2023: ID_LIKE fedora does not count", in: "microdnf install -y tar", env: fedoraEnv,
+	rel:   &OSRelease{ID: "amzn", IDLike: []string{"fedora"}, VersionID: "2023"},
+	notes: []string{"(the image is amzn 2023, not known to have 3.7)"},
+}, {
+	name: "rhel without VERSION_ID", in: "microdnf install -y tar", env: fedoraEnv,
+	rel:   &OSRelease{ID: "rhel"},
+	notes: []string{"(the image is rhel (no VERSION_ID), not known to have 3.7)"},
+}, {
+	name: "unknown release (Release answers zero): skipped as without it", in: "microdnf install -y tar", env: fedoraEnv,
+	rel:   &OSRelease{},
+	notes: []string{"dnf: skipped: `microdnf install -y tar`: microdnf before 3.7 rejects the --setopt=keepcache=1 a cache needs"},
+}, {
+	name: "explicit flags on an old release: cached as without a release",
+	in:   "microdnf --refresh --setopt=keepcache=1 install -y tar", env: fedoraEnv,
+	rel: &OSRelease{ID: "rhel", VersionID: "8.3"},
+	out: "microdnf --refresh --setopt=keepcache=1 install -y tar", caches: microdnf,
+}, {
 	name: "rm of /var/cache/* would take the mountpoints", in: "dnf install -y x && rm -rf /var/cache/*", env: fedoraEnv,
 	notes: []string{"skipped /var/cache/dnf: `rm -rf /var/cache/*` would remove the mountpoint"},
 }, {
@@ -72,3 +139,71 @@ var dnfCases = []tcase{{
 	name: "repo setup only", in: "dnf config-manager --set-enabled crb && dnf repolist && dnf makecache", env: fedoraEnv,
 	none: true,
 }}
+
+// Release is asked only for microdnf without both flags, once per step.
+func TestDnfAsksReleaseOnlyForMicrodnf(t *testing.T) {
+	for _, c := range []struct {
+		script string
+		asks   int
+	}{
+		{"dnf install -y git", 0},
+		{"microdnf --refresh --setopt=keepcache=1 install -y git", 0},
+		{"microdnf clean all", 0},
+		{"microdnf install -y git && microdnf install -y tar && microdnf clean all", 1},
+	} {
+		asks := 0
+		s := Step{Args: []string{"/bin/sh", "-c", c.script}, Env: fedoraEnv, Release: func() OSRelease {
+			asks++
+			return OSRelease{ID: "rhel", VersionID: "9.6"}
+		}}
+		if _, err := Analyze(s, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if asks != c.asks {
+			t.Errorf("%q: asked %d times, want %d", c.script, asks, c.asks)
+		}
+	}
+}
+
+func TestParseOSRelease(t *testing.T) {
+	for _, c := range []struct {
+		name, in string
+		want     OSRelease
+	}{
+		{"ubi8-minimal", `NAME="Red Hat Enterprise Linux"
+VERSION="8.10 (Ootpa)"
+ID="rhel"
+ID_LIKE="fedora"
+VERSION_ID="8.10"
+PLATFORM_ID="platform:el8"
+`, OSRelease{ID: "rhel", IDLike: []string{"fedora"}, VersionID: "8.10"}},
+		{"centos stream 9", "NAME=\"CentOS Stream\"\nVERSION=\"9\"\nID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"9\"\n",
+			OSRelease{ID: "centos", IDLike: []string{"rhel", "fedora"}, VersionID: "9"}},
+		{"fedora, unquoted, CRLF and comments", "# comment\r\nID=fedora\r\n\r\nVERSION_ID=40\r\n",
+			OSRelease{ID: "fedora", VersionID: "40"}},
+		{"single quotes, escapes, case", "ID='OL'\nVERSION_ID=\"8.\\\"9\"\n", OSRelease{ID: "ol", VersionID: `8."9`}},
+		{"later wins", "ID=debian\nID=rocky\nVERSION_ID=8.9", OSRelease{ID: "rocky", VersionID: "8.9"}},
+		{"garbage", "\x00\xff\nID=\"unterminated\nVERSION_ID\n=8", OSRelease{}},
+		{"empty", "", OSRelease{}},
+	} {
+		if got := ParseOSRelease([]byte(c.in)); got.ID != c.want.ID || got.VersionID != c.want.VersionID || !slices.Equal(got.IDLike, c.want.IDLike) {
+			t.Errorf("%s: got %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestVersionAtLeast(t *testing.T) {
+	for _, c := range []struct {
+		v, min string
+		want   bool
+	}{
+		{"8.5", "8.5", true}, {"8.10", "8.5", true}, {"8.4", "8.5", false}, {"9", "8.5", true},
+		{"9.0", "9", true}, {"8", "8.5", false}, {"8", "9", false}, {"10", "9", true},
+		{"", "8.5", false}, {"8.x", "8.5", false}, {"rawhide", "38", false}, {"-1", "0", false},
+		{"38", "38", true}, {"41", "38", true}, {"8.5.1", "8.5", true},
+	} {
+		if got := versionAtLeast(c.v, c.min); got != c.want {
+			t.Errorf("versionAtLeast(%q, %q) = %v", c.v, c.min, got)
+		}
+	}
+}

@@ -26,6 +26,12 @@ type Step struct {
 	// (not about Follow): a non-empty answer says why mounting it would hide
 	// content the step needs, and the cache is skipped.
 	Veto func(CacheMount) string
+	// Release, if set, says what the image the step's lineage starts from
+	// is (its os-release; OSRelease). It is asked only where a manager's
+	// flags depend on the tool's version and the Dockerfile doesn't say
+	// (today: microdnf), at most once per step. nil or a zero answer is
+	// unknown, and unknown keeps the step as conservative as without it.
+	Release func() OSRelease
 }
 
 // Sharing modes of a cache mount, as BuildKit names them.
