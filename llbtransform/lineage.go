@@ -402,3 +402,34 @@ func skeletal(entry string, skel []string) bool {
 	}
 	return false
 }
+
+type releaseAnswer struct {
+	rel pkgmgr.OSRelease
+	err error
+}
+
+// release is the os-release of the image st's lineage starts from, read
+// once per image (Options.OSRelease), and a note if it could not be read.
+// Scratch, a lineage we can't follow and a nil OSRelease are unknown.
+func (t *transformer) release(ctx context.Context, st *lineState) (pkgmgr.OSRelease, string) {
+	if t.opt.OSRelease == nil || st.opaque != "" || st.source == "" {
+		return pkgmgr.OSRelease{}, ""
+	}
+	a, ok := t.releases[st.source]
+	if !ok {
+		src := st.source
+		if nd, ok := t.renamed[src]; ok {
+			src = nd
+		}
+		var b []byte
+		b, a.err = t.opt.OSRelease(ctx, t.subDefinition(&pb.Input{Digest: string(src)}))
+		if a.err == nil {
+			a.rel = pkgmgr.ParseOSRelease(b)
+		}
+		t.releases[st.source] = a
+	}
+	if a.err != nil {
+		return pkgmgr.OSRelease{}, "cannot read /etc/os-release in the base image: " + a.err.Error()
+	}
+	return a.rel, ""
+}

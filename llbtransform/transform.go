@@ -43,6 +43,12 @@ type Options struct {
 	// directory the image has nothing in (pkgmgr.CacheMount.Skeleton aside);
 	// an error means it is not mounted. nil: images are not checked.
 	Contents func(ctx context.Context, def *pb.Definition, dir string) ([]string, error)
+	// OSRelease reads the os-release file (/etc/os-release, else
+	// /usr/lib/os-release) of the result of def, the image a lineage starts
+	// from. It is asked at most once per image, and only for a step whose
+	// managers need it (pkgmgr.Step.Release). Missing or empty content
+	// means unknown; an error means unknown with a note. nil: always unknown.
+	OSRelease func(ctx context.Context, def *pb.Definition) ([]byte, error)
 }
 
 // Mount is a mount that the transform added to a step.
@@ -105,6 +111,7 @@ func Transform(ctx context.Context, def *pb.Definition, opt Options) (*Result, e
 		nodes:    lineageNodes(ops, def),
 		lines:    map[digest.Digest]*lineState{},
 		listed:   map[string]contentsAnswer{},
+		releases: map[digest.Digest]releaseAnswer{},
 	}
 	for _, o := range ops {
 		if err := t.add(ctx, o, def); err != nil {
@@ -137,12 +144,13 @@ type decodedOp struct {
 
 type transformer struct {
 	opt      Options
-	emitted  map[digest.Digest]emitted    // ops in out, by digest
-	accounts map[string]accountFiles      // per rootfs input
-	keep     map[digest.Digest][]string   // per ExecOp: paths later ops read from its result
-	nodes    map[digest.Digest]*node      // per op of the input: its place in its lineage
-	lines    map[digest.Digest]*lineState // per op of the input: its lineage's state after it
-	listed   map[string]contentsAnswer    // Options.Contents answers
+	emitted  map[digest.Digest]emitted       // ops in out, by digest
+	accounts map[string]accountFiles         // per rootfs input
+	keep     map[digest.Digest][]string      // per ExecOp: paths later ops read from its result
+	nodes    map[digest.Digest]*node         // per op of the input: its place in its lineage
+	lines    map[digest.Digest]*lineState    // per op of the input: its lineage's state after it
+	listed   map[string]contentsAnswer       // Options.Contents answers
+	releases map[digest.Digest]releaseAnswer // Options.OSRelease answers, per lineage source
 	out      [][]byte
 	order    []digest.Digest                 // digests of out, in order
 	renamed  map[digest.Digest]digest.Digest // old digest → new digest
@@ -240,6 +248,12 @@ func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, e
 	}
 	home := t.resolveUser(ctx, op, ex, &in, &step)
 	in.Follow = st.follows()
+	var relNote string
+	in.Release = func() pkgmgr.OSRelease {
+		rel, note := t.release(ctx, st)
+		relNote = note
+		return rel
+	}
 	var wrote []write // new caches not mounted: the step writes there
 	in.Veto = func(c pkgmgr.CacheMount) string {
 		why, dirty := t.veto(ctx, dgst, st, c)
@@ -250,6 +264,9 @@ func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, e
 	}
 	plan, err := analyze(in, pkgmgr.Options{Managers: t.opt.Managers})
 	st.dirty = append(st.dirty, wrote...)
+	if relNote != "" {
+		step.Notes = append(step.Notes, relNote)
+	}
 	if err != nil {
 		step.Notes = []string{"left unchanged: " + err.Error()}
 		return step, false
