@@ -117,7 +117,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		return builder.Build(ctx, c)
 	}
 	rc := &rewritingClient{Client: c}
-	rc.opt = llbtransform.Options{CacheNS: cfg.CacheNS, Scope: cfg.Scope, Managers: cfg.Managers, Accounts: rc.accounts, Contents: rc.contents}
+	rc.opt = llbtransform.Options{CacheNS: cfg.CacheNS, Scope: cfg.Scope, Managers: cfg.Managers, Accounts: rc.accounts, Contents: rc.contents, OSRelease: rc.osRelease}
 	res, err := builder.Build(ctx, rc)
 	if err != nil || res == nil {
 		return res, err
@@ -216,6 +216,49 @@ func (r *rewritingClient) contents(ctx context.Context, def *pb.Definition, dir 
 		return nil, nil // scratch
 	}
 	return listTree(ctx, ref, dir, 64)
+}
+
+// osRelease reads the os-release file of the filesystem that def builds
+// (a base image), so that pkgmgr knows e.g. which microdnf it has.
+func (r *rewritingClient) osRelease(ctx context.Context, def *pb.Definition) ([]byte, error) {
+	res, err := r.Client.Solve(ctx, client.SolveRequest{Definition: def})
+	if err != nil {
+		return nil, err
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return nil, err
+	}
+	if ref == nil {
+		return nil, nil // scratch: unknown
+	}
+	return readOSRelease(ctx, ref)
+}
+
+// fileReader is the part of client.Reference that readOSRelease uses.
+type fileReader interface {
+	ReadFile(ctx context.Context, req client.ReadRequest) ([]byte, error)
+}
+
+// maxOSRelease bounds what is read of an os-release file (they are well
+// under 1 KiB; ID and VERSION_ID come first or early).
+const maxOSRelease = 16 << 10
+
+// readOSRelease reads /etc/os-release or, failing that (it is usually a
+// symlink to it), /usr/lib/os-release (os-release(5)). If neither can be
+// read, the error is /etc/os-release's.
+func readOSRelease(ctx context.Context, ref fileReader) ([]byte, error) {
+	var first error
+	for _, name := range []string{"/etc/os-release", "/usr/lib/os-release"} {
+		b, err := ref.ReadFile(ctx, client.ReadRequest{Filename: name, Range: &client.FileRange{Length: maxOSRelease}})
+		if err == nil {
+			return b, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return nil, first
 }
 
 // dirReader is the part of client.Reference that listTree uses.

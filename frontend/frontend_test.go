@@ -243,3 +243,48 @@ func TestSolvePanicFailsOpen(t *testing.T) {
 		t.Fatal("the definition was changed after a panic")
 	}
 }
+
+// fakeFiles is a filesystem for readOSRelease: path → contents.
+type fakeFiles struct {
+	files map[string]string
+	reqs  []client.ReadRequest
+}
+
+func (f *fakeFiles) ReadFile(_ context.Context, req client.ReadRequest) ([]byte, error) {
+	f.reqs = append(f.reqs, req)
+	if c, ok := f.files[req.Filename]; ok {
+		return []byte(c), nil
+	}
+	return nil, errors.New("not found")
+}
+
+func TestReadOSRelease(t *testing.T) {
+	ubi := "ID=\"rhel\"\nVERSION_ID=\"9.6\"\n"
+	for _, c := range []struct {
+		name  string
+		files map[string]string
+		want  string
+		err   bool
+		reads int
+	}{
+		{"/etc/os-release", map[string]string{"/etc/os-release": ubi, "/usr/lib/os-release": "ID=other"}, ubi, false, 1},
+		{"only /usr/lib/os-release", map[string]string{"/usr/lib/os-release": ubi}, ubi, false, 2},
+		{"neither", nil, "", true, 2},
+	} {
+		f := &fakeFiles{files: c.files}
+		b, err := readOSRelease(context.Background(), f)
+		if string(b) != c.want || (err != nil) != c.err || len(f.reqs) != c.reads {
+			t.Errorf("%s: %q, %v after %d reads", c.name, b, err, len(f.reqs))
+		}
+		for _, r := range f.reqs {
+			if r.Range == nil || r.Range.Length != maxOSRelease {
+				t.Errorf("%s: read of %s is not bounded: %+v", c.name, r.Filename, r.Range)
+			}
+		}
+	}
+	// Scratch (no ref) has no answer and no error: unknown.
+	rc := &rewritingClient{Client: &recordingClient{}}
+	if b, err := rc.osRelease(context.Background(), pipDef(t)); b != nil || err != nil {
+		t.Errorf("scratch: %q, %v", b, err)
+	}
+}
