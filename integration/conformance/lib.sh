@@ -38,7 +38,12 @@ HELPER="$C/helper"      # helper buildkitd (root, socket, config) + seeding regi
 RUNS="$C/runs"          # cwd of the suite runs
 LOGS="$C/logs"          # every log; stock.log / autocache.log are the suite's -v output
 STAMPS="$C/stamps"      # input hashes of things already built
-TMP="$C/tmp"            # TMPDIR for everything (the suite puts its buildkitd roots here)
+# TMPDIR for everything (the suite puts its buildkitd roots and sockets
+# here). Not under $C: a Unix socket path has at most 107 bytes and the
+# suite nests its SSH agent socket ~75 bytes below TMPDIR, so a long checkout
+# path made TestSSHSocketParams fail with both frontends (and a longer one
+# would stop every buildkitd from listening). One short folder per $C.
+TMP="/tmp/acc-$(printf %s "$C" | sha256sum | cut -c1-8)" # 17 bytes
 
 HELPER_SOCK="$HELPER/buildkitd.sock"
 
@@ -168,6 +173,8 @@ cleanup_leftovers() {
 		stop_pids 10 "${pids[@]}"
 	fi
 	unmount_under "$C"
+	unmount_under "$TMP"
+	rm -rf "$TMP" && mkdir -p "$TMP" # empties what a killed suite left
 	if [ "${RUNC_DIR_EXISTED:-1}" = 0 ] && [ -d /run/runc ]; then
 		rmdir /run/runc 2>/dev/null || true # only if empty: someone else may be using runc now
 	fi
