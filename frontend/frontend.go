@@ -181,16 +181,25 @@ func transform(ctx context.Context, def *pb.Definition, opt llbtransform.Options
 	return llbtransform.Transform(ctx, def, opt)
 }
 
+// solveRef solves def (a sub-definition: an image or a step's root
+// filesystem) and returns its single result; nil for scratch.
+func (r *rewritingClient) solveRef(ctx context.Context, def *pb.Definition) (client.Reference, error) {
+	res, err := r.Client.Solve(ctx, client.SolveRequest{Definition: def})
+	if err != nil {
+		return nil, err
+	}
+	return res.SingleRef()
+}
+
 // accounts reads /etc/passwd and /etc/group from the filesystem that rootfs
 // builds, so that steps of named users get caches they own. A missing
 // /etc/group is not an error (numeric groups still resolve).
 func (r *rewritingClient) accounts(ctx context.Context, rootfs *pb.Definition) (passwd, group []byte, err error) {
-	res, err := r.Client.Solve(ctx, client.SolveRequest{Definition: rootfs})
+	ref, err := r.solveRef(ctx, rootfs)
 	if err != nil {
 		return nil, nil, err
 	}
-	ref, err := res.SingleRef()
-	if err != nil || ref == nil {
+	if ref == nil {
 		return nil, nil, errors.New("no filesystem")
 	}
 	passwd, err = ref.ReadFile(ctx, client.ReadRequest{Filename: "/etc/passwd"})
@@ -204,11 +213,7 @@ func (r *rewritingClient) accounts(ctx context.Context, rootfs *pb.Definition) (
 // contents lists what dir holds in the filesystem that def builds (a base
 // image), so that no cache is mounted over content a step needs.
 func (r *rewritingClient) contents(ctx context.Context, def *pb.Definition, dir string) ([]string, error) {
-	res, err := r.Client.Solve(ctx, client.SolveRequest{Definition: def})
-	if err != nil {
-		return nil, err
-	}
-	ref, err := res.SingleRef()
+	ref, err := r.solveRef(ctx, def)
 	if err != nil {
 		return nil, err
 	}
@@ -221,11 +226,7 @@ func (r *rewritingClient) contents(ctx context.Context, def *pb.Definition, dir 
 // osRelease reads the os-release file of the filesystem that def builds
 // (a base image), so that pkgmgr knows e.g. which microdnf it has.
 func (r *rewritingClient) osRelease(ctx context.Context, def *pb.Definition) ([]byte, error) {
-	res, err := r.Client.Solve(ctx, client.SolveRequest{Definition: def})
-	if err != nil {
-		return nil, err
-	}
-	ref, err := res.SingleRef()
+	ref, err := r.solveRef(ctx, def)
 	if err != nil {
 		return nil, err
 	}

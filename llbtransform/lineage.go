@@ -86,7 +86,7 @@ func lineageNodes(ops []decodedOp, def *pb.Definition) map[digest.Digest]*node {
 	for _, o := range ops {
 		n := &node{op: o.op}
 		nodes[o.dgst] = n
-		if line := firstLine(sourceLocations(def, string(o.dgst))); line > 0 {
+		if line := FirstLine(sourceLocations(def, string(o.dgst))); line > 0 {
 			n.where = fmt.Sprintf("line %d", line)
 		}
 		inputs := o.op.Inputs
@@ -244,8 +244,8 @@ func rootfsMount(ex *pb.ExecOp) *pb.Mount {
 	return nil
 }
 
-// firstLine is the first Dockerfile line of an op (0 when unknown).
-func firstLine(l *pb.Locations) int {
+// FirstLine is the first Dockerfile line of an op (0 when unknown).
+func FirstLine(l *pb.Locations) int {
 	line := 0
 	for _, loc := range l.GetLocations() {
 		for _, r := range loc.GetRanges() {

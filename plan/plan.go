@@ -23,7 +23,6 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerui"
-	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -124,7 +123,7 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 	stages := stageLines(dockerfile)
 	rep := &Report{Steps: []Step{}}
 	for _, s := range tr.Steps {
-		line := firstLine(s.Locations)
+		line := llbtransform.FirstLine(s.Locations)
 		st := Step{
 			Line:     line,
 			Stage:    stages.at(line),
@@ -184,19 +183,6 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// firstLine is the first Dockerfile line of a step (0 when unknown).
-func firstLine(l *pb.Locations) int {
-	line := 0
-	for _, loc := range l.GetLocations() {
-		for _, r := range loc.GetRanges() {
-			if n := int(r.GetStart().GetLine()); n > 0 && (line == 0 || n < line) {
-				line = n
-			}
-		}
-	}
-	return line
 }
 
 // WriteJSON writes the report as indented JSON.
