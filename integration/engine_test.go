@@ -26,7 +26,7 @@ import (
 // with-engine.sh).
 type engine struct {
 	frontend  string // ref for # syntax=
-	stats     string // GET → {"apt":N,"pip":N,"npm":N,"go":N,"cargo":N,"maven":N}
+	stats     string // GET → {"apt":N,"apt-index":N,"pip":N,"npm":N,"go":N,"cargo":N,"maven":N}
 	pkgserver string // base URL of the hermetic registries
 	runID     string // unique per test run: keeps layer and cache-mount caches of earlier runs out
 }

@@ -13,17 +13,20 @@ import (
 	"strings"
 )
 
-// The apt repository is a classic dists/ layout with one suite, "acpkg",
-// one component, "main", and Architecture: all packages listed for amd64
-// and arm64 alike:
+// The apt repository is a classic dists/ layout with one suite per Debian
+// release the test images use, one component, "main", and Architecture: all
+// packages listed for amd64 and arm64 alike. The suites share one pool, as
+// bookworm and trixie do on deb.debian.org:
 //
-//	deb [trusted=yes] http://127.0.0.1:5960/apt acpkg main
+//	deb [trusted=yes] http://127.0.0.1:5960/apt acpkg main    (bookworm images)
+//	deb [trusted=yes] http://127.0.0.1:5960/apt trixie main   (trixie images)
 //
 // It is unsigned (no InRelease, no Release.gpg), hence trusted=yes. Like
 // deb.debian.org it sends ETag and Last-Modified on everything and no
 // Cache-Control, so apt-get update revalidates with If-Modified-Since.
 
-const aptSuite = "acpkg"
+// aptSuites: "acpkg" is bookworm's (named before there was a second one).
+var aptSuites = []string{"acpkg", "trixie"}
 
 var aptArchs = []string{"amd64", "arm64"}
 
@@ -41,17 +44,23 @@ func (s *Server) handleApt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := strings.TrimPrefix(r.URL.Path, "/apt/")
-	dist := "dists/" + aptSuite + "/"
 	var (
 		b    *blob
 		err  error
 		kind string
 	)
 	switch {
-	case p == dist+"Release":
-		b, err = aptRelease()
-	case strings.HasPrefix(p, dist+"main/binary-"):
-		arch, file, _ := strings.Cut(strings.TrimPrefix(p, dist+"main/binary-"), "/")
+	case strings.HasPrefix(p, "dists/"):
+		suite, file, _ := strings.Cut(strings.TrimPrefix(p, "dists/"), "/")
+		if !slices.Contains(aptSuites, suite) {
+			break
+		}
+		kind = KindAptIndex
+		if file == "Release" {
+			b, err = aptRelease(suite)
+			break
+		}
+		arch, file, _ := strings.Cut(strings.TrimPrefix(file, "main/binary-"), "/")
 		if !slices.Contains(aptArchs, arch) {
 			break
 		}
@@ -171,8 +180,8 @@ func aptPackagesGz() (*blob, error) {
 
 // aptRelease lists every index file with its size and MD5/SHA256, which
 // apt checks after download.
-func aptRelease() (*blob, error) {
-	return artifacts.get("apt/Release", func() (*blob, error) {
+func aptRelease(suite string) (*blob, error) {
+	return artifacts.get("apt/Release/"+suite, func() (*blob, error) {
 		p, err := aptPackages()
 		if err != nil {
 			return nil, err
@@ -202,7 +211,7 @@ Components: main
 Description: autocache hermetic test repository
 MD5Sum:
 %sSHA256:
-%s`, aptSuite, aptSuite, epoch.Format("Mon, 02 Jan 2006 15:04:05 UTC"), strings.Join(aptArchs, " "), md5s.String(), sha256s.String())
+%s`, suite, suite, epoch.Format("Mon, 02 Jan 2006 15:04:05 UTC"), strings.Join(aptArchs, " "), md5s.String(), sha256s.String())
 		return newBlob("text/plain; charset=utf-8", []byte(rel)), nil
 	})
 }

@@ -44,9 +44,30 @@ func TestAptClient(t *testing.T) {
 	if !strings.Contains(out, "acpkg/main amd64 Packages") && !strings.Contains(out, "acpkg/main arm64 Packages") {
 		t.Errorf("apt-get update fetched no Packages index:\n%s", out)
 	}
-	// A second update revalidates Release (If-Modified-Since → 304: "Hit").
+	indexes := s.Counts().AptIndex
+	if indexes < 2 {
+		t.Errorf("apt-get update: %d index files counted, want Release and a Packages file", indexes)
+	}
+	// A second update revalidates Release (If-Modified-Since → 304: "Hit")
+	// and downloads no index.
 	if out := run(t, dir, env, aptGet, append(opts, "update")...); !strings.Contains(out, "Hit:") {
 		t.Errorf("second apt-get update did not revalidate:\n%s", out)
+	}
+	if got := s.Counts().AptIndex; got != indexes {
+		t.Errorf("second apt-get update downloaded %d index files, want 0", got-indexes)
+	}
+	// The trixie suite: its own lists next to acpkg's, the same pool.
+	if err := os.WriteFile(sources, []byte("deb [trusted=yes] "+url+"/apt acpkg main\ndeb [trusted=yes] "+url+"/apt trixie main\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(t, dir, env, aptGet, append(opts, "update")...); !strings.Contains(out, "trixie/main") {
+		t.Errorf("apt-get update fetched nothing of trixie:\n%s", out)
+	}
+	if got := s.Counts().AptIndex - indexes; got != indexes {
+		t.Errorf("adding trixie: %d index files downloaded, want %d (as for acpkg)", got, indexes)
+	}
+	if policy := run(t, dir, env, client(t, "apt-cache"), append(opts, "policy", "acpkg-001")...); !strings.Contains(policy, "trixie/main") {
+		t.Errorf("apt-cache policy does not list trixie:\n%s", policy)
 	}
 	dl := filepath.Join(dir, "dl")
 	run(t, dl, env, aptGet, append(opts, "download", "acpkg-001")...)

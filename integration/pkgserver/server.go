@@ -6,14 +6,14 @@
 //
 // URL layout (see also GET /):
 //
-//	/apt/                                     deb [trusted=yes] http://HOST/apt acpkg main
+//	/apt/                                     deb [trusted=yes] http://HOST/apt acpkg main (also: trixie)
 //	/pypi/simple/                             pip --index-url http://HOST/pypi/simple/
 //	/npm/                                     npm --registry http://HOST/npm/
 //	/goproxy/                                 GOPROXY=http://HOST/goproxy
 //	/goproxy/sumlines?m=acpkg.test/m001       go.sum lines (m repeatable; none = all)
 //	/cargo/                                   registry = "sparse+http://HOST/cargo/"
 //	/maven/                                   <url>http://HOST/maven/</url>, groupId acpkg
-//	GET /stats[?detail=1]                     {"apt":N,"pip":N,"npm":N,"go":N,"cargo":N,"maven":N[,"files":{path:N}]}
+//	GET /stats[?detail=1]                     {"apt":N,"apt-index":N,"pip":N,…,"maven":N[,"files":{path:N}]}
 //	POST /stats/reset                         zero the counters; answers the counts it zeroed
 package pkgserver
 
@@ -36,25 +36,29 @@ import (
 // Counter names, also the JSON keys of /stats.
 const (
 	KindApt = "apt"
-	KindPip = "pip"
-	KindNpm = "npm"
-	KindGo  = "go"
+	// KindAptIndex counts apt's index files (Release, Packages, Packages.gz),
+	// which apt-get update fetches whole only when it has no valid copy.
+	KindAptIndex = "apt-index"
+	KindPip      = "pip"
+	KindNpm      = "npm"
+	KindGo       = "go"
 	// yarn and pnpm speak the npm protocol (KindNpm), poetry PyPI's (KindPip).
 	KindCargo = "cargo"
 	KindMaven = "maven"
 )
 
 // Counts is how many package files (.deb, wheel, npm tarball, module zip,
-// .crate, .jar)
+// .crate, .jar) and apt index files
 // were sent whole with 200 to a GET. Revalidations (304), HEADs and ranges
 // are not downloads and are not counted.
 type Counts struct {
-	Apt   int `json:"apt"`
-	Pip   int `json:"pip"`
-	Npm   int `json:"npm"`
-	Go    int `json:"go"`
-	Cargo int `json:"cargo"`
-	Maven int `json:"maven"`
+	Apt      int `json:"apt"`
+	AptIndex int `json:"apt-index"`
+	Pip      int `json:"pip"`
+	Npm      int `json:"npm"`
+	Go       int `json:"go"`
+	Cargo    int `json:"cargo"`
+	Maven    int `json:"maven"`
 	// Files counts per URL path; /stats shows it only with ?detail=1.
 	Files map[string]int `json:"files,omitzero"`
 }
@@ -107,6 +111,8 @@ func (s *Server) count(kind, path string) {
 	switch kind {
 	case KindApt:
 		s.counts.Apt++
+	case KindAptIndex:
+		s.counts.AptIndex++
 	case KindPip:
 		s.counts.Pip++
 	case KindNpm:
@@ -276,7 +282,7 @@ func (s *Server) handleRoot(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintf(w, `autocache pkgserver: %d packages per protocol, acpkg-001 … acpkg-%03d, version %s
 
-apt      deb [trusted=yes] http://%[4]s/apt acpkg main
+apt      deb [trusted=yes] http://%[4]s/apt acpkg main   (bookworm; trixie images: trixie)
 pip      pip install --index-url http://%[4]s/pypi/simple/ acpkg-001
 npm      npm install --registry http://%[4]s/npm/ acpkg-001
 go       GOPROXY=http://%[4]s/goproxy GONOSUMDB=acpkg.test go get acpkg.test/m001@v%[3]s

@@ -121,7 +121,7 @@ func TestStats(t *testing.T) {
 	s, url := start(t)
 	deb := url + "/apt/" + aptDebPath(1)
 
-	if _, _, body := get(t, "GET", url+"/stats"); string(body) != `{"apt":0,"pip":0,"npm":0,"go":0,"cargo":0,"maven":0}`+"\n" {
+	if _, _, body := get(t, "GET", url+"/stats"); string(body) != `{"apt":0,"apt-index":0,"pip":0,"npm":0,"go":0,"cargo":0,"maven":0}`+"\n" {
 		t.Errorf("fresh /stats = %q", body)
 	}
 	code, hdr, _ := get(t, "GET", deb)
@@ -141,24 +141,24 @@ func TestStats(t *testing.T) {
 	if code, _, _ := get(t, "GET", deb, "Range", "bytes=0-99"); code != 206 {
 		t.Errorf("Range = %d, want 206", code)
 	}
-	// Index files are not counted either.
+	// Index files are counted apart, as apt-index.
 	get(t, "GET", url+"/apt/dists/acpkg/Release")
 	wantCounts(t, s, 1, 0, 0, 0)
 
-	if _, _, body := get(t, "GET", url+"/stats"); string(body) != `{"apt":1,"pip":0,"npm":0,"go":0,"cargo":0,"maven":0}`+"\n" {
+	if _, _, body := get(t, "GET", url+"/stats"); string(body) != `{"apt":1,"apt-index":1,"pip":0,"npm":0,"go":0,"cargo":0,"maven":0}`+"\n" {
 		t.Errorf("/stats = %q", body)
 	}
-	wantDetail := `{"apt":1,"pip":0,"npm":0,"go":0,"cargo":0,"maven":0,"files":{"/apt/` + aptDebPath(1) + `":1}}` + "\n"
+	wantDetail := `{"apt":1,"apt-index":1,"pip":0,"npm":0,"go":0,"cargo":0,"maven":0,"files":{"/apt/dists/acpkg/Release":1,"/apt/` + aptDebPath(1) + `":1}}` + "\n"
 	if _, _, body := get(t, "GET", url+"/stats?detail=1"); string(body) != wantDetail {
 		t.Errorf("/stats?detail=1 = %q, want %q", body, wantDetail)
 	}
 	if code, _, _ := get(t, "GET", url+"/stats/reset"); code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /stats/reset = %d, want 405", code)
 	}
-	if _, _, body := get(t, "POST", url+"/stats/reset"); string(body) != `{"apt":1,"pip":0,"npm":0,"go":0,"cargo":0,"maven":0}`+"\n" {
+	if _, _, body := get(t, "POST", url+"/stats/reset"); string(body) != `{"apt":1,"apt-index":1,"pip":0,"npm":0,"go":0,"cargo":0,"maven":0}`+"\n" {
 		t.Errorf("POST /stats/reset = %q, want the counts it zeroed", body)
 	}
-	if _, _, body := get(t, "GET", url+"/stats?detail=1"); string(body) != `{"apt":0,"pip":0,"npm":0,"go":0,"cargo":0,"maven":0,"files":{}}`+"\n" {
+	if _, _, body := get(t, "GET", url+"/stats?detail=1"); string(body) != `{"apt":0,"apt-index":0,"pip":0,"npm":0,"go":0,"cargo":0,"maven":0,"files":{}}`+"\n" {
 		t.Errorf("/stats after reset = %q", body)
 	}
 }
