@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Stop the embedded engine (idempotent): buildkitd, the pkgserver and the
 # registry, each by the PID in its pid file (SIGTERM, then SIGKILL after a
-# grace period). Then clean up what a buildkitd killed mid-build leaves behind:
+# grace period), and remove the binfmt_misc handler up.sh registered. Then clean up what a buildkitd killed mid-build leaves behind:
 # its build containers' processes, mounts under $CACHE, runc state, and the
 # folders and cgroups outside $CACHE that up.sh saw appear. Removes pid files
 # and sockets; keeps all caches, images and downloads for the next up.sh.
@@ -17,6 +17,7 @@ stop_pid buildkitd 15 &
 stop_pid pkgserver 10 &
 stop_pid docker-registry 10 &
 wait
+binfmt_down # qemu for arm64: registered by up.sh
 
 # Processes of build containers a killed buildkitd left behind: in their own
 # mount namespace, "/" is an overlay whose layers live under $BK_ROOT. Each is

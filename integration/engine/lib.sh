@@ -19,13 +19,18 @@ REGISTRY_ADDR=127.0.0.1:5959
 PKGSERVER_ADDR=127.0.0.1:5960
 DEBIAN_SUITE=bookworm
 DEBIAN_MIRROR=http://deb.debian.org/debian
+# The second release (its own image, for the tests of caches across releases)
+# and the second platform (debian:bookworm-slim is a two-platform index; the
+# other platform's steps run under qemu-user, registered with binfmt_misc).
+DEBIAN_SUITE2=trixie
+FOREIGN_ARCH=arm64
 
 # Layout of $CACHE (see integration/README.md).
 BIN="$CACHE/bin"             # buildkitd buildctl docker-registry pkgserver
 GOROOT_CACHE="$CACHE/go"     # GOPATH / GOMODCACHE / GOCACHE for host-side go builds
 SRC="$CACHE/src"             # the buildkit wrapper module
 DEBS="$CACHE/debs"           # .deb files fetched with apt-get download
-ROOTFS="$CACHE/rootfs"       # debootstrap output (tar) for debian:bookworm-slim
+ROOTFS="$CACHE/rootfs"       # debootstrap output (tars) for debian:bookworm-slim, :trixie-slim
 BK_ROOT="$CACHE/buildkit"    # buildkitd --root (all of buildkit's state)
 REG_ROOT="$CACHE/registry"   # the image registry's storage
 RUN_DIR="$CACHE/run"         # sockets and pid files
@@ -55,6 +60,57 @@ go_env() {
 	export GOPATH="$GOROOT_CACHE" GOMODCACHE="$GOROOT_CACHE/pkg/mod" \
 		GOCACHE="$GOROOT_CACHE/cache" GOTOOLCHAIN=local XDG_CONFIG_HOME="$GOROOT_CACHE/config" \
 		GOFLAGS="-modcacherw -buildvcs=false" TMPDIR="$TMP" CGO_ENABLED=0
+}
+
+# --- qemu-user for the foreign platform ---------------------------------------
+# Debian's qemu-aarch64-static (not apt-installed: the package registers
+# handlers for every architecture), registered as ONE binfmt_misc handler,
+# `autocache-qemu-aarch64`, with the flags of Debian's own registration
+# (/usr/lib/binfmt.d/qemu-aarch64.conf): O, P (argv[0] preserved, as the
+# `-binfmt-P` name tells qemu) and F (the kernel opens the interpreter now,
+# so it works inside build containers, where the path does not exist).
+# buildkitd lists linux/arm64 only if the handler is there when it starts.
+QEMU="$BIN/qemu-binfmt/aarch64-binfmt-P"
+BINFMT=/proc/sys/fs/binfmt_misc
+BINFMT_NAME=autocache-qemu-aarch64
+AARCH64_MAGIC='\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00'
+AARCH64_MASK='\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
+
+# binfmt_up: register the handler unless this machine already runs aarch64
+# binaries (a handler of its own, e.g. from qemu-user-static). Notes what it
+# did ($RUN_DIR/ours-binfmt*) for binfmt_down.
+binfmt_up() {
+	if [ ! -e "$BINFMT/register" ]; then
+		mount -t binfmt_misc binfmt_misc "$BINFMT" || die "cannot mount binfmt_misc on $BINFMT"
+		touch "$RUN_DIR/ours-binfmt-mount"
+	fi
+	[ ! -e "$BINFMT/$BINFMT_NAME" ] || return 0
+	local f
+	for f in "$BINFMT"/*; do
+		case "$(basename "$f")" in register | status) continue ;; esac
+		if grep -qx 'enabled' "$f" 2>/dev/null && grep -qx 'magic 7f454c460201010000000000000000000200b700' "$f"; then
+			log "binfmt_misc: $(basename "$f") already runs aarch64 binaries: using it"
+			return 0
+		fi
+	done
+	log "binfmt_misc: registering $BINFMT_NAME -> $QEMU"
+	echo ":$BINFMT_NAME:M::$AARCH64_MAGIC:$AARCH64_MASK:$QEMU:OPF" >"$BINFMT/register" ||
+		die "cannot register $BINFMT_NAME with binfmt_misc"
+	touch "$RUN_DIR/ours-binfmt"
+}
+
+# binfmt_down: undo what binfmt_up did.
+binfmt_down() {
+	if [ -e "$RUN_DIR/ours-binfmt" ]; then
+		[ ! -e "$BINFMT/$BINFMT_NAME" ] || echo -1 >"$BINFMT/$BINFMT_NAME" || log "WARNING: could not remove $BINFMT_NAME"
+		rm -f "$RUN_DIR/ours-binfmt"
+	fi
+	if [ -e "$RUN_DIR/ours-binfmt-mount" ]; then
+		local others
+		others="$(find "$BINFMT" -mindepth 1 -maxdepth 1 ! -name register ! -name status | wc -l)"
+		[ "$others" != 0 ] || umount "$BINFMT" || log "WARNING: could not unmount $BINFMT"
+		rm -f "$RUN_DIR/ours-binfmt-mount"
+	fi
 }
 
 # Logging: stdout is reserved for up.sh's export lines.

@@ -9,6 +9,10 @@
 #     package's postinst creates a system user and starts an init.d service on
 #     :5000 wherever policy-rc.d allows it. We `apt-get download` the .deb and
 #     extract the binary into $CACHE/bin instead.
+#   - qemu-aarch64-static: Debian's qemu-user-static, also not apt-installed
+#     (its postinst registers binfmt handlers for every architecture); only
+#     this binary goes to $BIN/qemu-binfmt/. Fetched in the apt phase: up.sh
+#     needs it for the arm64 debootstrap.
 #   - buildkitd + buildctl $BUILDKIT_VERSION, built from the Go module proxy
 #     through a wrapper module (buildkit's go.mod has `exclude` lines, so
 #     `go install pkg@version` refuses it), caches in $CACHE/go.
@@ -33,22 +37,32 @@ if [ "$phase" != tools ]; then
 		run_logged setup-apt-install apt-get install -y --no-install-recommends "${missing[@]}"
 	fi
 fi
+
+# apt_binary PACKAGE PATH DEST: one file of a Debian package, without
+# installing it (apt-get download, dpkg-deb -x).
+apt_binary() {
+	local pkg="$1" file="$2" dest="$3" d="$DEBS/$1"
+	log "fetching Debian's $pkg package ($file only)"
+	rm -rf "$d" && mkdir -p "$d"
+	# apt-get download writes to the cwd; chmod so the _apt sandbox user can write.
+	chmod 0777 "$d"
+	if ! (cd "$d" && apt-get download "$pkg") >"$LOG/setup-$pkg.log" 2>&1; then
+		run_logged setup-apt-update apt-get update
+		(cd "$d" && run_logged "setup-$pkg" apt-get download "$pkg")
+	fi
+	dpkg-deb -x "$d/${pkg}"_*.deb "$d/root"
+	mkdir -p "$(dirname "$dest")"
+	cp "$d/root/$file" "$dest.tmp"
+	mv "$dest.tmp" "$dest"
+	rm -rf "$d"
+}
+if [ "$phase" != tools ] && [ ! -x "$QEMU" ]; then
+	apt_binary qemu-user-static usr/bin/qemu-aarch64-static "$QEMU"
+fi
 [ "$phase" != apt ] || exit 0
 
 # --- docker-registry (binary only, from Debian's .deb) -------------------------
-if [ ! -x "$BIN/docker-registry" ]; then
-	log "fetching Debian's docker-registry package (binary only)"
-	rm -rf "$DEBS/docker-registry" && mkdir -p "$DEBS/docker-registry"
-	# apt-get download writes to the cwd; chmod so the _apt sandbox user can write.
-	chmod 0777 "$DEBS/docker-registry"
-	if ! (cd "$DEBS/docker-registry" && apt-get download docker-registry) >"$LOG/setup-registry.log" 2>&1; then
-		run_logged setup-apt-update apt-get update
-		(cd "$DEBS/docker-registry" && run_logged setup-registry apt-get download docker-registry)
-	fi
-	dpkg-deb -x "$DEBS/docker-registry"/docker-registry_*.deb "$DEBS/docker-registry/root"
-	cp "$DEBS/docker-registry/root/usr/bin/docker-registry" "$BIN/docker-registry.tmp"
-	mv "$BIN/docker-registry.tmp" "$BIN/docker-registry"
-fi
+[ -x "$BIN/docker-registry" ] || apt_binary docker-registry usr/bin/docker-registry "$BIN/docker-registry"
 
 # --- buildkitd + buildctl from the Go module proxy ----------------------------
 have_version() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -qF " $BUILDKIT_VERSION"; }

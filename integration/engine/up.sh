@@ -32,18 +32,25 @@ flock 9
 note_absent # /run/runc, /run/mount: see lib.sh
 "$ENGINE_DIR/setup.sh" apt >&2
 
-# The Debian root filesystem (debootstrap, cached as a tar) is made in the
-# background while setup.sh compiles buildkit: one is network-bound, the other
-# CPU-bound.
-mkrootfs_pid=
-if [ ! -s "$ROOTFS/bookworm-slim.tar" ]; then
-	log "debootstrap $DEBIAN_SUITE (minbase) -> $ROOTFS/bookworm-slim.tar, in the background"
-	TMPDIR="$TMP" DEBIAN_SUITE="$DEBIAN_SUITE" DEBIAN_MIRROR="$DEBIAN_MIRROR" \
-		run_logged mkrootfs "$IMAGES_DIR/debian/mkrootfs.sh" "$ROOTFS/bookworm-slim.tar" &
-	mkrootfs_pid=$!
-	# If up.sh fails meanwhile, let debootstrap finish and clean up its mounts.
-	trap '[ -z "$mkrootfs_pid" ] || wait "$mkrootfs_pid" 2>/dev/null || true' EXIT
-fi
+# qemu-user for arm64 steps: before debootstrap (its arm64 second stage runs
+# under it) and before buildkitd starts (it lists the platforms it finds).
+binfmt_up
+
+# The Debian root filesystems (debootstrap, cached as tars: bookworm for
+# amd64 and arm64, trixie for amd64) are made in the background while
+# setup.sh compiles buildkit: one is network-bound, the other CPU-bound.
+rootfs_tars=("$DEBIAN_SUITE-slim-amd64" "$DEBIAN_SUITE-slim-$FOREIGN_ARCH" "$DEBIAN_SUITE2-slim-amd64")
+mkrootfs_pids=()
+for tar in "${rootfs_tars[@]}"; do
+	[ ! -s "$ROOTFS/$tar.tar" ] || continue
+	suite="${tar%%-*}" arch="${tar##*-}"
+	log "debootstrap $suite $arch (minbase) -> $ROOTFS/$tar.tar, in the background"
+	TMPDIR="$TMP" DEBIAN_SUITE="$suite" DEBIAN_ARCH="$arch" DEBIAN_MIRROR="$DEBIAN_MIRROR" \
+		run_logged "mkrootfs-$tar" "$IMAGES_DIR/debian/mkrootfs.sh" "$ROOTFS/$tar.tar" &
+	mkrootfs_pids+=($!)
+done
+# If up.sh fails meanwhile, let debootstrap finish and clean up its mounts.
+trap 'for p in "${mkrootfs_pids[@]}"; do wait "$p" 2>/dev/null || true; done' EXIT
 "$ENGINE_DIR/setup.sh" tools >&2
 
 # --- the image registry ----------------------------------------------------
@@ -137,6 +144,10 @@ if pid_alive buildkitd >/dev/null && ! cmp -s "$ETC/buildkitd.toml.new" "$ETC/bu
 	log "buildkitd.toml changed: restarting buildkitd"
 	stop_pid buildkitd 30
 fi
+if pid_alive buildkitd >/dev/null && ! buildctl debug workers 2>/dev/null | grep -q "linux/$FOREIGN_ARCH"; then
+	log "buildkitd started before qemu was registered (no linux/$FOREIGN_ARCH): restarting it"
+	stop_pid buildkitd 30
+fi
 mv "$ETC/buildkitd.toml.new" "$ETC/buildkitd.toml"
 bk_up() { buildctl debug workers; }
 if ! pid_alive buildkitd >/dev/null; then
@@ -156,6 +167,8 @@ if ! pid_alive buildkitd >/dev/null; then
 fi
 wait_until 60 "buildkitd (log: $LOG/buildkitd.log)" bk_up
 check_started buildkitd
+buildctl debug workers | grep -q "linux/$FOREIGN_ARCH" ||
+	die "buildkitd does not list linux/$FOREIGN_ARCH (is $BINFMT/$BINFMT_NAME enabled? log: $LOG/buildkitd.log)"
 
 # --- images ---------------------------------------------------------------------
 in_registry() { # REPO TAG
@@ -188,20 +201,30 @@ build_image() {
 rm -rf "$CTX/hostca" && mkdir -p "$CTX/hostca"
 if [ -d /usr/local/share/ca-certificates ]; then cp -R /usr/local/share/ca-certificates/. "$CTX/hostca/"; fi
 
-# debian:bookworm-slim, from the debootstrap tar.
-if [ -n "$mkrootfs_pid" ]; then
-	wait "$mkrootfs_pid" || die "debootstrap failed (log: $LOG/mkrootfs.log)"
-	mkrootfs_pid=
-fi
-debian_hash="$(hash_inputs "$ROOTFS/bookworm-slim.tar" "$IMAGES_DIR/debian/Dockerfile" "$CTX/hostca")"
-if ! fresh debian "$debian_hash" online/debian:bookworm-slim library/debian:bookworm-slim; then
-	log "building debian:bookworm-slim"
-	common=(--local context="$ROOTFS" --local dockerfile="$IMAGES_DIR/debian"
-		--local hostca="$CTX/hostca" --opt context:hostca=local:hostca)
-	build_image debian-online online online/debian:bookworm-slim "${common[@]}"
-	build_image debian-hermetic hermetic library/debian:bookworm-slim "${common[@]}"
-	echo "$debian_hash" >"$STAMPS/debian"
-fi
+# debian:bookworm-slim (amd64 and arm64) and debian:trixie-slim (amd64),
+# from the debootstrap tars.
+for p in "${mkrootfs_pids[@]}"; do
+	wait "$p" || die "debootstrap failed (logs: $LOG/mkrootfs-*.log)"
+done
+mkrootfs_pids=()
+# build_debian SUITE PLATFORMS TARS...: both targets, when their inputs changed.
+build_debian() {
+	local suite="$1" platforms="$2" h; shift 2
+	h="$(hash_inputs "${@/#/$ROOTFS/}" "$IMAGES_DIR/debian/Dockerfile" "$CTX/hostca" "$platforms")"
+	hashes[debian-$suite]="$h"
+	fresh "debian-$suite" "$h" "online/debian:$suite-slim" "library/debian:$suite-slim" && return 0
+	log "building debian:$suite-slim ($platforms)"
+	local common=(--local context="$ROOTFS" --local dockerfile="$IMAGES_DIR/debian"
+		--local hostca="$CTX/hostca" --opt context:hostca=local:hostca
+		--opt build-arg:SUITE="$suite" --opt platform="$platforms")
+	build_image "debian-$suite-online" online "online/debian:$suite-slim" "${common[@]}"
+	build_image "debian-$suite-hermetic" hermetic "library/debian:$suite-slim" "${common[@]}"
+	echo "$h" >"$STAMPS/debian-$suite"
+}
+declare -A hashes=()
+build_debian "$DEBIAN_SUITE" "linux/amd64,linux/$FOREIGN_ARCH" "$DEBIAN_SUITE-slim-amd64.tar" "$DEBIAN_SUITE-slim-$FOREIGN_ARCH.tar"
+build_debian "$DEBIAN_SUITE2" linux/amd64 "$DEBIAN_SUITE2-slim-amd64.tar"
+hashes[debian]="${hashes[debian-$DEBIAN_SUITE]}"
 
 # python, node, golang, rust and maven, built in parallel on top of it; then
 # the images built on one of those (poetry on python).
@@ -234,7 +257,6 @@ declare -A tags=(
 	[poetry]="python:3.11-slim-poetry"
 )
 declare -A base=([poetry]=python) # built FROM this image (default: debian)
-declare -A hashes=([debian]="$debian_hash")
 # build_wave IMG...: build these images in parallel (those whose inputs changed).
 build_wave() {
 	local img h pids=() failed=0 p

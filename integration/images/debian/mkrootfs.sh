@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # mkrootfs.sh OUT.tar: build the root filesystem of our offline
-# `debian:bookworm-slim` as a tar, the way the official image is made
+# `debian:bookworm-slim` (or DEBIAN_SUITE's, for DEBIAN_ARCH) as a tar, the way the official image is made
 # (debuerreotype), but from plain debootstrap on the host:
 #
 #   debootstrap --variant=minbase --include=ca-certificates bookworm
@@ -22,6 +22,9 @@ out="${1:?usage: mkrootfs.sh OUT.tar}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 suite="${DEBIAN_SUITE:-bookworm}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# Another architecture than the host's needs its binaries to run here (the
+# chroot steps below): up.sh registers qemu-user with binfmt_misc first.
+arch="${DEBIAN_ARCH:-$(dpkg --print-architecture)}"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/mkrootfs.XXXXXX")"
 root="$work/root"
@@ -35,8 +38,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "debootstrap --variant=minbase $suite from $mirror" >&2
-debootstrap --variant=minbase --include=ca-certificates "$suite" "$root" "$mirror" >&2
+echo "debootstrap --variant=minbase --arch=$arch $suite from $mirror" >&2
+debootstrap --variant=minbase --arch="$arch" --include=ca-certificates "$suite" "$root" "$mirror" >&2
 
 # --- debuerreotype-minimizing-config (exact files) ---
 cp -a "$here/rootfs/." "$root/"
@@ -55,7 +58,7 @@ chmod 0644 "$root/etc/hostname" "$root/etc/resolv.conf"
 chown 0:0 "$root"; chmod 0755 "$root"
 if [ -s "$root/etc/machine-id" ]; then : >"$root/etc/machine-id"; fi
 
-# --- sources: deb822 like the official bookworm image ---
+# --- sources: deb822 like the official images ---
 snap="$(date -u +%Y%m%d)T000000Z"
 rm -f "$root/etc/apt/sources.list"
 cat >"$root/etc/apt/sources.list.d/debian.sources" <<EOF
