@@ -77,6 +77,9 @@ type buildSpec struct {
 	tarOut string            // export the image filesystem as a tar here ("" = no export)
 	meta   string            // --metadata-file
 	push   string            // push the image under this name ("" = no push)
+	// platform is buildctl's --opt platform (e.g. "linux/amd64,linux/arm64");
+	// "" builds for the worker's own platform.
+	platform string
 }
 
 // writeDockerfile writes body as dir/Dockerfile. Line 1 is the syntax line
@@ -103,6 +106,9 @@ func (e *engine) build(t *testing.T, b buildSpec) (string, error) {
 		args = append(args, "--frontend", "dockerfile.v0", "--opt", "build-arg:BUILDKIT_SYNTAX="+e.frontend)
 	default:
 		args = append(args, "--frontend", "dockerfile.v0")
+	}
+	if b.platform != "" {
+		args = append(args, "--opt", "platform="+b.platform)
 	}
 	keys := make([]string, 0, len(b.args))
 	for k := range b.args {
