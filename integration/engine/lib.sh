@@ -170,12 +170,21 @@ stop_pid() {
 
 # start_daemon NAME LOGFILE CMD...: start CMD detached from this shell (own
 # session, stdin/stdout/stderr not inherited, so `eval "$(up.sh)"` does not
-# wait on it) and record its PID. Runs in $RUN_DIR. The previous run's log is
+# wait on it; nor is up.sh's lock, fd 9) and record its PID. Runs in $RUN_DIR. The previous run's log is
 # kept as LOGFILE.1.
+#
+# Every other inherited descriptor is closed too: a daemon started under a
+# caller's `flock FILE cmd` would otherwise hold that lock for its lifetime.
 start_daemon() {
 	local name="$1" logf="$2"; shift 2
 	[ ! -s "$logf" ] || mv -f "$logf" "$logf.1"
-	(exec 9>&- && cd "$RUN_DIR" && exec setsid "$@" </dev/null >>"$logf" 2>&1) &
+	(
+		for fd in /proc/self/fd/*; do
+			fd="${fd##*/}"
+			[ "$fd" -le 2 ] || eval "exec $fd>&-" 2>/dev/null || true
+		done
+		cd "$RUN_DIR" && exec setsid "$@" </dev/null >>"$logf" 2>&1
+	) &
 	echo "$!" >"$RUN_DIR/$name.pid"
 }
 
