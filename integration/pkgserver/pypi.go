@@ -1,6 +1,7 @@
 package pkgserver
 
 import (
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -16,6 +17,9 @@ import (
 // content negotiation) at /pypi/simple/, with the wheels at /pypi/files/:
 //
 //	pip install --index-url http://127.0.0.1:5960/pypi/simple/ acpkg-001
+//
+// It also serves one project that has only an sdist, acbuild (below), for
+// the tests of the wheels pip builds itself.
 //
 // Caching headers are PyPI's: index pages may be reused for 10 minutes,
 // files forever.
@@ -55,7 +59,7 @@ func (s *Server) handlePypi(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimSuffix(strings.TrimPrefix(p, "simple/"), "/")
 		norm := pep503Normalize(name)
 		i, ok := pkgIndex(norm)
-		if !ok || strings.Contains(name, "/") {
+		if (!ok && norm != acbuildName) || strings.Contains(name, "/") {
 			http.NotFound(w, r)
 			return
 		}
@@ -65,7 +69,18 @@ func (s *Server) handlePypi(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/pypi/simple/"+norm+"/", http.StatusMovedPermanently)
 			return
 		}
+		if norm == acbuildName {
+			s.pypiPage(w, r, acbuildPage)
+			return
+		}
 		s.pypiPage(w, r, func(json bool) (*blob, error) { return pypiProjectPage(i, json) })
+	case p == "files/"+acbuildSdistName:
+		b, err := acbuildSdist()
+		if err != nil {
+			serverError(w, err)
+			return
+		}
+		s.serve(w, r, b, pypiFileCache, KindPip)
 	case strings.HasPrefix(p, "files/"):
 		file := strings.TrimPrefix(p, "files/")
 		dist, _, _ := strings.Cut(file, "-")
@@ -119,6 +134,7 @@ func pypiIndexPage(asJSON bool) (*blob, error) {
 			for i := 1; i <= NumPackages; i++ {
 				doc.Projects = append(doc.Projects, project{PackageName(i)})
 			}
+			doc.Projects = append(doc.Projects, project{acbuildName})
 			return jsonBlob(pypiJSON, doc)
 		}
 		var b strings.Builder
@@ -126,25 +142,32 @@ func pypiIndexPage(asJSON bool) (*blob, error) {
 		for i := 1; i <= NumPackages; i++ {
 			fmt.Fprintf(&b, "    <a href=\"%s/\">%[1]s</a>\n", PackageName(i))
 		}
+		fmt.Fprintf(&b, "    <a href=\"%s/\">%[1]s</a>\n", acbuildName)
 		b.WriteString("  </body>\n</html>\n")
 		return newBlob(pypiHTML, []byte(b.String())), nil
 	})
 }
 
-// pypiProjectPage links the one wheel, relative to the page
-// (../../files/…) so it works under any host, with its sha256 fragment.
+// pypiProjectPage links the one wheel of acpkg-NNN.
 func pypiProjectPage(i int, asJSON bool) (*blob, error) {
-	key := "pypi/" + PackageName(i) + ".html"
+	return pypiLinksPage(PackageName(i), pypiWheelName(i), func() (*blob, error) { return pypiWheel(i) }, asJSON)
+}
+
+// pypiLinksPage is the page of project name, which has one file: it links
+// the file relative to the page (../../files/…) so it works under any host,
+// with its sha256 fragment.
+func pypiLinksPage(name, file string, dl func() (*blob, error), asJSON bool) (*blob, error) {
+	key := "pypi/" + name + ".html"
 	if asJSON {
-		key = "pypi/" + PackageName(i) + ".json"
+		key = "pypi/" + name + ".json"
 	}
 	return artifacts.get(key, func() (*blob, error) {
-		whl, err := pypiWheel(i)
+		b, err := dl()
 		if err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(whl.data)
-		name, file, href := PackageName(i), pypiWheelName(i), "../../files/"+pypiWheelName(i)
+		sum := sha256.Sum256(b.data)
+		href := "../../files/" + file
 		if asJSON {
 			type pfile struct {
 				Filename string            `json:"filename"`
@@ -215,4 +238,112 @@ func jsonBlob(ctype string, v any) (*blob, error) {
 		return nil, err
 	}
 	return newBlob(ctype, append(b, '\n')), nil
+}
+
+// acbuild is the one project with only an sdist: pip must build its wheel
+// (with the in-tree PEP 517 backend below: no build dependencies, so it
+// builds offline) and keeps what it built in its wheel cache,
+// ~/.cache/pip/wheels. The wheel is what a package with an optional native
+// dependency builds (PyYAML with libyaml, Pillow with libjpeg, psycopg with
+// libpq): tagged for this interpreter and platform (cp311-cp311-linux_x86_64),
+// and linked against a system library only where the library was there at
+// build time. Such a wheel works in the image it was built in and fails to
+// import in an image without the library, and pip, which picks built wheels
+// by tag only, would reuse it in any image with the same Python.
+const (
+	acbuildName      = "acbuild"
+	acbuildSdistName = acbuildName + "-" + Version + ".tar.gz"
+	// AcbuildLib is the library acbuild's build looks for: libdbus, which
+	// python:3.11-slim-poetry has (Debian's python3-poetry depends on
+	// python3-secretstorage, which depends on dbus) and python:3.11-slim
+	// has not.
+	AcbuildLib = "libdbus-1.so.3"
+)
+
+// acbuildBackend is backend.py, the build backend in the sdist. Its
+// build_wheel writes acbuild/__init__.py one of two ways:
+//   - the library is found (ctypes.util.find_library, i.e. ldconfig's cache):
+//     LINKED names it and the module loads it at import, as an extension
+//     linked against it would; where it is missing, "import acbuild" fails
+//     with "libdbus-1.so.3: cannot open shared object file";
+//   - not found: LINKED = None, no native part.
+//
+// It looks at the system, not at Python modules, because pip builds in an
+// isolated environment that hides site-packages but not the system's
+// libraries, as for the real packages. The tag is computed as bdist_wheel
+// does, from the running interpreter: cp311-cp311-linux_x86_64 on glibc
+// and musl alike.
+var acbuildBackend = `"""PEP 517 build backend of acbuild, an autocache test package (see
+integration/pkgserver/pypi.go): the wheel it builds depends on whether the
+build machine has ` + AcbuildLib + `, like packages with optional native
+dependencies."""
+import base64
+import ctypes.util
+import hashlib
+import os
+import sys
+import sysconfig
+import zipfile
+
+NAME, VERSION = "acbuild", "` + Version + `"
+
+
+def _tag():
+    impl = {"cpython": "cp"}.get(sys.implementation.name, sys.implementation.name)
+    py = "%s%d%d" % (impl, sys.version_info[0], sys.version_info[1])
+    return "%s-%s-%s" % (py, py, sysconfig.get_platform().replace("-", "_").replace(".", "_"))
+
+
+def _module():
+    lib = ctypes.util.find_library("dbus-1")
+    if lib is None:
+        return '"""acbuild, built without libdbus: no native part."""\nLINKED = None\n'
+    return ('"""acbuild, built with %s: loaded at import, as by an extension\n'
+            'module linked against it."""\nimport ctypes\n\nLINKED = %r\nctypes.CDLL(LINKED)\n' % (lib, lib))
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    tag = _tag()
+    info = "%s-%s.dist-info/" % (NAME, VERSION)
+    files = [
+        ("acbuild/__init__.py", _module()),
+        (info + "METADATA", "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (NAME, VERSION)),
+        (info + "WHEEL", "Wheel-Version: 1.0\nGenerator: acbuild-backend\nRoot-Is-Purelib: false\nTag: %s\n" % tag),
+    ]
+    record = ""
+    for name, text in files:
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record += "%s,sha256=%s,%d\n" % (name, digest, len(text.encode()))
+    files.append((info + "RECORD", record + info + "RECORD,,\n"))
+    whl = "%s-%s-%s.whl" % (NAME, VERSION, tag)
+    with zipfile.ZipFile(os.path.join(wheel_directory, whl), "w") as z:
+        for name, text in files:
+            zi = zipfile.ZipInfo(name, (2024, 1, 1, 0, 0, 0))
+            zi.external_attr = 0o644 << 16
+            z.writestr(zi, text)
+    return whl
+`
+
+// acbuildSdist builds acbuild-1.0.0.tar.gz: PKG-INFO, pyproject.toml and
+// the backend, under acbuild-1.0.0/.
+func acbuildSdist() (*blob, error) {
+	return artifacts.get("pypi/"+acbuildSdistName, func() (*blob, error) {
+		dir := acbuildName + "-" + Version + "/"
+		tgz, err := tarGz([]archiveFile{
+			{dir, nil},
+			{dir + "PKG-INFO", []byte("Metadata-Version: 2.1\nName: " + acbuildName + "\nVersion: " + Version + "\n")},
+			{dir + "pyproject.toml", []byte("[project]\nname = \"" + acbuildName + "\"\nversion = \"" + Version + "\"\n\n" +
+				"[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\".\"]\n")},
+			{dir + "backend.py", []byte(acbuildBackend)},
+		}, gzip.NoCompression)
+		if err != nil {
+			return nil, err
+		}
+		return newBlob("application/octet-stream", tgz), nil
+	})
+}
+
+// acbuildPage is acbuild's project page: the sdist only.
+func acbuildPage(asJSON bool) (*blob, error) {
+	return pypiLinksPage(acbuildName, acbuildSdistName, acbuildSdist, asJSON)
 }
