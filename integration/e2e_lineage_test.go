@@ -92,3 +92,36 @@ func TestNetworkNoneBuildAfterDownload(t *testing.T) {
 		t.Errorf("the modules are missing from the image")
 	}
 }
+
+// TestCredentialedFetchBeforeBuild: a script fetches the modules with a
+// secret (here: the only proxy it may use), then `go build` runs with
+// GOPROXY=off. Upstream, the build finds the modules in the layers. A cache
+// over /go/pkg/mod on the build would hide them, and the build could not
+// fetch them again: autocache leaves that directory alone after a step with
+// a secret, and the image is upstream's.
+func TestCredentialedFetchBeforeBuild(t *testing.T) {
+	e := newEngine(t)
+	dir := t.TempDir()
+	goFixture.files(t, e, dir, 3)
+	writeFile(t, dir, "fetch-deps.sh", "#!/bin/sh\nset -e\nGOPROXY=\"$(cat /run/secrets/proxy)\" go mod download\n")
+	secret := filepath.Join(t.TempDir(), "proxy")
+	if err := os.WriteFile(secret, []byte(e.pkgserver+"/goproxy"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tars := map[string]string{}
+	for _, mode := range []string{upstream, viaSyntax} {
+		writeDockerfile(t, e, dir, mode, "FROM golang:1.26\nARG E2E_RUN\nENV GOPROXY=off\nWORKDIR /src\nCOPY go.mod go.sum fetch-deps.sh ./\n"+
+			"RUN --mount=type=secret,id=proxy sh ./fetch-deps.sh\n"+
+			"COPY main.go .\nRUN CGO_ENABLED=0 go build -o /usr/local/bin/app .\n")
+		tars[mode] = filepath.Join(t.TempDir(), "image.tar")
+		args := map[string]string{"E2E_RUN": e.runID, "BUILDKIT_CACHE_MOUNT_NS": "e2e-secret-" + e.runID}
+		if out, err := e.build(t, buildSpec{dir: dir, mode: mode, args: args, tarOut: tars[mode], secrets: map[string]string{"proxy": secret}}); err != nil {
+			t.Fatalf("%s: %v\n%s", mode, err, tail(out, 20))
+		}
+	}
+	// /go/pkg/mod is not a cached directory here: it must be upstream's.
+	compareImages(t, tars[upstream], tars[viaSyntax], []string{"/root/.cache/go-build"}, volatile)
+	if readTar(t, tars[viaSyntax])["/usr/local/bin/app"].Size == 0 {
+		t.Errorf("the binary is missing from the image")
+	}
+}

@@ -11,10 +11,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -71,12 +73,13 @@ const (
 )
 
 type buildSpec struct {
-	dir    string            // context; its Dockerfile is written from dockerfile
-	mode   string            // upstream, viaSyntax, viaGateway, viaBuildkitSx
-	args   map[string]string // build args
-	tarOut string            // export the image filesystem as a tar here ("" = no export)
-	meta   string            // --metadata-file
-	push   string            // push the image under this name ("" = no push)
+	dir     string            // context; its Dockerfile is written from dockerfile
+	mode    string            // upstream, viaSyntax, viaGateway, viaBuildkitSx
+	args    map[string]string // build args
+	tarOut  string            // export the image filesystem as a tar here ("" = no export)
+	meta    string            // --metadata-file
+	push    string            // push the image under this name ("" = no push)
+	secrets map[string]string // --secret id=K,src=V (a file)
 	// platform is buildctl's --opt platform (e.g. "linux/amd64,linux/arm64");
 	// "" builds for the worker's own platform.
 	platform string
@@ -109,6 +112,9 @@ func (e *engine) build(t *testing.T, b buildSpec) (string, error) {
 	}
 	if b.platform != "" {
 		args = append(args, "--opt", "platform="+b.platform)
+	}
+	for _, id := range slices.Sorted(maps.Keys(b.secrets)) {
+		args = append(args, "--secret", "id="+id+",src="+b.secrets[id])
 	}
 	keys := make([]string, 0, len(b.args))
 	for k := range b.args {

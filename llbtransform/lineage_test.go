@@ -303,3 +303,38 @@ func TestNodeImagesNpmLogsAreNotContent(t *testing.T) {
 		t.Fatalf("npm cache with content: mounts %+v notes %q", res.Steps[0].Mounts, res.Steps[0].Notes)
 	}
 }
+
+// A step with a secret or SSH mount may fetch what a later step can't (its
+// credentials are gone): no later step may get a new cache over it. Caches
+// that already follow the lineage stay, and the step itself is unaffected.
+func TestCredentialedFetchIsNeverHidden(t *testing.T) {
+	for _, mount := range []llb.RunOption{
+		llb.AddSecret("/run/secrets/netrc", llb.SecretID("netrc")),
+		llb.AddSSHSocket(),
+	} {
+		st := run(golang(), "make deps", mount)
+		st = run(st, "go build .")
+		res := transform(t, marshal(t, st), Options{})
+		b := byScript(res)["go build ."]
+		if mountOf(b, "/go/pkg/mod") != nil || !hasNote(b, "may not be fetchable without it") {
+			t.Fatalf("go build after a credentialed step: mounts %+v notes %q", b.Mounts, b.Notes)
+		}
+
+		// A cache that follows from before the step stays mounted on it and after it.
+		st = run(golang(), "go mod download")
+		st = run(st, "make private-deps", mount)
+		st = run(st, "go build .")
+		res = transform(t, marshal(t, st), Options{})
+		for _, script := range []string{"make private-deps", "go build ."} {
+			if s := byScript(res)[script]; mountOf(s, "/go/pkg/mod") == nil {
+				t.Fatalf("%s: mounts %+v notes %q", script, s.Mounts, s.Notes)
+			}
+		}
+
+		// The step itself is cached as usual.
+		res = transform(t, marshal(t, run(golang(), "go mod download", mount)), Options{})
+		if s := res.Steps[0]; mountOf(s, "/go/pkg/mod") == nil {
+			t.Fatalf("go mod download with its own secret: mounts %+v notes %q", s.Mounts, s.Notes)
+		}
+	}
+}

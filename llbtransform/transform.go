@@ -264,6 +264,13 @@ func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, e
 	}
 	plan, err := analyze(in, pkgmgr.Options{Managers: t.opt.Managers})
 	st.dirty = append(st.dirty, wrote...)
+	if why := fetchesWithCredentials(ex, t.nodes[dgst].where); why != "" {
+		// After this step, what it put in any directory may be what no later
+		// step can download again (a private module fetched with a token),
+		// so no new cache may hide it. Caches already following the lineage
+		// are mounted on the step itself and keep what it writes.
+		st.dirty = append(st.dirty, write{path: "/", what: why})
+	}
 	if relNote != "" {
 		step.Notes = append(step.Notes, relNote)
 	}
@@ -306,6 +313,21 @@ func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, e
 	}
 	step.Args, step.Env, step.Mounts, step.Rewritten = plan.Args, plan.Env, added, true
 	return step, true
+}
+
+// fetchesWithCredentials says why a step may fetch what later steps can't:
+// it has a secret or an SSH agent mount, which later steps don't (a
+// `RUN --mount=type=ssh make deps` before `RUN go build`). "" otherwise.
+func fetchesWithCredentials(ex *pb.ExecOp, where string) string {
+	for _, m := range ex.Mounts {
+		switch m.MountType {
+		case pb.MountType_SECRET:
+			return where + " runs with a secret mount: what it fetched may not be fetchable without it"
+		case pb.MountType_SSH:
+			return where + " runs with an SSH agent mount: what it fetched may not be fetchable without it"
+		}
+	}
+	return ""
 }
 
 // analyze is pkgmgr.Analyze that turns a panic into an error, so one odd
