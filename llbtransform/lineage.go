@@ -23,7 +23,8 @@ import (
 //   - Never hide content: a new cache at T is mounted only where nothing
 //     the step needs can be at T: not in the base image (Options.Contents),
 //     not put there by a COPY or by an earlier step that ran without the
-//     cache, and not needed by a later step that could not download it
+//     cache (or with a secret or SSH mount, which may have put anything
+//     anywhere), and not needed by a later step that could not download it
 //     again (--network=none) or that a COPY --from reads.
 
 // node is what the lineage rules know about one op of the input.
