@@ -20,7 +20,7 @@ import (
 const twoPlatforms = "linux/amd64,linux/arm64" // arm64 steps run under qemu (engine/lib.sh)
 
 // aptDockerfile installs packages 1…n from the hermetic repository on
-// debian:<release>-slim, the way the apt fixture does.
+// debian:<release>-slim (the apt fixture's Dockerfile, on bookworm).
 func aptDockerfile(release string, n int) string {
 	return "FROM debian:" + release + "-slim\nARG E2E_RUN\n" +
 		"RUN apt-get update \\\n && apt-get install -y --no-install-recommends \\\n    " +

@@ -76,10 +76,7 @@ var fixtures = []fixture{
 	{
 		name: "apt", kind: "apt",
 		files: func(t *testing.T, e *engine, dir string, n int) string {
-			return "FROM debian:bookworm-slim\nARG E2E_RUN\n" +
-				"RUN apt-get update \\\n && apt-get install -y --no-install-recommends \\\n    " +
-				strings.Join(pkgs(n, "acpkg-%03d"), " \\\n    ") +
-				" \\\n && rm -rf /var/lib/apt/lists/*\n"
+			return aptDockerfile("bookworm", n)
 		},
 		cached: []string{"/var/cache/apt", "/var/lib/apt/lists"},
 	},
