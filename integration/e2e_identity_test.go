@@ -219,7 +219,7 @@ func TestAptAcrossReleases(t *testing.T) {
 	upstreamTar := filepath.Join(t.TempDir(), "upstream.tar")
 	build(upstream, "trixie", 6, aptDockerfile, "", upstreamTar)
 	compareImages(t, upstreamTar, trixieTar, []string{"/var/cache/apt", "/var/lib/apt/lists"}, volatile)
-	if osr := string(fileInTar(t, trixieTar, "/usr/lib/os-release")); !strings.Contains(osr, "VERSION_CODENAME=trixie") {
+	if osr := tarFiles(t, trixieTar, "/usr/lib/os-release")["/usr/lib/os-release"]; !strings.Contains(osr, "VERSION_CODENAME=trixie") {
 		t.Errorf("the trixie image is not trixie:\n%s", osr)
 	}
 
@@ -294,41 +294,14 @@ func splitPlatforms(t *testing.T, file string) map[string]string {
 	return outs
 }
 
-// fileInTar returns the contents of one regular file of an exported image.
-func fileInTar(t *testing.T, file, name string) []byte {
-	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			t.Fatalf("%s: no %s", file, name)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if "/"+strings.TrimPrefix(filepath.Clean("/"+h.Name), "/") == name {
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return b
-		}
-	}
-}
-
 // elfMachine names the architecture of an ELF file in an exported image.
 func elfMachine(t *testing.T, file, name string) string {
 	t.Helper()
-	b := fileInTar(t, file, name)
+	b := tarFiles(t, file, name)[name]
 	if len(b) < 20 || string(b[:4]) != "\x7fELF" {
 		t.Fatalf("%s in %s is not an ELF file", name, file)
 	}
-	switch m := binary.LittleEndian.Uint16(b[18:]); m {
+	switch m := binary.LittleEndian.Uint16([]byte(b[18:20])); m {
 	case 0x3e:
 		return "x86-64"
 	case 0xb7:

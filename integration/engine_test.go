@@ -211,6 +211,46 @@ func readTar(t *testing.T, file string) map[string]entry {
 	return out
 }
 
+// tarFiles returns the contents of the named regular files of an exported
+// image filesystem.
+func tarFiles(t *testing.T, file string, names ...string) map[string]string {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := map[string]string{}
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Clean("/" + h.Name)
+		if want[name] && h.Typeflag == tar.TypeReg {
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[name] = string(b)
+		}
+	}
+	for _, n := range names {
+		if _, ok := out[n]; !ok {
+			t.Errorf("%s: no file %s in the image", file, n)
+		}
+	}
+	return out
+}
+
 // holdsOnlyCachesShallow reports whether p is an ancestor of a cached directory.
 func holdsOnlyCachesShallow(p string, cached []string) bool {
 	for _, d := range cached {
