@@ -92,17 +92,9 @@ func TestMultiPlatformApt(t *testing.T) {
 			t.Errorf("autocache rebuild downloaded %d apt index files, want 0: a platform lost its lists", rebuild.indexes)
 		}
 	}
-	up, ac := splitPlatforms(t, tars[upstream]), splitPlatforms(t, tars[viaSyntax])
-	for _, p := range []struct{ dir, machine string }{{"linux_amd64", "x86-64"}, {"linux_arm64", "aarch64"}} {
-		if up[p.dir] == "" || ac[p.dir] == "" {
-			t.Fatalf("no %s image in the export (upstream %v, autocache %v)", p.dir, up, ac)
-		}
-		compareImages(t, up[p.dir], ac[p.dir], cached, volatile)
-		if got := elfMachine(t, ac[p.dir], "/usr/bin/dpkg"); got != p.machine {
-			t.Errorf("%s image: /usr/bin/dpkg is %s, want %s", p.dir, got, p.machine)
-		}
-		if readTar(t, ac[p.dir])["/usr/share/acpkg/acpkg-048/payload"].Size == 0 {
-			t.Errorf("%s image: acpkg-048 not installed", p.dir)
+	for dir, img := range comparePlatforms(t, tars[upstream], tars[viaSyntax], cached, "/usr/bin/dpkg") {
+		if readTar(t, img)["/usr/share/acpkg/acpkg-048/payload"].Size == 0 {
+			t.Errorf("%s image: acpkg-048 not installed", dir)
 		}
 	}
 
@@ -154,16 +146,7 @@ func TestMultiPlatformGoCrossCompile(t *testing.T) {
 			t.Errorf("%s rebuild downloaded %d modules, want %d", mode, rebuild.packages, want)
 		}
 	}
-	up, ac := splitPlatforms(t, tars[upstream]), splitPlatforms(t, tars[viaSyntax])
-	for _, p := range []struct{ dir, machine string }{{"linux_amd64", "x86-64"}, {"linux_arm64", "aarch64"}} {
-		if up[p.dir] == "" || ac[p.dir] == "" {
-			t.Fatalf("no %s image in the export (upstream %v, autocache %v)", p.dir, up, ac)
-		}
-		compareImages(t, up[p.dir], ac[p.dir], nil, volatile)
-		if got := elfMachine(t, ac[p.dir], "/usr/local/bin/app"); got != p.machine {
-			t.Errorf("%s image: the binary is %s, want %s", p.dir, got, p.machine)
-		}
-	}
+	comparePlatforms(t, tars[upstream], tars[viaSyntax], nil, "/usr/local/bin/app")
 }
 
 // TestAptAcrossReleases: bookworm and trixie builds on one builder share
@@ -233,31 +216,37 @@ func TestAptAcrossReleases(t *testing.T) {
 	})
 }
 
+// comparePlatforms compares the two exports of a linux/amd64+arm64 build
+// platform by platform (compareImages) and checks that the ELF file elf in
+// each of autocache's images is of its platform. It returns autocache's
+// per-platform images, keyed by export folder ("linux_arm64").
+func comparePlatforms(t *testing.T, upstreamTar, autocacheTar string, cached []string, elf string) map[string]string {
+	t.Helper()
+	up, ac := splitPlatforms(t, upstreamTar), splitPlatforms(t, autocacheTar)
+	for _, p := range []struct{ dir, machine string }{{"linux_amd64", "x86-64"}, {"linux_arm64", "aarch64"}} {
+		if up[p.dir] == "" || ac[p.dir] == "" {
+			t.Fatalf("no %s image in the export (upstream %v, autocache %v)", p.dir, up, ac)
+		}
+		compareImages(t, up[p.dir], ac[p.dir], cached, volatile)
+		if got := elfMachine(t, ac[p.dir], elf); got != p.machine {
+			t.Errorf("%s image: %s is %s, want %s", p.dir, elf, got, p.machine)
+		}
+	}
+	return ac
+}
+
 // splitPlatforms splits a multi-platform tar export (one top-level folder
 // per platform, "linux_amd64/…") into one tar per platform, keyed by folder.
 func splitPlatforms(t *testing.T, file string) map[string]string {
 	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	dir := t.TempDir()
 	outs := map[string]string{}
 	writers := map[string]*tar.Writer{}
 	var files []*os.File
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	walkTar(t, file, func(h *tar.Header, body io.Reader) {
 		plat, rest, _ := strings.Cut(strings.TrimPrefix(h.Name, "./"), "/")
 		if rest == "" {
-			continue // the platform folder itself
+			return // the platform folder itself
 		}
 		w := writers[plat]
 		if w == nil {
@@ -277,10 +266,10 @@ func splitPlatforms(t *testing.T, file string) map[string]string {
 		if err := w.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := io.Copy(w, tr); err != nil {
+		if _, err := io.Copy(w, body); err != nil {
 			t.Fatal(err)
 		}
-	}
+	})
 	for _, w := range writers {
 		if err := w.Close(); err != nil {
 			t.Fatal(err)

@@ -167,35 +167,48 @@ func (x entry) String() string {
 	return fmt.Sprintf("type=%c mode=%o uid=%d gid=%d size=%d link=%q sha=%.12s", x.Type, x.Mode, x.UID, x.GID, x.Size, x.Link, x.SHA256)
 }
 
-// readTar lists an exported image filesystem.
-func readTar(t *testing.T, file string) map[string]entry {
+// walkTar calls fn for each entry of a tar file, with the entry's contents.
+func walkTar(t *testing.T, file string, fn func(h *tar.Header, body io.Reader)) {
 	t.Helper()
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	out := map[string]entry{}
 	tr := tar.NewReader(f)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			break
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := "/" + strings.TrimSuffix(strings.TrimPrefix(filepath.Clean("/"+h.Name), "/"), "/")
+		fn(h, tr)
+	}
+}
+
+// imagePath is a tar entry's name as an absolute path in the image: "/",
+// "/etc/passwd".
+func imagePath(name string) string {
+	return "/" + strings.TrimSuffix(strings.TrimPrefix(filepath.Clean("/"+name), "/"), "/")
+}
+
+// readTar lists an exported image filesystem.
+func readTar(t *testing.T, file string) map[string]entry {
+	t.Helper()
+	out := map[string]entry{}
+	walkTar(t, file, func(h *tar.Header, body io.Reader) {
 		x := entry{Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, Size: h.Size, Link: h.Linkname}
 		if h.Typeflag == tar.TypeReg {
 			s := sha256.New()
-			if _, err := io.Copy(s, tr); err != nil {
+			if _, err := io.Copy(s, body); err != nil {
 				t.Fatal(err)
 			}
 			x.SHA256 = hex.EncodeToString(s.Sum(nil))
 		}
-		out[name] = x
-	}
+		out[imagePath(h.Name)] = x
+	})
 	// A hard link is compared as the file it links to: which files share an
 	// inode is not something a user of the image sees in its contents, and
 	// it can legitimately differ: pnpm hard-links packages from its store,
@@ -203,7 +216,7 @@ func readTar(t *testing.T, file string) map[string]entry {
 	// pnpm copies them.
 	for name, x := range out {
 		if x.Type == tar.TypeLink {
-			if target, ok := out["/"+strings.TrimPrefix(filepath.Clean("/"+x.Link), "/")]; ok && target.Type == tar.TypeReg {
+			if target, ok := out[imagePath(x.Link)]; ok && target.Type == tar.TypeReg {
 				out[name] = target
 			}
 		}
@@ -215,34 +228,16 @@ func readTar(t *testing.T, file string) map[string]entry {
 // image filesystem.
 func tarFiles(t *testing.T, file string, names ...string) map[string]string {
 	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = true
-	}
 	out := map[string]string{}
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := filepath.Clean("/" + h.Name)
-		if want[name] && h.Typeflag == tar.TypeReg {
-			b, err := io.ReadAll(tr)
+	walkTar(t, file, func(h *tar.Header, body io.Reader) {
+		if name := imagePath(h.Name); h.Typeflag == tar.TypeReg && slices.Contains(names, name) {
+			b, err := io.ReadAll(body)
 			if err != nil {
 				t.Fatal(err)
 			}
 			out[name] = string(b)
 		}
-	}
+	})
 	for _, n := range names {
 		if _, ok := out[n]; !ok {
 			t.Errorf("%s: no file %s in the image", file, n)

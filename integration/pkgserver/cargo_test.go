@@ -1,12 +1,9 @@
 package pkgserver
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,22 +39,7 @@ func TestCargoProtocol(t *testing.T) {
 	if code != 200 || hdr.Get("Cache-Control") != cargoCrateCache {
 		t.Fatalf("crate: %d %v", code, hdr)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
-	var names []string
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, h.Name)
-	}
+	names := tgzNames(t, body)
 	if want := "[acpkg-007-1.0.0/Cargo.toml acpkg-007-1.0.0/payload.bin acpkg-007-1.0.0/src/lib.rs]"; fmt.Sprint(names) != want {
 		t.Errorf("crate files = %v, want %s", names, want)
 	}

@@ -1,10 +1,8 @@
 package pkgserver
 
 import (
-	"archive/tar"
 	"archive/zip"
 	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -190,22 +188,7 @@ func TestAcbuildPages(t *testing.T) {
 	}
 	wantCounts(t, s, 0, 1, 0, 0)
 
-	zr, err := gzip.NewReader(bytes.NewReader(sdist.data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, h.Name)
-	}
+	names := tgzNames(t, sdist.data)
 	if want := "[acbuild-1.0.0/ acbuild-1.0.0/PKG-INFO acbuild-1.0.0/pyproject.toml acbuild-1.0.0/backend.py]"; fmt.Sprint(names) != want {
 		t.Errorf("sdist files = %v, want %s", names, want)
 	}

@@ -1,6 +1,9 @@
 package pkgserver
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -258,5 +261,26 @@ func TestAcceptQ(t *testing.T) {
 		if q != c.q || spec != c.spec {
 			t.Errorf("acceptQ(%q, %q) = %v, %d; want %v, %d", c.accept, c.mt, q, spec, c.q, c.spec)
 		}
+	}
+}
+
+// tgzNames lists the entry names of a .tar.gz, in order.
+func tgzNames(t *testing.T, data []byte) []string {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
 	}
 }
