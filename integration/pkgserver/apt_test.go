@@ -3,7 +3,6 @@ package pkgserver
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strings"
@@ -86,11 +85,7 @@ func TestAptClient(t *testing.T) {
 
 	// dpkg -i into a private root: the real installer's checks, with the
 	// host's dpkg database untouched.
-	dpkg, err := exec.LookPath("dpkg")
-	if err != nil {
-		t.Logf("dpkg not installed, not installing the .deb: %v", err)
-		return
-	}
+	dpkg := client(t, "dpkg")
 	root := filepath.Join(dir, "root")
 	for _, d := range []string{"var/lib/dpkg/updates", "var/lib/dpkg/info"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {

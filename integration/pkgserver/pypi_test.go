@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -118,10 +117,7 @@ func TestPypiPages(t *testing.T) {
 // the index with the same cache, which must not download it again (pip
 // caches http:// indexes only for --trusted-host hosts).
 func TestPipClient(t *testing.T) {
-	python := client(t, "python3")
-	if out, err := exec.Command(python, "-m", "pip", "--version").CombinedOutput(); err != nil {
-		t.Skipf("pip not installed for %s: %v\n%s", python, err, out)
-	}
+	python := pip(t)
 	s, base := start(t)
 	u, err := url.Parse(base)
 	if err != nil {
@@ -205,10 +201,7 @@ func TestAcbuildPages(t *testing.T) {
 // target takes that wheel by its tag, without downloading or building:
 // pip's behaviour that makes per-image wheel caches necessary.
 func TestAcbuildBuildsWithPip(t *testing.T) {
-	python := client(t, "python3")
-	if out, err := exec.Command(python, "-m", "pip", "--version").CombinedOutput(); err != nil {
-		t.Skipf("pip not installed for %s: %v\n%s", python, err, out)
-	}
+	python := pip(t)
 	s, base := start(t)
 	u, err := url.Parse(base)
 	if err != nil {

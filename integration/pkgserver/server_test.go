@@ -79,17 +79,6 @@ func wantCounts(t *testing.T, s *Server, apt, pip, npm, gomod int) {
 	}
 }
 
-// client returns the path of a real client binary, skipping the test when
-// it is not installed (the only reason to skip).
-func client(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not installed: %v", name, err)
-	}
-	return p
-}
-
 // run runs a client in dir with env, failing the test (with its output)
 // if it fails.
 func run(t *testing.T, dir string, env []string, name string, args ...string) string {
