@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 ENGINE := integration/engine
 
-.PHONY: all build test unit e2e e2e-up e2e-down demo conformance bench fmt vet fuzz clean
+.PHONY: all build test tools unit unit-tests e2e e2e-up e2e-down demo conformance bench fmt vet fuzz clean cache-size clean-cache
 
 all: build
 
@@ -17,7 +17,15 @@ build:
 # buildkitd, registry and hermetic package registries (started and stopped here).
 test: unit e2e
 
-unit: vet
+# The programs the unit tests run (the hermetic registries' tests use the real
+# pip, npm, apt-get, go and cargo), from Debian's packages when missing.
+tools:
+	@integration/tools.sh
+
+unit: tools
+	@integration/phases.sh run unit $(MAKE) --no-print-directory unit-tests
+
+unit-tests: vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) test ./...
 
@@ -25,8 +33,10 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./integration/...
 
+# The engine's phases (setup, images) and the tests' (e2e) are timed; the ten
+# slowest tests are printed at the end (integration/engine/e2e.sh).
 e2e:
-	$(ENGINE)/with-engine.sh $(GO) test -tags e2e -count=1 -timeout 60m -v ./integration/
+	GO=$(GO) $(ENGINE)/with-engine.sh $(ENGINE)/e2e.sh
 
 e2e-up:
 	@$(ENGINE)/up.sh
@@ -51,6 +61,15 @@ fuzz:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+# This checkout's files only; the machine-level cache (binaries, base images,
+# the frontend image, Go's caches: integration/engine/mcache.sh) stays for the
+# next checkout: `make cache-size` shows it, `make clean-cache` empties it.
 clean:
 	-$(ENGINE)/down.sh
 	rm -rf bin .cache
+
+cache-size:
+	@$(ENGINE)/mcache.sh size
+
+clean-cache:
+	$(ENGINE)/mcache.sh clean

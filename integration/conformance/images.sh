@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Build the images the conformance run needs, with a helper buildkitd of our
-# own (root, socket and otel socket under $C/helper; stopped on exit):
+# Make the images the conformance run needs. Each is an entry of the
+# machine-level cache (integration/engine/mcache.sh), keyed by its inputs,
+# built only when the machine has no entry for its key, with a helper
+# buildkitd of our own (root, socket and otel socket under $C/helper; started
+# only when something must be built, stopped on exit):
 #   - the stand-in base images the suite pulls from docker.io (busybox,
-#     alpine, debian, hellofs), made of the static busybox from setup.sh and
-#     pushed ONCE into the suite's registry mirror ($C/mirror);
-#   - a golang:$GO_VERSION stand-in (the host's Go) for the autocache Dockerfile;
+#     alpine, debian, hellofs), made of the static busybox from setup.sh,
+#     pushed into a registry storage tree that is copied into the suite's
+#     registry mirror ($C/mirror);
+#   - a golang:$GO_VERSION stand-in (the host's Go) for the autocache
+#     Dockerfile (only needed to build the autocache image);
 #   - the stock frontend image, $C/oci/stock.tar;
-#   - the autocache image from the repository's Dockerfile, $C/oci/autocache.tar
-#     (rebuilt every time; buildkit's cache makes an unchanged tree quick).
+#   - the autocache image from the repository's Dockerfile (the entry the
+#     engine harness shares: frontend/KEY, KEY a hash of the tree),
+#     $C/oci/autocache.tar.
 # Needs setup.sh first. Logs go to $C/logs; nothing is printed on stdout.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -30,35 +36,39 @@ trap stop_helpers EXIT
 # Its own root, socket and otel socket (without [otel] buildkitd creates
 # /run/buildkit/otel-grpc.sock whatever --root is). OCI worker on runc with
 # host networking (no CNI here), containerd worker off. Loopback registries
-# are plain HTTP without any [registry] entry.
-cat >"$HELPER/buildkitd.toml" <<EOF
-root = "$HELPER/root"
-[grpc]
-  address = ["unix://$HELPER_SOCK"]
-[otel]
-  socketPath = "$HELPER/otel-grpc.sock"
-[worker.oci]
-  enabled = true
-  snapshotter = "overlayfs"
-  networkMode = "host"
-  gc = true
-  gckeepstorage = "6GB"
-[worker.containerd]
-  enabled = false
-EOF
-rm -f "$HELPER_SOCK"
-(exec setsid buildkitd --config "$HELPER/buildkitd.toml" </dev/null >>"$LOGS/helper-buildkitd.log" 2>&1) &
-HELPER_PID=$!
-for ((i = 0; i < 150; i++)); do
-	buildctl --addr "unix://$HELPER_SOCK" debug workers >/dev/null 2>&1 && break
-	[ -d "/proc/$HELPER_PID" ] || die "helper buildkitd exited; see $LOGS/helper-buildkitd.log"
-	sleep 0.2
-done
-buildctl --addr "unix://$HELPER_SOCK" debug workers >/dev/null 2>&1 || die "helper buildkitd not ready after 30 s"
+# are plain HTTP without any [registry] entry. helper_up starts it once.
+helper_up() {
+	[ -z "$HELPER_PID" ] || return 0
+	cat >"$HELPER/buildkitd.toml" <<-EOF
+		root = "$HELPER/root"
+		[grpc]
+		  address = ["unix://$HELPER_SOCK"]
+		[otel]
+		  socketPath = "$HELPER/otel-grpc.sock"
+		[worker.oci]
+		  enabled = true
+		  snapshotter = "overlayfs"
+		  networkMode = "host"
+		  gc = true
+		  gckeepstorage = "6GB"
+		[worker.containerd]
+		  enabled = false
+	EOF
+	rm -f "$HELPER_SOCK"
+	(exec setsid buildkitd --config "$HELPER/buildkitd.toml" </dev/null >>"$LOGS/helper-buildkitd.log" 2>&1) &
+	HELPER_PID=$!
+	for ((i = 0; i < 150; i++)); do
+		buildctl --addr "unix://$HELPER_SOCK" debug workers >/dev/null 2>&1 && break
+		[ -d "/proc/$HELPER_PID" ] || die "helper buildkitd exited; see $LOGS/helper-buildkitd.log"
+		sleep 0.2
+	done
+	buildctl --addr "unix://$HELPER_SOCK" debug workers >/dev/null 2>&1 || die "helper buildkitd not ready after 30 s"
+}
 
 # bctl NAME ARGS...: a buildctl build on the helper daemon, logged as NAME.
 bctl() {
 	local name="$1"; shift
+	helper_up
 	run_logged "build-$name" buildctl --addr "unix://$HELPER_SOCK" build --progress=plain "$@"
 }
 
@@ -216,7 +226,6 @@ make_rootfs() {
 
 # Stand-in Dockerfiles. No ENV: the frontend adds the default PATH anyway, and
 # TestExportedHistory wants exactly two history entries in the base (COPY, CMD).
-seed_inputs_hash="$(hash_inputs "$SRC/busybox" "$SELF")"
 make_contexts() {
 	make_rootfs "$CTX/busybox/rootfs" busybox
 	printf 'FROM scratch\nCOPY rootfs/ /\nCMD ["sh"]\n' >"$CTX/busybox/Dockerfile"
@@ -234,50 +243,53 @@ make_contexts() {
 # distribution v2 layout, readable without a running registry).
 mirror_has() { [ -s "$MIRROR/data/docker/registry/v2/repositories/$1/_manifests/tags/$2/current/link" ]; }
 
-# The registry config for seeding and garbage collection: same storage root
-# as the suite's own config.yaml ($MIRROR/data), separate file so the suite
-# still writes (and owns) $MIRROR/config.yaml.
-cat >"$HELPER/registry.yaml" <<EOF
-version: 0.1
-log:
-  level: info
-storage:
-  filesystem:
-    rootdirectory: $MIRROR/data
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:0
-EOF
+# registry_config ROOT FILE: a registry config for seeding and garbage
+# collection with storage root ROOT, in its own file (the suite writes, and
+# owns, $MIRROR/config.yaml).
+registry_config() {
+	cat >"$2" <<-EOF
+		version: 0.1
+		log:
+		  level: info
+		storage:
+		  filesystem:
+		    rootdirectory: $1
+		  delete:
+		    enabled: true
+		http:
+		  addr: 127.0.0.1:0
+	EOF
+}
 
 # Earlier suite runs each copied their frontend image into the mirror as
 # buildkit_test/<random>:latest; drop those repositories and collect their
 # blobs so the mirror does not grow run after run.
 if [ -d "$MIRROR/data/docker/registry/v2/repositories/buildkit_test" ]; then
 	rm -rf "$MIRROR/data/docker/registry/v2/repositories/buildkit_test"
+	registry_config "$MIRROR/data" "$HELPER/registry.yaml"
 	run_logged mirror-gc registry garbage-collect "$HELPER/registry.yaml"
 fi
 
-# --- seed the mirror (once) -----------------------------------------------------
+# --- seed the mirror --------------------------------------------------------------
 # Every image every selected Run of TestIntegration copies from docker.io must
 # be present by tag: the suite skips the copy when the tag resolves (it never
 # compares the pinned digest), and a failed copy panics the whole binary.
+# The stand-ins are pushed once per machine into a registry storage tree (the
+# entry conformance-seed/KEY), which is copied into this checkout's mirror.
 SEED=(
 	"busybox library/busybox:latest library/busybox:stable library/busybox:stable-musl amd64/debian:bullseye-20230109-slim"
 	"alpine library/alpine:latest"
 	"hellofs tonistiigi/hellofs:latest"
 )
-seeded=1
-for s in "${SEED[@]}"; do
-	for ref in ${s#* }; do mirror_has "${ref%:*}" "${ref##*:}" || seeded=0; done
-done
-if [ $seeded = 0 ] || ! stamp_ok seed "$seed_inputs_hash"; then
-	log "seeding the registry mirror with the stand-in images"
+# seed_storage DIR: DIR/data, a registry storage tree with the stand-ins.
+seed_storage() {
+	log "pushing the stand-in images into a registry storage tree"
 	make_contexts
+	registry_config "$1/data" "$HELPER/seed-registry.yaml"
 	: >"$LOGS/seed-registry.log"
-	(exec setsid registry serve "$HELPER/registry.yaml" </dev/null >>"$LOGS/seed-registry.log" 2>&1) &
+	(exec setsid registry serve "$HELPER/seed-registry.yaml" </dev/null >>"$LOGS/seed-registry.log" 2>&1) &
 	REGISTRY_PID=$!
-	port=""
+	local port="" s ctx names ref
 	for ((i = 0; i < 100; i++)); do
 		port="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$LOGS/seed-registry.log" | head -n1)"
 		[ -n "$port" ] && break
@@ -292,7 +304,18 @@ if [ $seeded = 0 ] || ! stamp_ok seed "$seed_inputs_hash"; then
 	done
 	stop_pids 10 "$REGISTRY_PID"
 	REGISTRY_PID=""
-	stamp_set seed "$seed_inputs_hash"
+}
+seed_key="$(mc_hash "$SRC/busybox" "$SELF")"
+seeded=1
+for s in "${SEED[@]}"; do
+	for ref in ${s#* }; do mirror_has "${ref%:*}" "${ref##*:}" || seeded=0; done
+done
+if [ $seeded = 0 ] || ! stamp_ok seed "$seed_key"; then
+	mc_make conformance-seed "$seed_key" 2 seed_storage
+	log "seeding the registry mirror with the stand-in images"
+	mkdir -p "$MIRROR/data"
+	cp -a "$(mc_path conformance-seed "$seed_key")/data/." "$MIRROR/data/"
+	stamp_set seed "$seed_key"
 fi
 
 # --- golang stand-in ------------------------------------------------------------
@@ -301,11 +324,11 @@ fi
 # host's Go (same version, checked) and the host's CA bundle (HTTPS to the
 # Go module proxy goes through an intercepting proxy whose CA only the host
 # trusts), with the official image's ENV and WORKDIR. It is handed to the
-# build as a named context from an OCI layout, by digest.
+# build as a named context from an OCI layout, by digest. Made only when the
+# autocache image must be built.
 host_go="$(go env GOVERSION)"
 [ "$host_go" = "go$GO_VERSION" ] || die "the Dockerfile builds with Go $GO_VERSION but the host has $host_go"
-golang_hash="$(hash_inputs "$SRC/busybox" "$SELF" "$host_go" /etc/ssl/certs/ca-certificates.crt)"
-if ! stamp_ok golang "$golang_hash" || [ ! -s "$OCI/golang/index.json" ]; then
+build_golang() { # DIR
 	log "building the golang:$GO_VERSION stand-in from $HOST_GOROOT"
 	mkdir -p "$CTX/golang"
 	make_rootfs "$CTX/golang/rootfs" busybox
@@ -319,15 +342,10 @@ if ! stamp_ok golang "$golang_hash" || [ ! -s "$OCI/golang/index.json" ]; then
 		ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 		WORKDIR /go
 	EOF
-	rm -rf "$OCI/golang"
 	bctl golang --frontend dockerfile.v0 --local context="$CTX/golang" --local dockerfile="$CTX/golang" \
 		--local goroot="$HOST_GOROOT" --opt context:goroot=local:goroot \
-		--output "type=oci,dest=$OCI/golang,tar=false,name=golang:$GO_VERSION"
-	stamp_set golang "$golang_hash"
-fi
-# (one manifest in index.json; no jq on a bare Debian)
-golang_digest="$(grep -o '"digest":"sha256:[0-9a-f]*"' "$OCI/golang/index.json" | head -n1 | cut -d'"' -f4)"
-[ -n "$golang_digest" ] || die "no manifest digest in $OCI/golang/index.json"
+		--output "type=oci,dest=$1/oci,tar=false,name=golang:$GO_VERSION"
+}
 
 # --- frontend images -----------------------------------------------------------------
 # Both are OCI tars (the suite's FRONTEND_GATEWAY_ONLY=local:<tar> reads the
@@ -335,7 +353,7 @@ golang_digest="$(grep -o '"digest":"sha256:[0-9a-f]*"' "$OCI/golang/index.json" 
 # LABEL lines (taken from the repository's Dockerfile, so they cannot drift:
 # the caps label decides which frontend caps a build may request, the
 # network label makes the frontend run without network), the binary in /bin.
-mkdir -p "$CTX/stock"
+rm -rf "$CTX/stock" && mkdir -p "$CTX/stock"
 cp "$MOD/dockerfile-frontend" "$CTX/stock/dockerfile-frontend"
 {
 	echo "FROM scratch AS release"
@@ -343,30 +361,46 @@ cp "$MOD/dockerfile-frontend" "$CTX/stock/dockerfile-frontend"
 	echo "COPY dockerfile-frontend /bin/dockerfile-frontend"
 	echo 'ENTRYPOINT ["/bin/dockerfile-frontend"]'
 } >"$CTX/stock/Dockerfile"
-stock_hash="$(hash_inputs "$CTX/stock")"
-if ! stamp_ok stock "$stock_hash" || [ ! -s "$OCI/stock.tar" ]; then
+build_stock() { # DIR
 	log "building the stock frontend image"
 	bctl stock --frontend dockerfile.v0 --local context="$CTX/stock" --local dockerfile="$CTX/stock" \
-		--output "type=oci,dest=$OCI/stock.tar.tmp,name=stock-dockerfile-frontend:conformance"
-	mv "$OCI/stock.tar.tmp" "$OCI/stock.tar"
-	stamp_set stock "$stock_hash"
-fi
+		--output "type=oci,dest=$1/stock.tar,name=stock-dockerfile-frontend:conformance"
+}
+stock_key="$(mc_hash "$CTX/stock")"
+mc_make conformance-stock "$stock_key" 2 build_stock
+mc_link "$(mc_path conformance-stock "$stock_key")/stock.tar" "$OCI/stock.tar"
 
 # The autocache image: the repository's Dockerfile, byte for byte, built
-# with the repository as context. The Dockerfile is copied next to a
+# with the repository as context and the VERSION the engine harness gives it
+# (the entry is shared with it). The Dockerfile is copied next to a
 # Dockerfile.dockerignore (which takes precedence over the context's
 # .dockerignore) so that .cache (gigabytes of buildkit state, including
 # ours), bin/ and .git are not sent; the repository's own .dockerignore, if
 # it ever gets one, is honoured too.
-mkdir -p "$CTX/autocache"
-cp "$REPO/Dockerfile" "$CTX/autocache/Dockerfile"
-{
-	[ -f "$REPO/.dockerignore" ] && cat "$REPO/.dockerignore"
-	printf '.cache\nbin\n.git\n'
-} >"$CTX/autocache/Dockerfile.dockerignore"
-log "building the autocache image from $REPO/Dockerfile"
-bctl autocache --frontend dockerfile.v0 --local context="$REPO" --local dockerfile="$CTX/autocache" \
-	--oci-layout golang="$OCI/golang" --opt "context:golang:$GO_VERSION=oci-layout://golang@$golang_digest" \
-	--output "type=oci,dest=$OCI/autocache.tar.tmp,name=autocache-frontend:conformance"
+fe_version="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
+build_autocache() { # DIR
+	local golang_key golang golang_digest
+	golang_key="$(mc_hash "$SRC/busybox" "$SELF" "$host_go" /etc/ssl/certs/ca-certificates.crt)"
+	mc_make conformance-golang "$golang_key" 2 build_golang
+	golang="$(mc_path conformance-golang "$golang_key")/oci"
+	# (one manifest in index.json; no jq on a bare Debian)
+	golang_digest="$(grep -o '"digest":"sha256:[0-9a-f]*"' "$golang/index.json" | head -n1 | cut -d'"' -f4)"
+	[ -n "$golang_digest" ] || die "no manifest digest in $golang/index.json"
+	mkdir -p "$CTX/autocache"
+	cp "$REPO/Dockerfile" "$CTX/autocache/Dockerfile"
+	{
+		[ -f "$REPO/.dockerignore" ] && cat "$REPO/.dockerignore"
+		printf '.cache\nbin\n.git\n'
+	} >"$CTX/autocache/Dockerfile.dockerignore"
+	log "building the autocache image from $REPO/Dockerfile"
+	bctl autocache --frontend dockerfile.v0 --local context="$REPO" --local dockerfile="$CTX/autocache" \
+		--oci-layout golang="$golang" --opt "context:golang:$GO_VERSION=oci-layout://golang@$golang_digest" \
+		--opt build-arg:VERSION="$fe_version" \
+		--output "type=oci,dest=$1/oci,tar=false"
+}
+fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$GO_VERSION")"
+mc_make frontend "$fe_key" 6 build_autocache
+fe="$(mc_path frontend "$fe_key")/oci"
+tar -C "$fe" -cf "$OCI/autocache.tar.tmp" oci-layout index.json blobs
 mv "$OCI/autocache.tar.tmp" "$OCI/autocache.tar"
-log "images ok: $(du -h "$OCI/stock.tar" | cut -f1) stock, $(du -h "$OCI/autocache.tar" | cut -f1) autocache"
+log "images ok: $(du -h "$OCI/stock.tar" | cut -f1) stock, $(du -h "$OCI/autocache.tar" | cut -f1) autocache (frontend/$fe_key)"

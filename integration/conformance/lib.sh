@@ -9,14 +9,22 @@
 # twice in gateway mode, once against the stock upstream frontend and once
 # against the autocache image, and compares the results test by test.
 #
-# Everything it downloads, builds, runs or stores lives under ONE git-ignored
-# folder, $C (default <repo>/.cache/conformance; override with
-# AUTOCACHE_CONFORMANCE_CACHE). The only things outside it: the apt packages
-# it installs, and the engine binaries it borrows from integration/engine
-# (built by integration/engine/setup.sh into .cache/e2e/bin).
+# What is this checkout's own (logs, the suite's registry mirror, the helper
+# daemon's root, the runs) lives under ONE git-ignored folder, $C (default
+# <repo>/.cache/conformance; override with AUTOCACHE_CONFORMANCE_CACHE).
+# What does not change between checkouts lives in the machine-level cache
+# (integration/engine/mcache.sh): the engine binaries it borrows from
+# integration/engine, the suite's test binary and the stock frontend, busybox,
+# the stand-in images, the frontend images (the autocache one shared with the
+# engine harness) and the stock column's results. Outside both: the apt
+# packages it installs.
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CONF_DIR="$REPO/integration/conformance"
+# shellcheck source=integration/engine/mcache.sh
+. "$REPO/integration/engine/mcache.sh"
+# shellcheck source=integration/phases.sh
+. "$REPO/integration/phases.sh"
 C="${AUTOCACHE_CONFORMANCE_CACHE:-$REPO/.cache/conformance}"
 
 # The buildkit version is the one autocache's go.mod pins: the suite, the
@@ -27,10 +35,9 @@ BUILDKIT_VERSION="$(awk '$1 == "github.com/moby/buildkit" { print $2; exit }' "$
 GO_VERSION="$(sed -n 's/^ARG GO_VERSION=//p' "$REPO/Dockerfile" | head -n1)"
 
 # Layout of $C.
-BIN="$C/bin"            # dockerfile.test + links to buildkitd, buildctl, registry
-GOHOME="$C/go"          # GOPATH, GOMODCACHE, GOCACHE of the host-side go builds
+BIN="$C/bin"            # links to dockerfile.test, buildkitd, buildctl, registry
 MOD="$C/mod"            # wrapper module: the suite's test binary and the stock frontend
-SRC="$C/src"            # busybox source + build
+SRC="$C/src"            # busybox build; links to busybox
 CTX="$C/ctx"            # generated build contexts (stand-in images, frontend images)
 OCI="$C/oci"            # OCI layouts / tars: the two frontend images, the golang stand-in
 MIRROR="$C/mirror"      # BUILDKIT_REGISTRY_MIRROR_DIR of the suite (seeded here)
@@ -73,28 +80,19 @@ run_logged() {
 }
 
 mkdirs() {
-	mkdir -p "$BIN" "$GOHOME" "$MOD" "$SRC" "$CTX" "$OCI" "$MIRROR" "$HELPER" \
+	mkdir -p "$BIN" "$MOD" "$SRC" "$CTX" "$OCI" "$MIRROR" "$HELPER" \
 		"$RUNS" "$LOGS" "$STAMPS" "$TMP"
 }
 
-# go_env: host-side go builds keep every cache under $C. Modules that the
-# engine harness (or the host user) already downloaded are read, never
-# written, through file:// proxies listed before the real one; anything they
-# lack comes from the Go module proxy.
+# go_env: host-side go builds share the machine-level Go caches with the
+# engine harness: buildkit's packages are compiled once, not twice (Go's
+# build cache is keyed by content and locked by Go).
 go_env() {
-	local proxies="" d host_proxy
+	local host_proxy
 	host_proxy="$(env -u GOPROXY go env GOPROXY 2>/dev/null || echo https://proxy.golang.org,direct)"
-	for d in "$REPO/.cache/e2e/go/pkg/mod/cache/download" "$(env -u GOMODCACHE -u GOPATH go env GOMODCACHE 2>/dev/null)/cache/download"; do
-		[ -d "$d" ] && proxies="${proxies}file://$d,"
-	done
-	# The build cache is the engine harness's when it has one (make test
-	# runs first in CI): buildkit's packages are then compiled once, not
-	# twice. Go's build cache is keyed by content and safe to share.
-	local gocache="$GOHOME/cache"
-	[ ! -d "$REPO/.cache/e2e/go/cache" ] || gocache="$REPO/.cache/e2e/go/cache"
-	export GOPATH="$GOHOME" GOMODCACHE="$GOHOME/pkg/mod" GOCACHE="$gocache" \
+	export GOPATH="$MCACHE/go/path" GOMODCACHE="$MC_GOMODCACHE" GOCACHE="$MC_GOCACHE" \
 		GOTOOLCHAIN=local GOFLAGS="-modcacherw -buildvcs=false" CGO_ENABLED=0 \
-		GOPROXY="${proxies}${host_proxy}"
+		GOPROXY="$host_proxy"
 }
 
 # Engine pieces (buildkitd, buildctl, registry) come from integration/engine:
@@ -102,23 +100,6 @@ go_env() {
 engine_bin() {
 	# shellcheck disable=SC1091
 	(. "$REPO/integration/engine/lib.sh" >/dev/null 2>&1 && echo "$BIN")
-}
-
-# sha256 (16 hex) of files, whole directory trees, or literal strings.
-hash_inputs() {
-	local p
-	for p in "$@"; do
-		if [ -d "$p" ]; then
-			(cd "$p" && find . -type f -print0 | LC_ALL=C sort -z |
-				xargs -0 -r sha256sum; find . -printf '%p %m %l\n' | LC_ALL=C sort)
-		elif [ -e "$p" ]; then
-			# content and mode only: the same file reached by another path
-			# (relative vs absolute) must hash the same
-			sha256sum <"$p"; stat -c '%a' "$p"
-		else
-			printf '%s\n' "$p"
-		fi
-	done | sha256sum | cut -c1-16
 }
 
 # stamp_ok NAME HASH: true if NAME was last built from inputs hashing to HASH.

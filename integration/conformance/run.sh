@@ -9,10 +9,17 @@
 #   compare.sh  the table; exit 1 if autocache fails what stock passes
 #               (after one retry of just those tests, with both frontends)
 #
-# Everything lives in .cache/conformance and is reused; nothing is left
-# running. CONFORMANCE_RUN='TestCopy.*' narrows the suite (for debugging;
-# the verdict is only meaningful for a full run). The table is also written
-# to .cache/conformance/logs/table.md.
+# The checkout's own files live in .cache/conformance, what does not change
+# between checkouts in the machine-level cache (integration/engine/mcache.sh);
+# nothing is left running. CONFORMANCE_RUN='TestCopy.*' narrows the suite
+# (for debugging; the verdict is only meaningful for a full run). The table
+# is also written to .cache/conformance/logs/table.md.
+#
+# The stock column depends on nothing of autocache's: its results are kept
+# in the machine-level cache, keyed by everything it ran (the suite binary,
+# the stock image, the stand-in images, the engine binaries, this script's
+# settings, the kernel), and a full run whose key was seen before reuses
+# them (CONFORMANCE_FRESH_STOCK=1 runs it again). A retry always runs both.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mkdirs
@@ -22,6 +29,7 @@ mkdirs
 # started from $C/bin.
 exec 9>"$C/run.lock"
 flock -n 9 || die "another conformance run is using $C"
+mc_hold # fd 8: the machine-level cache is in use
 
 # runc creates /run/runc and a buildkitd without [otel] creates
 # /run/buildkit; remember whether they existed so cleanup removes only what
@@ -38,9 +46,27 @@ log "autocache at $rev, buildkit $BUILDKIT_VERSION; cache $C"
 t0=$SECONDS
 "$CONF_DIR/setup.sh"
 t1=$SECONDS
+phase_time "setup conformance" $((t1 - t0))
 "$CONF_DIR/images.sh"
 t2=$SECONDS
-"$CONF_DIR/suite.sh" stock "$OCI/stock.tar"
+phase_time "images conformance" $((t2 - t1))
+
+# The stock column: run, or reused from the machine-level cache (see above).
+stock_key=""
+if [ -z "${CONFORMANCE_RUN:-}" ] && [ "${CONFORMANCE_FRESH_STOCK:-}" != 1 ]; then
+	stock_key="$(mc_hash "$BIN/dockerfile.test" "$OCI/stock.tar" "$(cat "$STAMPS/seed")" "$BIN/buildkitd" \
+		"$BIN/registry" "$CONF_DIR/suite.sh" "network ${CONFORMANCE_NETWORK:-1}" "kernel $(uname -r)")"
+fi
+if [ -n "$stock_key" ] && mc_have conformance-stock-results "$stock_key"; then
+	cp "$(mc_path conformance-stock-results "$stock_key")/stock.log" "$LOGS/stock.log"
+	log "suite vs stock: reusing the results of $(date -r "$(mc_path conformance-stock-results "$stock_key")/stock.log" '+%Y-%m-%d %H:%M') (conformance-stock-results/$stock_key; CONFORMANCE_FRESH_STOCK=1 runs it again)"
+	stock_how="stock reused"
+else
+	"$CONF_DIR/suite.sh" stock "$OCI/stock.tar"
+	save_stock() { cp "$LOGS/stock.log" "$1/stock.log"; }
+	[ -z "$stock_key" ] || mc_make conformance-stock-results "$stock_key" 4 save_stock
+	stock_how="stock"
+fi
 t3=$SECONDS
 "$CONF_DIR/suite.sh" autocache "$OCI/autocache.tar"
 t4=$SECONDS
@@ -83,7 +109,9 @@ if [ "$rc" = 1 ]; then
 	fi
 fi
 t5=$SECONDS
-printf '\nautocache %s; wall time: %d s (setup %d, images %d, suite stock %d, suite autocache %d%s); logs in %s\n' \
-	"$rev" $((t5 - t0)) $((t1 - t0)) $((t2 - t1)) $((t3 - t2)) $((t4 - t3)) \
+printf '\nautocache %s; wall time: %d s (setup %d, images %d, suite %s %d, suite autocache %d%s); logs in %s\n' \
+	"$rev" $((t5 - t0)) $((t1 - t0)) $((t2 - t1)) "$stock_how" $((t3 - t2)) $((t4 - t3)) \
 	"${retry:+, retry $((t5 - t4))}" "$LOGS"
+phase_time conformance $((t5 - t2)) \
+	"$stock_how $((t3 - t2)), autocache $((t4 - t3))${retry:+, retry $((t5 - t4))}$([ "$rc" = 0 ] || echo "; failed: exit $rc")"
 exit "$rc"

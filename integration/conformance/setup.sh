@@ -53,19 +53,13 @@ done
 # early makes the writer die of SIGPIPE and the test fail.)
 grep -qF " $BUILDKIT_VERSION " <<<"$("$EBIN/buildkitd" --version)" ||
 	die "engine buildkitd is $("$EBIN/buildkitd" --version), go.mod pins $BUILDKIT_VERSION"
-# Hard links (copies across filesystems), refreshed every run, not symlinks:
-# the engine harness may wipe or rebuild its cache while we run.
-link() {
-	[ "$1" -ef "$2" ] && return 0 # already that file
-	rm -f "$2.tmp"
-	ln "$1" "$2.tmp" 2>/dev/null || cp "$1" "$2.tmp"
-	mv -f "$2.tmp" "$2"
-}
-link "$EBIN/buildkitd" "$BIN/buildkitd"
-link "$EBIN/buildctl" "$BIN/buildctl"
+# Hard links (mc_link; copies across filesystems), refreshed every run, not
+# symlinks: our_pids recognizes our processes by the path they ran from.
+mc_link "$EBIN/buildkitd" "$BIN/buildkitd"
+mc_link "$EBIN/buildctl" "$BIN/buildctl"
 # Debian's registry 2.8.2 prints "listening on 127.0.0.1:PORT" the way the
 # suite's NewRegistry expects (it scrapes that line from stderr).
-link "$EBIN/docker-registry" "$BIN/registry"
+mc_link "$EBIN/docker-registry" "$BIN/registry"
 
 # --- 3. wrapper module: test binary + stock frontend ---------------------------
 # `go test -c <pkg>` of a dependency needs a main module: this one requires
@@ -108,8 +102,8 @@ func main() {
 # Same compiler settings as the autocache Dockerfile: static (CGO_ENABLED=0
 # from go_env), netgo, osusergo, stripped.
 fe_tags="netgo static_build osusergo" fe_ldflags="-s -w"
-mod_hash="$(hash_inputs "$BUILDKIT_VERSION" "$(go version)" "$gomod" "$fe_main" "$fe_tags" "$fe_ldflags")"
-if ! stamp_ok module "$mod_hash" || [ ! -x "$BIN/dockerfile.test" ] || [ ! -x "$MOD/dockerfile-frontend" ]; then
+# build_suite DIR: both binaries into DIR (a machine-level cache entry).
+build_suite() {
 	rm -rf "$MOD" && mkdir -p "$MOD/stockfe"
 	printf '%s\n' "$gomod" >"$MOD/go.mod"
 	printf '%s\n' "$fe_main" >"$MOD/stockfe/main.go"
@@ -120,12 +114,15 @@ if ! stamp_ok module "$mod_hash" || [ ! -x "$BIN/dockerfile.test" ] || [ ! -x "$
 		"github.com/moby/buildkit/frontend/gateway/grpcclient@$BUILDKIT_VERSION")
 	log "compiling the stock frontend"
 	(cd "$MOD" && run_logged build-stockfe nice -n 10 go build -tags "$fe_tags" -ldflags "$fe_ldflags" \
-		-o "$MOD/dockerfile-frontend" ./stockfe)
+		-o "$1/dockerfile-frontend" ./stockfe)
 	log "compiling the suite's test binary (a few minutes cold on 2 cores)"
-	(cd "$MOD" && run_logged build-suite nice -n 10 go test -c -o "$BIN/dockerfile.test" \
+	(cd "$MOD" && run_logged build-suite nice -n 10 go test -c -o "$1/dockerfile.test" \
 		github.com/moby/buildkit/frontend/dockerfile)
-	stamp_set module "$mod_hash"
-fi
+}
+mod_hash="$(mc_hash "$BUILDKIT_VERSION" "$(go version)" "$gomod" "$fe_main" "$fe_tags" "$fe_ldflags")"
+mc_make conformance-suite "$mod_hash" 2 build_suite
+mc_link "$(mc_path conformance-suite "$mod_hash")/dockerfile.test" "$BIN/dockerfile.test"
+mc_link "$(mc_path conformance-suite "$mod_hash")/dockerfile-frontend" "$MOD/dockerfile-frontend"
 
 # --- 4. busybox -----------------------------------------------------------------
 # Debian's busybox-static lacks adduser/addgroup/install, which several tests
@@ -135,9 +132,10 @@ fi
 BB_VERSION=1.35.0
 BB_SHA256=faeeb244c35a348a334f4a59e44626ee870fb07b6884d68c10ae8bc19f83a694
 BB_URL="${DEBIAN_MIRROR:-http://deb.debian.org/debian}/pool/main/b/busybox/busybox_${BB_VERSION}.orig.tar.bz2"
-has_adduser() { grep -qx adduser <<<"$("$SRC/busybox" --list)"; }
-if [ ! -x "$SRC/busybox" ] || ! has_adduser; then
-	tarball="$SRC/busybox_${BB_VERSION}.orig.tar.bz2"
+has_adduser() { grep -qx adduser <<<"$("$1" --list)"; }
+# build_busybox DIR: busybox into DIR (a machine-level cache entry).
+build_busybox() {
+	local tarball="$SRC/busybox_${BB_VERSION}.orig.tar.bz2"
 	if ! echo "$BB_SHA256  $tarball" | sha256sum -c --quiet >/dev/null 2>&1; then
 		log "downloading $BB_URL"
 		curl -fsSL -o "$tarball.part" "$BB_URL"
@@ -151,12 +149,15 @@ if [ ! -x "$SRC/busybox" ] || ! has_adduser; then
 		run_logged busybox-config make defconfig
 		# static: the image has no libc. CONFIG_TC: tc does not build
 		# against current kernel headers (and no test uses it).
-		sed -i -e 's/^# CONFIG_STATIC is not set$/CONFIG_STATIC=y/' \
-			-e 's/^CONFIG_TC=y$/# CONFIG_TC is not set/' .config
+		sed -i -e "$BB_CONFIG" .config
 		run_logged busybox-build nice -n 10 make -j"$(nproc)"
 	)
-	cp "$SRC/busybox-$BB_VERSION/busybox" "$SRC/busybox.tmp" && mv "$SRC/busybox.tmp" "$SRC/busybox"
-	rm -rf "$SRC/busybox-$BB_VERSION"
-	has_adduser || die "busybox build has no adduser"
-fi
+	cp "$SRC/busybox-$BB_VERSION/busybox" "$1/busybox"
+	rm -rf "$SRC/busybox-$BB_VERSION" "$tarball"
+	has_adduser "$1/busybox" || die "busybox build has no adduser"
+}
+BB_CONFIG='s/^# CONFIG_STATIC is not set$/CONFIG_STATIC=y/; s/^CONFIG_TC=y$/# CONFIG_TC is not set/'
+bb_key="$(mc_hash "$BB_VERSION" "$BB_SHA256" "$BB_CONFIG" "$(gcc --version | head -n1)")"
+mc_make busybox "$bb_key" 2 build_busybox
+mc_link "$(mc_path busybox "$bb_key")/busybox" "$SRC/busybox"
 log "setup ok: $(buildkitd --version); suite $BIN/dockerfile.test; busybox $("$SRC/busybox" | head -n1 | awk '{print $2}')"

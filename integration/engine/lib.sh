@@ -2,12 +2,19 @@
 # Shared settings and helpers for the embedded engine scripts (setup.sh, up.sh,
 # down.sh, with-engine.sh). Sourced, never run.
 #
-# Everything the harness downloads, builds, runs or stores lives under ONE
-# git-ignored folder, $CACHE (default: <repo>/.cache/e2e; override with
-# AUTOCACHE_E2E_CACHE). Deleting it (after down.sh) removes every trace except
-# the apt packages setup.sh installed.
+# What is this checkout's own (buildkitd's state, the registry's storage,
+# sockets, logs, generated contexts) lives under ONE git-ignored folder,
+# $CACHE (default: <repo>/.cache/e2e; override with AUTOCACHE_E2E_CACHE).
+# What does not change between checkouts (binaries, root filesystems, base
+# images, the Go caches) lives in the machine-level cache, $MCACHE
+# (mcache.sh; `make cache-size`, `make clean-cache`). Deleting both (after
+# down.sh) removes every trace except the apt packages setup.sh installed.
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=integration/engine/mcache.sh
+. "$REPO/integration/engine/mcache.sh"
+# shellcheck source=integration/phases.sh
+. "$REPO/integration/phases.sh"
 ENGINE_DIR="$REPO/integration/engine"
 IMAGES_DIR="$REPO/integration/images"
 CACHE="${AUTOCACHE_E2E_CACHE:-$REPO/.cache/e2e}"
@@ -26,11 +33,11 @@ DEBIAN_SUITE2=trixie
 FOREIGN_ARCH=arm64
 
 # Layout of $CACHE (see integration/README.md).
-BIN="$CACHE/bin"             # buildkitd buildctl docker-registry pkgserver
-GOROOT_CACHE="$CACHE/go"     # GOPATH / GOMODCACHE / GOCACHE for host-side go builds
+BIN="$CACHE/bin"             # buildkitd buildctl docker-registry (links into $MCACHE), pkgserver, ocipush
+GOCONF="$CACHE/go"           # Go's config folder (telemetry counters)
 SRC="$CACHE/src"             # the buildkit wrapper module
 DEBS="$CACHE/debs"           # .deb files fetched with apt-get download
-ROOTFS="$CACHE/rootfs"       # debootstrap output (tars) for debian:bookworm-slim, :trixie-slim
+ROOTFS="$CACHE/rootfs"       # links to the debootstrap tars in $MCACHE (a build context)
 BK_ROOT="$CACHE/buildkit"    # buildkitd --root (all of buildkit's state)
 REG_ROOT="$CACHE/registry"   # the image registry's storage
 RUN_DIR="$CACHE/run"         # sockets and pid files
@@ -54,11 +61,12 @@ HOST_RUSTUP="${HOST_RUSTUP:-$HOME/.cargo/bin/rustup}"
 PATH="$BIN:$HOST_GOROOT/bin:$PATH:/usr/sbin:/sbin"
 export PATH
 
-# Host-side go builds keep their caches under $CACHE too.
+# Host-side go builds share the machine-level module and build caches (Go
+# locks them itself; its build cache is keyed by content).
 go_env() {
 	# XDG_CONFIG_HOME: keeps Go's telemetry counters (and go env -w) in $CACHE.
-	export GOPATH="$GOROOT_CACHE" GOMODCACHE="$GOROOT_CACHE/pkg/mod" \
-		GOCACHE="$GOROOT_CACHE/cache" GOTOOLCHAIN=local XDG_CONFIG_HOME="$GOROOT_CACHE/config" \
+	export GOPATH="$MCACHE/go/path" GOMODCACHE="$MC_GOMODCACHE" \
+		GOCACHE="$MC_GOCACHE" GOTOOLCHAIN=local XDG_CONFIG_HOME="$GOCONF" \
 		GOFLAGS="-modcacherw -buildvcs=false" TMPDIR="$TMP" CGO_ENABLED=0
 }
 
@@ -130,7 +138,7 @@ run_logged() {
 }
 
 mkdirs() {
-	mkdir -p "$BIN" "$GOROOT_CACHE" "$SRC" "$DEBS" "$ROOTFS" "$BK_ROOT" "$REG_ROOT" \
+	mkdir -p "$BIN" "$GOCONF" "$SRC" "$DEBS" "$ROOTFS" "$BK_ROOT" "$REG_ROOT" \
 		"$RUN_DIR" "$ETC" "$LOG" "$STAMPS" "$CTX" "$TMP"
 }
 
@@ -216,19 +224,4 @@ wait_until() {
 		sleep 0.2
 	done
 	die "timed out after ${secs}s waiting for $desc"
-}
-
-# sha256 of files and/or whole directory trees (paths, contents and modes).
-hash_inputs() {
-	local p
-	for p in "$@"; do
-		if [ -d "$p" ]; then
-			(cd "$p" && find . -type f -print0 | LC_ALL=C sort -z |
-				xargs -0 -r sha256sum; find . -printf '%p %m\n' | LC_ALL=C sort)
-		elif [ -e "$p" ]; then
-			sha256sum "$p"; stat -c '%n %a' "$p"
-		else
-			printf '%s\n' "$p" # a literal string
-		fi
-	done | sha256sum | cut -c1-16
 }

@@ -4,18 +4,20 @@
 #
 #   - apt: runc (buildkitd's OCI worker), debootstrap (the offline Debian base
 #     image), curl (readiness probes). Installed system-wide: the only thing
-#     the harness leaves outside $CACHE.
+#     the harness leaves outside $CACHE and the machine-level cache.
 #   - docker-registry: Debian's distribution v2.8.2, but NOT apt-installed: the
 #     package's postinst creates a system user and starts an init.d service on
 #     :5000 wherever policy-rc.d allows it. We `apt-get download` the .deb and
-#     extract the binary into $CACHE/bin instead.
+#     extract the binary instead.
 #   - qemu-aarch64-static: Debian's qemu-user-static, also not apt-installed
 #     (its postinst registers binfmt handlers for every architecture); only
-#     this binary goes to $BIN/qemu-binfmt/. Fetched in the apt phase: up.sh
-#     needs it for the arm64 debootstrap.
+#     this binary, as $BIN/qemu-binfmt/aarch64-binfmt-P. Fetched in the apt
+#     phase: up.sh needs it for the arm64 debootstrap.
 #   - buildkitd + buildctl $BUILDKIT_VERSION, built from the Go module proxy
 #     through a wrapper module (buildkit's go.mod has `exclude` lines, so
-#     `go install pkg@version` refuses it), caches in $CACHE/go.
+#     `go install pkg@version` refuses it).
+# The last three are made once per machine, in the machine-level cache
+# (mcache.sh), and hard-linked into $BIN.
 #
 # `setup.sh apt` does only the apt part, `setup.sh tools` only the rest (up.sh
 # runs debootstrap in between, in parallel with the compile); no argument: both.
@@ -38,10 +40,13 @@ if [ "$phase" != tools ]; then
 	fi
 fi
 
-# apt_binary PACKAGE PATH DEST: one file of a Debian package, without
-# installing it (apt-get download, dpkg-deb -x).
-apt_binary() {
-	local pkg="$1" file="$2" dest="$3" d="$DEBS/$1"
+# Debian binaries and buildkit come from the machine-level cache (mcache.sh),
+# made there once per key and hard-linked into $BIN.
+
+# debian_file DIR PACKAGE PATH: one file of a Debian package, extracted into
+# DIR without installing the package (apt-get download, dpkg-deb -x).
+debian_file() {
+	local dir="$1" pkg="$2" file="$3" d="$DEBS/$2.$$"
 	log "fetching Debian's $pkg package ($file only)"
 	rm -rf "$d" && mkdir -p "$d"
 	# apt-get download writes to the cwd; chmod so the _apt sandbox user can write.
@@ -51,55 +56,62 @@ apt_binary() {
 		(cd "$d" && run_logged "setup-$pkg" apt-get download "$pkg")
 	fi
 	dpkg-deb -x "$d/${pkg}"_*.deb "$d/root"
-	mkdir -p "$(dirname "$dest")"
-	cp "$d/root/$file" "$dest.tmp"
-	mv "$dest.tmp" "$dest"
+	cp "$d/root/$file" "$dir/$(basename "$file")"
 	rm -rf "$d"
 }
-if [ "$phase" != tools ] && [ ! -x "$QEMU" ]; then
-	apt_binary qemu-user-static usr/bin/qemu-aarch64-static "$QEMU"
+# debian_binary PACKAGE PATH DEST: that file, cached per package and suite.
+debian_binary() {
+	local key
+	key="$(mc_hash "$1" "$2" "$DEBIAN_SUITE")"
+	mc_make "debian-$1" "$key" 2 debian_file "$1" "$2"
+	mc_link "$(mc_path "debian-$1" "$key")/$(basename "$2")" "$3"
+}
+if [ "$phase" != tools ]; then
+	debian_binary qemu-user-static usr/bin/qemu-aarch64-static "$QEMU"
 fi
 [ "$phase" != apt ] || exit 0
 
 # --- docker-registry (binary only, from Debian's .deb) -------------------------
-[ -x "$BIN/docker-registry" ] || apt_binary docker-registry usr/bin/docker-registry "$BIN/docker-registry"
+debian_binary docker-registry usr/bin/docker-registry "$BIN/docker-registry"
 
 # --- buildkitd + buildctl from the Go module proxy ----------------------------
 have_version() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -qF " $BUILDKIT_VERSION"; }
-if ! have_version "$BIN/buildkitd" || ! have_version "$BIN/buildctl"; then
+# The wrapper module: buildkit's go.mod has `exclude` lines, which are only
+# honoured for the main module (without them `go get` resolves other
+# versions), so `go install pkg@version` refuses it.
+bk_gomod="module local/bkbuild
+
+go 1.26.8
+
+exclude (
+	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc
+	github.com/pmezard/go-difflib v1.0.1-0.20181226105442-5d4384ee4fb2
+)"
+bk_tools='//go:build tools
+
+package tools
+
+import (
+	_ "github.com/moby/buildkit/cmd/buildctl"
+	_ "github.com/moby/buildkit/cmd/buildkitd"
+)'
+bk_ldflags="-X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION"
+build_buildkit() {
+	local out="$1" mod="$SRC/bkbuild"
 	go_env
-	mod="$SRC/bkbuild"
-	mkdir -p "$mod"
-	# The exclude block is buildkit's own (its go.mod is only honoured for the
-	# main module); without it `go get` resolves different versions.
-	cat >"$mod/go.mod" <<-EOF
-		module local/bkbuild
-
-		go 1.26.8
-
-		exclude (
-		    github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc
-		    github.com/pmezard/go-difflib v1.0.1-0.20181226105442-5d4384ee4fb2
-		)
-	EOF
-	cat >"$mod/tools.go" <<-'EOF'
-		//go:build tools
-
-		package tools
-
-		import (
-		    _ "github.com/moby/buildkit/cmd/buildctl"
-		    _ "github.com/moby/buildkit/cmd/buildkitd"
-		)
-	EOF
+	rm -rf "$mod" && mkdir -p "$mod"
+	printf '%s\n' "$bk_gomod" >"$mod/go.mod"
+	printf '%s\n' "$bk_tools" >"$mod/tools.go"
 	log "downloading buildkit $BUILDKIT_VERSION modules (Go proxy)"
 	(cd "$mod" && run_logged setup-buildkit-get go get \
 		"github.com/moby/buildkit/cmd/buildkitd@$BUILDKIT_VERSION" \
 		"github.com/moby/buildkit/cmd/buildctl@$BUILDKIT_VERSION")
 	log "compiling buildkitd + buildctl (about 90 s cold on 2 cores)"
-	(cd "$mod" && run_logged setup-buildkit-build nice -n 10 go build \
-		-ldflags "-X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION" \
-		-o "$BIN/" github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl)
-	have_version "$BIN/buildkitd" || die "buildkitd --version does not say $BUILDKIT_VERSION"
-fi
+	(cd "$mod" && run_logged setup-buildkit-build nice -n 10 go build -ldflags "$bk_ldflags" \
+		-o "$out/" github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl)
+	have_version "$out/buildkitd" || die "buildkitd --version does not say $BUILDKIT_VERSION"
+}
+bk_key="$(mc_hash "$BUILDKIT_VERSION" "$("$HOST_GOROOT/bin/go" version)" "$bk_gomod" "$bk_tools" "$bk_ldflags")"
+mc_make buildkit "$bk_key" 2 build_buildkit
+for b in buildkitd buildctl; do mc_link "$(mc_path buildkit "$bk_key")/$b" "$BIN/$b"; done
 log "setup ok: $(buildkitd --version)"

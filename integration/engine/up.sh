@@ -12,10 +12,10 @@
 #                   registry, Maven repository, GET /stats
 #   buildkitd       OCI worker (runc, overlayfs, host network), socket
 #                   $CACHE/run/buildkitd.sock
-# Then it builds and pushes (only when their inputs changed or they are not in
-# the registry) the offline base images from integration/images/, and rebuilds
-# the frontend image from the top-level Dockerfile every time (cheap when
-# nothing changed) as 127.0.0.1:5959/autocache:1 and :dev.
+# Then it pushes the offline base images from integration/images/ (built
+# only when the machine-level cache has no image for their inputs) and the
+# frontend image from the top-level Dockerfile (likewise, keyed by the tree),
+# as 127.0.0.1:5959/autocache:1 and :dev.
 #
 # stdout carries only the export lines; progress goes to stderr, build output
 # to $CACHE/log/*.log.
@@ -25,9 +25,10 @@ mkdirs
 t0=$SECONDS
 
 # One up/down at a time. fd 9 is closed for the daemons (start_daemon), so
-# they never hold the lock.
+# they never hold the lock. fd 8: the machine-level cache is in use.
 exec 9>"$RUN_DIR/lock"
 flock 9
+mc_hold
 
 note_absent # /run/runc, /run/mount: see lib.sh
 "$ENGINE_DIR/setup.sh" apt >&2
@@ -36,18 +37,39 @@ note_absent # /run/runc, /run/mount: see lib.sh
 # under it) and before buildkitd starts (it lists the platforms it finds).
 binfmt_up
 
-# The Debian root filesystems (debootstrap, cached as tars: bookworm for
-# amd64 and arm64, trixie for amd64) are made in the background while
-# setup.sh compiles buildkit: one is network-bound, the other CPU-bound.
-rootfs_tars=("$DEBIAN_SUITE-slim-amd64" "$DEBIAN_SUITE-slim-$FOREIGN_ARCH" "$DEBIAN_SUITE2-slim-amd64")
+# The host's extra CA certificates, as a build context for the debian image.
+rm -rf "$CTX/hostca" && mkdir -p "$CTX/hostca"
+if [ -d /usr/local/share/ca-certificates ]; then cp -R /usr/local/share/ca-certificates/. "$CTX/hostca/"; fi
+
+# The Debian root filesystems (debootstrap tars, in the machine-level cache:
+# bookworm for amd64 and arm64, trixie for amd64) are needed only to build
+# the debian images, and only when the machine-level cache lacks those. They
+# are made in the background while setup.sh compiles buildkit: one is
+# network-bound, the other CPU-bound.
+rootfs_key() { mc_hash "$IMAGES_DIR/debian/mkrootfs.sh" "$IMAGES_DIR/debian/rootfs" "$1" "$2" "$DEBIAN_MIRROR"; }
+make_rootfs() { # DIR SUITE ARCH
+	log "debootstrap $2 $3 (minbase), in the background"
+	TMPDIR="$TMP" DEBIAN_SUITE="$2" DEBIAN_ARCH="$3" DEBIAN_MIRROR="$DEBIAN_MIRROR" \
+		run_logged "mkrootfs-$2-$3" "$IMAGES_DIR/debian/mkrootfs.sh" "$1/rootfs.tar"
+}
+# debian_key SUITE PLATFORMS ARCH...: the image's inputs (its root
+# filesystems' keys, not their bytes: debootstrap is not reproducible).
+debian_key() {
+	local suite="$1" platforms="$2" a keys=(); shift 2
+	for a in "$@"; do keys+=("$(rootfs_key "$suite" "$a")"); done
+	mc_hash "${keys[@]}" "$IMAGES_DIR/debian/Dockerfile" "$CTX/hostca" "$platforms"
+}
+declare -A debian_platforms=([$DEBIAN_SUITE]="linux/amd64,linux/$FOREIGN_ARCH" [$DEBIAN_SUITE2]=linux/amd64)
+declare -A debian_arches=([$DEBIAN_SUITE]="amd64 $FOREIGN_ARCH" [$DEBIAN_SUITE2]=amd64)
 mkrootfs_pids=()
-for tar in "${rootfs_tars[@]}"; do
-	[ ! -s "$ROOTFS/$tar.tar" ] || continue
-	suite="${tar%%-*}" arch="${tar##*-}"
-	log "debootstrap $suite $arch (minbase) -> $ROOTFS/$tar.tar, in the background"
-	TMPDIR="$TMP" DEBIAN_SUITE="$suite" DEBIAN_ARCH="$arch" DEBIAN_MIRROR="$DEBIAN_MIRROR" \
-		run_logged "mkrootfs-$tar" "$IMAGES_DIR/debian/mkrootfs.sh" "$ROOTFS/$tar.tar" &
-	mkrootfs_pids+=($!)
+for suite in "$DEBIAN_SUITE" "$DEBIAN_SUITE2"; do
+	# shellcheck disable=SC2086 # arch list
+	mc_have image-debian-"$suite" "$(debian_key "$suite" "${debian_platforms[$suite]}" ${debian_arches[$suite]})" && continue
+	for arch in ${debian_arches[$suite]}; do
+		mc_have rootfs "$(rootfs_key "$suite" "$arch")" && continue
+		mc_make rootfs "$(rootfs_key "$suite" "$arch")" 6 make_rootfs "$suite" "$arch" &
+		mkrootfs_pids+=($!)
+	done
 done
 # If up.sh fails meanwhile, let debootstrap finish and clean up its mounts.
 trap 'for p in "${mkrootfs_pids[@]}"; do wait "$p" 2>/dev/null || true; done' EXIT
@@ -170,7 +192,17 @@ check_started buildkitd
 buildctl debug workers | grep -q "linux/$FOREIGN_ARCH" ||
 	die "buildkitd does not list linux/$FOREIGN_ARCH (is $BINFMT/$BINFMT_NAME enabled? log: $LOG/buildkitd.log)"
 
+phase_time setup $((SECONDS - t0))
+t_images=$SECONDS
+
 # --- images ---------------------------------------------------------------------
+# Each image is an entry of the machine-level cache, image-NAME/KEY, with
+# two OCI layouts, online/ and hermetic/ (the Dockerfiles' two targets), KEY
+# a hash of its inputs. It is built (by this buildkitd, with --output
+# type=oci) only when the machine has no entry for its key, and pushed into
+# this checkout's registry only when the registry lacks it (stamps).
+go_env
+(cd "$REPO" && run_logged build-ocipush go build -o "$BIN/ocipush" ./integration/cmd/ocipush)
 in_registry() { # REPO TAG
 	curl -fsS -o /dev/null -I \
 		-H 'Accept: application/vnd.oci.image.index.v1+json' \
@@ -186,20 +218,36 @@ fresh() {
 	[ "$(cat "$stamp" 2>/dev/null)" = "$hash" ] || return 1
 	for ref in "$@"; do in_registry "${ref%:*}" "${ref##*:}" || return 1; done
 }
-# names REF...: the `"name=R1,R2"` output attribute for these refs.
-names() { local IFS=,; printf '"name=%s"' "${*/#/$REGISTRY_ADDR/}"; }
-# build_image LOGNAME TARGET REFS(comma-separated) buildctl-args...
-build_image() {
-	local logname="$1" target="$2" refs="$3"; shift 3
-	local -a r; IFS=, read -ra r <<<"$refs"
+# build_layout LOGNAME DIR TARGET buildctl-args...: build TARGET into the OCI
+# layout DIR.
+build_layout() {
+	local logname="$1" dir="$2" target="$3"; shift 3
 	run_logged "build-$logname" buildctl build --progress=plain --frontend dockerfile.v0 \
 		--opt target="$target" --opt build-arg:REGISTRY="$REGISTRY_ADDR" "$@" \
-		--output "type=image,$(names "${r[@]}"),push=true"
+		--output "type=oci,dest=$dir,tar=false"
 }
-
-# The host's extra CA certificates, as a build context for the debian image.
-rm -rf "$CTX/hostca" && mkdir -p "$CTX/hostca"
-if [ -d /usr/local/share/ca-certificates ]; then cp -R /usr/local/share/ca-certificates/. "$CTX/hostca/"; fi
+# build_targets DIR NAME buildctl-args...: both targets of image NAME.
+build_targets() {
+	local dir="$1" name="$2"; shift 2
+	log "building $name"
+	build_layout "$name-online" "$dir/online" online "$@"
+	build_layout "$name-hermetic" "$dir/hermetic" hermetic "$@"
+}
+# ensure_image NAME KEY TAGS(comma-separated) buildctl-args...: the image in
+# this registry as online/TAG and library/TAG for each tag.
+ensure_image() {
+	local name="$1" key="$2" tags t=() dir; shift 2
+	IFS=, read -ra t <<<"$1"; shift
+	if fresh "$name" "$key" "${t[@]/#/online/}" "${t[@]/#/library/}"; then
+		mc_have "image-$name" "$key" || true # (keeps the entry among the newest)
+		return 0
+	fi
+	mc_make "image-$name" "$key" 2 build_targets "$name" "$@"
+	dir="$(mc_path "image-$name" "$key")"
+	run_logged "push-$name-online" ocipush "$dir/online" "${t[@]/#/$REGISTRY_ADDR/online/}"
+	run_logged "push-$name-hermetic" ocipush "$dir/hermetic" "${t[@]/#/$REGISTRY_ADDR/library/}"
+	echo "$key" >"$STAMPS/$name"
+}
 
 # debian:bookworm-slim (amd64 and arm64) and debian:trixie-slim (amd64),
 # from the debootstrap tars.
@@ -207,23 +255,21 @@ for p in "${mkrootfs_pids[@]}"; do
 	wait "$p" || die "debootstrap failed (logs: $LOG/mkrootfs-*.log)"
 done
 mkrootfs_pids=()
-# build_debian SUITE PLATFORMS TARS...: both targets, when their inputs changed.
-build_debian() {
-	local suite="$1" platforms="$2" h; shift 2
-	h="$(hash_inputs "${@/#/$ROOTFS/}" "$IMAGES_DIR/debian/Dockerfile" "$CTX/hostca" "$platforms")"
-	hashes[debian-$suite]="$h"
-	fresh "debian-$suite" "$h" "online/debian:$suite-slim" "library/debian:$suite-slim" && return 0
-	log "building debian:$suite-slim ($platforms)"
-	local common=(--local context="$ROOTFS" --local dockerfile="$IMAGES_DIR/debian"
-		--local hostca="$CTX/hostca" --opt context:hostca=local:hostca
-		--opt build-arg:SUITE="$suite" --opt platform="$platforms")
-	build_image "debian-$suite-online" online "online/debian:$suite-slim" "${common[@]}"
-	build_image "debian-$suite-hermetic" hermetic "library/debian:$suite-slim" "${common[@]}"
-	echo "$h" >"$STAMPS/debian-$suite"
-}
 declare -A hashes=()
-build_debian "$DEBIAN_SUITE" "linux/amd64,linux/$FOREIGN_ARCH" "$DEBIAN_SUITE-slim-amd64.tar" "$DEBIAN_SUITE-slim-$FOREIGN_ARCH.tar"
-build_debian "$DEBIAN_SUITE2" linux/amd64 "$DEBIAN_SUITE2-slim-amd64.tar"
+for suite in "$DEBIAN_SUITE" "$DEBIAN_SUITE2"; do
+	# shellcheck disable=SC2086 # arch list
+	h="$(debian_key "$suite" "${debian_platforms[$suite]}" ${debian_arches[$suite]})"
+	hashes[debian-$suite]="$h"
+	if ! mc_have "image-debian-$suite" "$h"; then # the context: links to the tars
+		for arch in ${debian_arches[$suite]}; do
+			mc_link "$(mc_path rootfs "$(rootfs_key "$suite" "$arch")")/rootfs.tar" "$ROOTFS/$suite-slim-$arch.tar"
+		done
+	fi
+	ensure_image "debian-$suite" "$h" "debian:$suite-slim" \
+		--local context="$ROOTFS" --local dockerfile="$IMAGES_DIR/debian" \
+		--local hostca="$CTX/hostca" --opt context:hostca=local:hostca \
+		--opt build-arg:SUITE="$suite" --opt platform="${debian_platforms[$suite]}"
+done
 hashes[debian]="${hashes[debian-$DEBIAN_SUITE]}"
 
 # python, node, golang, rust and maven, built in parallel on top of it; then
@@ -236,18 +282,19 @@ go_minor="${go_version%.*}"
 rust_version=
 if rust_sysroot="$("$HOST_RUSTC" --print sysroot 2>/dev/null)" && [ -x "$HOST_RUSTUP" ]; then
 	rust_version="$("$HOST_RUSTC" --version | cut -d' ' -f2)" # 1.95.0
-	# A copy without share/doc (0.8 GB of HTML) as the build context, made
-	# again only when the version changes.
-	if [ "$(cat "$CTX/rust-toolchain.version" 2>/dev/null)" != "$rust_version" ]; then
-		log "copying the host's Rust $rust_version toolchain to $CTX/rust-toolchain"
-		rm -rf "$CTX/rust-toolchain" "$CTX/rustup" && mkdir -p "$CTX/rust-toolchain" "$CTX/rustup"
-		tar -C "$rust_sysroot" --exclude=./share/doc -cf - . | tar -C "$CTX/rust-toolchain" -xf -
-		cp "$HOST_RUSTUP" "$CTX/rustup/rustup"
-		echo "$rust_version" >"$CTX/rust-toolchain.version"
-	fi
 else
 	log "WARNING: no rustup toolchain on the host ($HOST_RUSTC): no rust image"
 fi
+# rust_context: a copy of the toolchain without share/doc (0.8 GB of HTML)
+# as the build context, made again only when the version changes.
+rust_context() {
+	[ "$(cat "$CTX/rust-toolchain.version" 2>/dev/null)" != "$rust_version" ] || return 0
+	log "copying the host's Rust $rust_version toolchain to $CTX/rust-toolchain"
+	rm -rf "$CTX/rust-toolchain" "$CTX/rustup" && mkdir -p "$CTX/rust-toolchain" "$CTX/rustup"
+	tar -C "$rust_sysroot" --exclude=./share/doc -cf - . | tar -C "$CTX/rust-toolchain" -xf -
+	cp "$HOST_RUSTUP" "$CTX/rustup/rustup"
+	echo "$rust_version" >"$CTX/rust-toolchain.version"
+}
 declare -A tags=(
 	[python]="python:3.11-slim"
 	[node]="node:18-slim"
@@ -257,41 +304,33 @@ declare -A tags=(
 	[poetry]="python:3.11-slim-poetry"
 )
 declare -A base=([poetry]=python) # built FROM this image (default: debian)
-# build_wave IMG...: build these images in parallel (those whose inputs changed).
+# build_wave IMG...: make sure of these images, in parallel.
 build_wave() {
 	local img h pids=() failed=0 p
-	local -a inputs t
+	local -a inputs common
 	for img in "$@"; do
 		[ "$img" != rust ] || [ -n "$rust_version" ] || continue
 		inputs=("${hashes[${base[$img]:-debian}]}" "$IMAGES_DIR/$img")
 		[ "$img" != golang ] || inputs+=("go$go_version")
-		[ "$img" != rust ] || inputs+=("rust$rust_version" "$CTX/rustup")
-		h="$(hash_inputs "${inputs[@]}")"
+		[ "$img" != rust ] || inputs+=("rust$rust_version" "$HOST_RUSTUP")
+		h="$(mc_hash "${inputs[@]}")"
 		hashes[$img]="$h"
-		IFS=, read -ra t <<<"${tags[$img]}"
-		if fresh "$img" "$h" "${t[@]/#/online/}" "${t[@]/#/library/}"; then continue; fi
-		log "building ${tags[$img]}"
-		(
-			common=(--local context="$IMAGES_DIR/$img" --local dockerfile="$IMAGES_DIR/$img")
-			if [ "$img" = golang ]; then # the host's Go, as the named context `goroot`
-				common+=(--local goroot="$HOST_GOROOT" --opt context:goroot=local:goroot
-					--opt build-arg:GOLANG_VERSION="$go_version")
-			fi
-			if [ "$img" = rust ]; then # the host's Rust, as `rusttoolchain` and `rustup`
-				common+=(--local rusttoolchain="$CTX/rust-toolchain" --opt context:rusttoolchain=local:rusttoolchain
-					--local rustup="$CTX/rustup" --opt context:rustup=local:rustup
-					--opt build-arg:RUST_VERSION="$rust_version")
-			fi
-			online="$(IFS=,; echo "${t[*]/#/online/}")"
-			hermetic="$(IFS=,; echo "${t[*]/#/library/}")"
-			build_image "$img-online" online "$online" "${common[@]}"
-			build_image "$img-hermetic" hermetic "$hermetic" "${common[@]}"
-			echo "$h" >"$STAMPS/$img"
-		) &
+		common=(--local context="$IMAGES_DIR/$img" --local dockerfile="$IMAGES_DIR/$img")
+		if [ "$img" = golang ]; then # the host's Go, as the named context `goroot`
+			common+=(--local goroot="$HOST_GOROOT" --opt context:goroot=local:goroot
+				--opt build-arg:GOLANG_VERSION="$go_version")
+		fi
+		if [ "$img" = rust ]; then # the host's Rust, as `rusttoolchain` and `rustup`
+			mc_have "image-rust" "$h" || rust_context
+			common+=(--local rusttoolchain="$CTX/rust-toolchain" --opt context:rusttoolchain=local:rusttoolchain
+				--local rustup="$CTX/rustup" --opt context:rustup=local:rustup
+				--opt build-arg:RUST_VERSION="$rust_version")
+		fi
+		ensure_image "$img" "$h" "${tags[$img]}" "${common[@]}" &
 		pids+=($!)
 	done
 	for p in "${pids[@]}"; do wait "$p" || failed=1; done
-	[ "$failed" = 0 ] || die "building the base images failed (logs: $LOG/build-*.log)"
+	[ "$failed" = 0 ] || die "building the base images failed (logs: $LOG/build-*.log, $LOG/push-*.log)"
 }
 build_wave python node golang rust maven
 build_wave poetry
@@ -302,27 +341,34 @@ build_wave poetry
 # with real-proxy defaults: its go build downloads modules from
 # proxy.golang.org over HTTPS (trusting the baked-in CA). The Dockerfile is
 # copied next to a Dockerfile.dockerignore that keeps .cache (buildkitd's own
-# state!), .git and bin out of the context.
-fe_df="$CTX/frontend-dockerfile"
-mkdir -p "$fe_df"
-cp "$REPO/Dockerfile" "$fe_df/Dockerfile"
-{
-	[ ! -f "$REPO/.dockerignore" ] || cat "$REPO/.dockerignore"
-	printf '%s\n' '# added by integration/engine/up.sh' .cache .git bin
-} >"$fe_df/Dockerfile.dockerignore"
+# state!), .git and bin out of the context. A machine-level cache entry too
+# (frontend/KEY, KEY a hash of the context, the version and Go's version):
+# a checkout whose tree was built before, anywhere on the machine, reuses it.
 df_go="$(sed -n 's/^ARG GO_VERSION=//p' "$REPO/Dockerfile" | head -n1)"
 df_go="${df_go:-$go_version}"
 [ "$df_go" = "$go_version" ] ||
 	log "WARNING: Dockerfile wants Go $df_go, building it with the host's Go $go_version"
 fe_version="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
-log "building the frontend image (go build in buildkitd; a few minutes cold, seconds warm)"
-run_logged build-frontend buildctl build --progress=plain --frontend dockerfile.v0 \
-	--local context="$REPO" --local dockerfile="$fe_df" \
-	--opt "context:golang:$df_go=docker-image://$REGISTRY_ADDR/online/golang:$go_version" \
-	--opt build-arg:VERSION="$fe_version" \
-	--metadata-file "$CTX/frontend.json" \
-	--output "type=image,$(names autocache:1 autocache:dev),push=true"
-fe_digest="$(sed -n 's/.*"containerimage.digest": *"\([^"]*\)".*/\1/p' "$CTX/frontend.json" | head -n1)"
+build_frontend() { # DIR
+	local fe_df="$CTX/frontend-dockerfile"
+	mkdir -p "$fe_df"
+	cp "$REPO/Dockerfile" "$fe_df/Dockerfile"
+	{
+		[ ! -f "$REPO/.dockerignore" ] || cat "$REPO/.dockerignore"
+		printf '%s\n' '# added by integration/engine/up.sh' .cache .git bin
+	} >"$fe_df/Dockerfile.dockerignore"
+	log "building the frontend image (go build in buildkitd; a few minutes cold, seconds warm)"
+	run_logged build-frontend buildctl build --progress=plain --frontend dockerfile.v0 \
+		--local context="$REPO" --local dockerfile="$fe_df" \
+		--opt "context:golang:$df_go=docker-image://$REGISTRY_ADDR/online/golang:$go_version" \
+		--opt build-arg:VERSION="$fe_version" \
+		--output "type=oci,dest=$1/oci,tar=false"
+}
+fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version")"
+mc_make frontend "$fe_key" 6 build_frontend
+fe_digest="$(run_logged push-frontend ocipush "$(mc_path frontend "$fe_key")/oci" \
+	"$REGISTRY_ADDR/autocache:1" "$REGISTRY_ADDR/autocache:dev" && tail -n1 "$LOG/push-frontend.log")"
+phase_time images $((SECONDS - t_images))
 
 log "engine up in $((SECONDS - t0)) s"
 
