@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -67,7 +68,7 @@ func ParseConfig(opts map[string]string) (Config, error) {
 			if m == "" {
 				continue
 			}
-			if !contains(known, m) {
+			if !slices.Contains(known, m) {
 				return c, errors.Errorf("%s: unknown package manager %q (known: %s)", ArgManagers, m, strings.Join(known, ", "))
 			}
 			c.Managers = append(c.Managers, m)
@@ -95,15 +96,6 @@ func parseScope(v string) (string, error) {
 		}
 	}
 	return s, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Build is the frontend's entry point (a client.BuildFunc).
@@ -171,7 +163,10 @@ func (r *rewritingClient) Solve(ctx context.Context, req client.SolveRequest) (*
 }
 
 // transform is llbtransform.Transform with a panic turned into an error:
-// a bug in autocache must cost the caching, never the build.
+// a bug in autocache must cost the caching, never the build. This is the
+// one place a panic is recovered: below it (llbtransform, pkgmgr) a panic
+// is a bug to see, and here it leaves the whole definition as upstream
+// made it.
 func transform(ctx context.Context, def *pb.Definition, opt llbtransform.Options) (res *llbtransform.Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {

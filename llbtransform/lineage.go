@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/autocache/autocache/internal/fspath"
 	"github.com/autocache/autocache/pkgmgr"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
@@ -49,12 +50,12 @@ type write struct {
 // hits says whether w may leave content at or under target.
 func (w write) hits(target string) bool {
 	if w.dirOnly {
-		return within(w.path, target) && w.path != target
+		return fspath.Within(w.path, target) && w.path != target
 	}
 	if w.notAbove {
-		return within(w.path, target)
+		return fspath.Within(w.path, target)
 	}
-	return within(w.path, target) || within(target, w.path)
+	return fspath.Within(w.path, target) || fspath.Within(target, w.path)
 }
 
 // lineState is what a lineage holds at one op.
@@ -231,11 +232,6 @@ func fileChain(f *pb.FileOp, nInputs int64, fromContext func(int64) bool) (base 
 
 func cleanPath(p string) string { return path.Join("/", p) }
 
-// within reports whether p is dir or below it.
-func within(p, dir string) bool {
-	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
-}
-
 func rootfsMount(ex *pb.ExecOp) *pb.Mount {
 	for _, m := range ex.Mounts {
 		if m.Dest == "/" {
@@ -291,7 +287,7 @@ func (t *transformer) baseImage(st *lineState) string {
 func (t *transformer) veto(ctx context.Context, d digest.Digest, st *lineState, c pkgmgr.CacheMount) (string, bool) {
 	target := c.Target
 	for _, k := range slices.Sorted(maps.Keys(st.active)) {
-		if within(k, target) || within(target, k) {
+		if fspath.Within(k, target) || fspath.Within(target, k) {
 			return "inside the cache at " + k + " that follows " + st.active[k].Follows, false
 		}
 	}
@@ -346,13 +342,13 @@ func (t *transformer) downstream(d digest.Digest, target string) string {
 		n := t.nodes[it.d]
 		if ex := n.op.GetExec(); ex != nil {
 			for _, k := range t.keep[it.d] {
-				if within(k, target) || within(target, k) {
+				if fspath.Within(k, target) || fspath.Within(target, k) {
 					return "a later stage reads " + k + " from " + n.where + "'s layers"
 				}
 			}
 			covered := false
 			for _, m := range ex.Mounts {
-				if m.Dest != "/" && within(target, path.Clean(m.Dest)) {
+				if m.Dest != "/" && fspath.Within(target, path.Clean(m.Dest)) {
 					covered = true // it sees its own mount there, as upstream
 				}
 			}
@@ -397,7 +393,7 @@ func (t *transformer) contents(ctx context.Context, source digest.Digest, dir st
 // skeletal says whether entry is in skel (pkgmgr.CacheMount.Skeleton).
 func skeletal(entry string, skel []string) bool {
 	for _, s := range skel {
-		if dir, tree := strings.CutSuffix(s, "/"); entry == s || tree && within(entry, dir) {
+		if dir, tree := strings.CutSuffix(s, "/"); entry == s || tree && fspath.Within(entry, dir) {
 			return true
 		}
 	}

@@ -262,7 +262,7 @@ func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, e
 		}
 		return why
 	}
-	plan, err := analyze(in, pkgmgr.Options{Managers: t.opt.Managers})
+	plan, err := pkgmgr.Analyze(in, pkgmgr.Options{Managers: t.opt.Managers})
 	st.dirty = append(st.dirty, wrote...)
 	if why := fetchesWithCredentials(ex, t.nodes[dgst].where); why != "" {
 		// After this step, what it put in any directory may be what no later
@@ -328,17 +328,6 @@ func fetchesWithCredentials(ex *pb.ExecOp, where string) string {
 		}
 	}
 	return ""
-}
-
-// analyze is pkgmgr.Analyze that turns a panic into an error, so one odd
-// step can never take the build down.
-func analyze(s pkgmgr.Step, o pkgmgr.Options) (plan pkgmgr.Plan, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("analysis failed: %v", r)
-		}
-	}()
-	return pkgmgr.Analyze(s, o)
 }
 
 // apply edits op in place. It first builds everything that can fail, so an

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/autocache/autocache/internal/fspath"
 	"mvdan.cc/sh/v3/syntax"
 )
 
@@ -106,20 +107,10 @@ func (a *analysis) release() OSRelease {
 	return *a.osRel
 }
 
-// Analyze works out what to do to one step. It never panics; an error
-// means something unexpected (a bug) and the step should be left alone.
-func Analyze(s Step, o Options) (p Plan, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			p, err = Plan{}, fmt.Errorf("pkgmgr: internal error: %v", r)
-		}
-	}()
-	return analyze(s, o)
-}
-
-// analyze is Analyze without the safety net (the fuzz tests want to see
-// panics).
-func analyze(s Step, o Options) (Plan, error) {
+// Analyze works out what to do to one step. An error means something
+// unexpected (a bug) and the step should be left alone. It does not
+// recover from panics: the frontend does, for the whole transform.
+func Analyze(s Step, o Options) (Plan, error) {
 	if (s.OS != "" && s.OS != "linux") || len(s.Args) == 0 || foreignShells[path.Base(s.Args[0])] {
 		return Plan{}, nil
 	}
@@ -266,7 +257,7 @@ func (a *analysis) nestedIn(target string) *CacheMount {
 		return nil
 	}
 	for _, r := range a.reqs {
-		if r.Target != target && within(target, r.Target) {
+		if r.Target != target && fspath.Within(target, r.Target) {
 			return r
 		}
 	}
@@ -384,11 +375,11 @@ func (a *analysis) blocker(target string) string {
 	if broadDirs[target] {
 		return "too broad a directory to mount"
 	}
-	if a.step.Cwd != "" && within(path.Clean(a.step.Cwd), target) {
+	if a.step.Cwd != "" && fspath.Within(path.Clean(a.step.Cwd), target) {
 		return "it holds the working directory"
 	}
 	for _, k := range a.step.Keep {
-		if k = cleanAbs(k); within(target, k) || within(k, target) {
+		if k = cleanAbs(k); fspath.Within(target, k) || fspath.Within(k, target) {
 			return "a later step reads " + k + " from this layer"
 		}
 	}
@@ -396,9 +387,9 @@ func (a *analysis) blocker(target string) string {
 		m = cleanAbs(m)
 		switch {
 		case m == "/": // the rootfs
-		case within(target, m):
+		case fspath.Within(target, m):
 			return "the step already mounts " + m
-		case within(m, target):
+		case fspath.Within(m, target):
 			// Ours would be added after it and could shadow it.
 			return "the step mounts " + m + " inside it"
 		}

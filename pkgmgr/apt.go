@@ -2,6 +2,8 @@ package pkgmgr
 
 import (
 	"strings"
+
+	"github.com/autocache/autocache/internal/fspath"
 )
 
 const (
@@ -135,7 +137,7 @@ func aptFilesBlocked(a *analysis) string {
 		}
 	}
 	for _, m := range a.step.Mounts {
-		if within(aptDockerClean, cleanAbs(m)) || within(aptKeepDebs, cleanAbs(m)) {
+		if fspath.Within(aptDockerClean, cleanAbs(m)) || fspath.Within(aptKeepDebs, cleanAbs(m)) {
 			return "the step mounts " + m
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/autocache/autocache/internal/fspath"
 )
 
 // checkPlan asserts what every plan must satisfy, whatever the step.
@@ -39,7 +41,7 @@ func checkPlan(t testing.TB, where string, s Step, p Plan) {
 			fail("cache for undetected manager %q", c.Manager)
 		}
 		for _, m := range s.Mounts {
-			if within(c.Target, m) {
+			if fspath.Within(c.Target, m) {
 				fail("cache %s under the step's own mount %s", c.Target, m)
 			}
 		}

@@ -86,7 +86,7 @@ func FuzzAnalyze(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, script string, mode uint8) {
 		s := fuzzStep(script, mode)
-		p, err := analyze(s, Options{})
+		p, err := Analyze(s, Options{})
 		if err != nil {
 			t.Fatalf("%q: %v", script, err)
 		}

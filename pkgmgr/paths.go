@@ -4,6 +4,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/autocache/autocache/internal/fspath"
 	"mvdan.cc/sh/v3/syntax"
 )
 
@@ -25,11 +26,6 @@ func cleanAbs(p string) string {
 		return "\x00"
 	}
 	return path.Clean(p)
-}
-
-// within reports whether p is dir or below it, path-wise.
-func within(p, dir string) bool {
-	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
 }
 
 // literalComp returns the component a pattern component matches if it has
@@ -187,7 +183,7 @@ func mayHit(w word, target, cwd string) bool {
 	}
 	i := strings.LastIndexByte(pre, '/')
 	dir := path.Clean(pre[:i+1])
-	return within(target, dir) || within(dir, target)
+	return fspath.Within(target, dir) || fspath.Within(dir, target)
 }
 
 // Directories a cache mount must never cover: it would hide (and keep out

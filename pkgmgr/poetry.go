@@ -2,6 +2,8 @@ package pkgmgr
 
 import (
 	"path"
+
+	"github.com/autocache/autocache/internal/fspath"
 )
 
 // Poetry's cache-dir is POETRY_CACHE_DIR, else $XDG_CACHE_HOME/pypoetry,
@@ -64,7 +66,7 @@ func poetryCacheDir(c *command) (dir string, whole, ok bool, why string) {
 	if v, set, known := c.env.get("POETRY_VIRTUALENVS_IN_PROJECT"); set && known && truthy(v) {
 		return dir, true, true, ""
 	}
-	if p, set, known := c.env.get("POETRY_VIRTUALENVS_PATH"); set && known && path.IsAbs(p) && !within(path.Clean(p), dir) {
+	if p, set, known := c.env.get("POETRY_VIRTUALENVS_PATH"); set && known && path.IsAbs(p) && !fspath.Within(path.Clean(p), dir) {
 		return dir, true, true, ""
 	}
 	return dir, false, true, ""
