@@ -2,12 +2,14 @@ package llbtransform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path"
 	"slices"
 	"strings"
 
+	"github.com/autocache/autocache/imagefacts"
 	"github.com/autocache/autocache/internal/fspath"
 	"github.com/autocache/autocache/pkgmgr"
 	"github.com/moby/buildkit/solver/pb"
@@ -282,6 +284,24 @@ func (t *transformer) baseImage(st *lineState) string {
 	return NoImage
 }
 
+// refusals answers pkgmgr.Questions.Caches for step d, whose lineage holds
+// st: why each new cache must not be mounted (veto), and the content the
+// step then writes where one is not.
+func (t *transformer) refusals(ctx context.Context, d digest.Digest, st *lineState, caches []pkgmgr.CacheMount) (map[string]string, []write) {
+	refused := map[string]string{}
+	var wrote []write
+	for _, c := range caches {
+		why, dirty := t.veto(ctx, d, st, c)
+		if dirty {
+			wrote = append(wrote, write{path: c.Target, what: why})
+		}
+		if why != "" {
+			refused[c.Target] = why
+		}
+	}
+	return refused, wrote
+}
+
 // veto says why a new cache c must not be mounted on step d, whose lineage
 // holds st, and whether the step then leaves content at c.Target.
 func (t *transformer) veto(ctx context.Context, d digest.Digest, st *lineState, c pkgmgr.CacheMount) (string, bool) {
@@ -304,10 +324,13 @@ func (t *transformer) veto(ctx context.Context, d digest.Digest, st *lineState, 
 	if st.opaque != "" {
 		return "cannot tell what the base has there: " + st.opaque, true
 	}
-	if st.source == "" || t.opt.Contents == nil {
+	if st.source == "" || t.facts.images == nil {
 		return "", false
 	}
-	entries, err := t.contents(ctx, st.source, target)
+	entries, err := t.facts.contents(ctx, st.source, target)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return "", false
+	}
 	if err != nil {
 		return "cannot read " + target + " in the base image: " + err.Error(), true
 	}
@@ -370,26 +393,6 @@ func (t *transformer) downstream(d digest.Digest, target string) string {
 	return ""
 }
 
-type contentsAnswer struct {
-	entries []string
-	err     error
-}
-
-// contents lists dir in the result of source, once per (source, dir).
-func (t *transformer) contents(ctx context.Context, source digest.Digest, dir string) ([]string, error) {
-	key := string(source) + "\x00" + dir
-	a, ok := t.listed[key]
-	if !ok {
-		src := source
-		if nd, ok := t.renamed[source]; ok {
-			src = nd
-		}
-		a.entries, a.err = t.opt.Contents(ctx, t.subDefinition(&pb.Input{Digest: string(src)}), dir)
-		t.listed[key] = a
-	}
-	return a.entries, a.err
-}
-
 // skeletal says whether entry is in skel (pkgmgr.CacheMount.Skeleton).
 func skeletal(entry string, skel []string) bool {
 	for _, s := range skel {
@@ -400,33 +403,12 @@ func skeletal(entry string, skel []string) bool {
 	return false
 }
 
-type releaseAnswer struct {
-	rel pkgmgr.OSRelease
-	err error
-}
-
-// release is the os-release of the image st's lineage starts from, read
-// once per image (Options.OSRelease), and a note if it could not be read.
-// Scratch, a lineage we can't follow and a nil OSRelease are unknown.
-func (t *transformer) release(ctx context.Context, st *lineState) (pkgmgr.OSRelease, string) {
-	if t.opt.OSRelease == nil || st.opaque != "" || st.source == "" {
-		return pkgmgr.OSRelease{}, ""
+// release is the os-release of the image st's lineage starts from (facts),
+// and a note if it could not be read. Scratch, a lineage we can't follow
+// and no Images are unknown.
+func (t *transformer) release(ctx context.Context, st *lineState) (imagefacts.OSRelease, string) {
+	if t.facts.images == nil || st.opaque != "" || st.source == "" {
+		return imagefacts.OSRelease{}, ""
 	}
-	a, ok := t.releases[st.source]
-	if !ok {
-		src := st.source
-		if nd, ok := t.renamed[src]; ok {
-			src = nd
-		}
-		var b []byte
-		b, a.err = t.opt.OSRelease(ctx, t.subDefinition(&pb.Input{Digest: string(src)}))
-		if a.err == nil {
-			a.rel = pkgmgr.ParseOSRelease(b)
-		}
-		t.releases[st.source] = a
-	}
-	if a.err != nil {
-		return pkgmgr.OSRelease{}, "cannot read /etc/os-release in the base image: " + a.err.Error()
-	}
-	return a.rel, ""
+	return t.facts.release(ctx, st.source)
 }

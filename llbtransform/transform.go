@@ -31,24 +31,11 @@ type Options struct {
 	Scope string
 	// Managers limits the managers (canonical names); nil means all.
 	Managers []string
-	// Accounts reads /etc/passwd and /etc/group from the filesystem a step
-	// starts from; rootfs is a definition whose result is that filesystem.
-	// With it, steps of named (or numeric) non-root users get caches owned
-	// by that user under that user's home. nil leaves user names unresolved.
-	Accounts func(ctx context.Context, rootfs *pb.Definition) (passwd, group []byte, err error)
-	// Contents lists what dir holds in the result of def (the image a
-	// lineage starts from): paths relative to dir, recursively; it may stop
-	// early but not before it has listed a few dozen entries. A missing dir
-	// is no entries and no error. A new cache is mounted only over a
-	// directory the image has nothing in (pkgmgr.CacheMount.Skeleton aside);
-	// an error means it is not mounted. nil: images are not checked.
-	Contents func(ctx context.Context, def *pb.Definition, dir string) ([]string, error)
-	// OSRelease reads the os-release file (/etc/os-release, else
-	// /usr/lib/os-release) of the result of def, the image a lineage starts
-	// from. It is asked at most once per image, and only for a step whose
-	// managers need it (pkgmgr.Step.Release). Missing or empty content
-	// means unknown; an error means unknown with a note. nil: always unknown.
-	OSRelease func(ctx context.Context, def *pb.Definition) ([]byte, error)
+	// Images answers what the transform asks about the build's filesystems
+	// (accounts, directory contents, os-release); nil: nothing is known
+	// about them, so user names stay unresolved, images are not checked
+	// for content and releases are unknown.
+	Images Images
 }
 
 // Mount is a mount that the transform added to a step.
@@ -100,19 +87,17 @@ func Transform(ctx context.Context, def *pb.Definition, opt Options) (*Result, e
 		}
 	}
 	t := &transformer{
-		opt:      opt,
-		keep:     keptPaths(ops),
-		renamed:  map[digest.Digest]digest.Digest{},
-		seen:     map[digest.Digest]bool{},
-		meta:     map[string]*pb.OpMetadata{},
-		locs:     map[string]*pb.Locations{},
-		emitted:  map[digest.Digest]emitted{},
-		accounts: map[string]accountFiles{},
-		nodes:    lineageNodes(ops, def),
-		lines:    map[digest.Digest]*lineState{},
-		listed:   map[string]contentsAnswer{},
-		releases: map[digest.Digest]releaseAnswer{},
+		opt:     opt,
+		keep:    keptPaths(ops),
+		renamed: map[digest.Digest]digest.Digest{},
+		seen:    map[digest.Digest]bool{},
+		meta:    map[string]*pb.OpMetadata{},
+		locs:    map[string]*pb.Locations{},
+		emitted: map[digest.Digest]emitted{},
+		nodes:   lineageNodes(ops, def),
+		lines:   map[digest.Digest]*lineState{},
 	}
+	t.facts = newFacts(opt.Images, t.subDefinition, t.renamed)
 	for _, o := range ops {
 		if err := t.add(ctx, o, def); err != nil {
 			return nil, err
@@ -143,22 +128,20 @@ type decodedOp struct {
 }
 
 type transformer struct {
-	opt      Options
-	emitted  map[digest.Digest]emitted       // ops in out, by digest
-	accounts map[string]accountFiles         // per rootfs input
-	keep     map[digest.Digest][]string      // per ExecOp: paths later ops read from its result
-	nodes    map[digest.Digest]*node         // per op of the input: its place in its lineage
-	lines    map[digest.Digest]*lineState    // per op of the input: its lineage's state after it
-	listed   map[string]contentsAnswer       // Options.Contents answers
-	releases map[digest.Digest]releaseAnswer // Options.OSRelease answers, per lineage source
-	out      [][]byte
-	order    []digest.Digest                 // digests of out, in order
-	renamed  map[digest.Digest]digest.Digest // old digest → new digest
-	seen     map[digest.Digest]bool          // ops already in out
-	meta     map[string]*pb.OpMetadata
-	locs     map[string]*pb.Locations
-	steps    []Step
-	changed  bool
+	opt     Options
+	facts   *facts                       // Options.Images' answers
+	emitted map[digest.Digest]emitted    // ops in out, by digest
+	keep    map[digest.Digest][]string   // per ExecOp: paths later ops read from its result
+	nodes   map[digest.Digest]*node      // per op of the input: its place in its lineage
+	lines   map[digest.Digest]*lineState // per op of the input: its lineage's state after it
+	out     [][]byte
+	order   []digest.Digest                 // digests of out, in order
+	renamed map[digest.Digest]digest.Digest // old digest → new digest
+	seen    map[digest.Digest]bool          // ops already in out
+	meta    map[string]*pb.OpMetadata
+	locs    map[string]*pb.Locations
+	steps   []Step
+	changed bool
 }
 
 // add appends one op of the input to the output, rewritten if it is a
@@ -248,21 +231,19 @@ func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, e
 	}
 	home := t.resolveUser(ctx, op, ex, &in, &step)
 	in.Follow = st.follows()
+	// What the plan depends on is asked first and answered in the step, so
+	// the analysis itself is pure.
+	opts := pkgmgr.Options{Managers: t.opt.Managers}
+	q := pkgmgr.Ask(in, opts)
 	var relNote string
-	in.Release = func() pkgmgr.OSRelease {
+	if q.Release {
 		rel, note := t.release(ctx, st)
-		relNote = note
-		return rel
+		in.Release, relNote = &rel, note
+		q = pkgmgr.Ask(in, opts)
 	}
 	var wrote []write // new caches not mounted: the step writes there
-	in.Veto = func(c pkgmgr.CacheMount) string {
-		why, dirty := t.veto(ctx, dgst, st, c)
-		if dirty {
-			wrote = append(wrote, write{path: c.Target, what: why})
-		}
-		return why
-	}
-	plan, err := pkgmgr.Analyze(in, pkgmgr.Options{Managers: t.opt.Managers})
+	in.Refused, wrote = t.refusals(ctx, dgst, st, q.Caches)
+	plan, err := pkgmgr.Analyze(in, opts)
 	st.dirty = append(st.dirty, wrote...)
 	if why := fetchesWithCredentials(ex, t.nodes[dgst].where); why != "" {
 		// After this step, what it put in any directory may be what no later

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/autocache/autocache/imagefacts"
 	"github.com/autocache/autocache/internal/fspath"
 	"mvdan.cc/sh/v3/syntax"
 )
@@ -92,27 +93,55 @@ type analysis struct {
 	setEnv   map[string]string // step env entries to set (only keys in stepEnvKeys)
 	files    []FileMount
 	scripts  map[int]syntax.LangVariant // Args holding a whole script we parsed
-	osRel    *OSRelease                 // Step.Release's answer, once asked
+	asked    bool                       // a manager read Step.Release, which is nil
 }
 
-// release is the step's image's os-release (Step.Release), asked once.
-func (a *analysis) release() OSRelease {
-	if a.osRel == nil {
-		var r OSRelease
-		if a.step.Release != nil {
-			r = a.step.Release()
-		}
-		a.osRel = &r
+// release is the step's image's os-release (Step.Release); unknown when
+// the caller hasn't said, and then Ask asks for it.
+func (a *analysis) release() imagefacts.OSRelease {
+	if a.step.Release == nil {
+		a.asked = true
+		return imagefacts.OSRelease{}
 	}
-	return *a.osRel
+	return *a.step.Release
 }
 
 // Analyze works out what to do to one step. An error means something
 // unexpected (a bug) and the step should be left alone. It does not
 // recover from panics: the frontend does, for the whole transform.
 func Analyze(s Step, o Options) (Plan, error) {
+	a, p, done := begin(s, o)
+	if done {
+		return p, nil
+	}
+	mounted := a.decide()
+	return a.plan(mounted)
+}
+
+// Ask says what Analyze's plan for s depends on that s doesn't say yet
+// (Questions).
+func Ask(s Step, o Options) Questions {
+	a, _, done := begin(s, o)
+	switch {
+	case done:
+		return Questions{}
+	case a.asked:
+		return Questions{Release: true}
+	}
+	var q Questions
+	for _, r := range a.reqs {
+		if r.Follows == "" && a.blocker(r.Target) == "" {
+			q.Caches = append(q.Caches, *r)
+		}
+	}
+	return q
+}
+
+// begin runs the managers over the step. done means there is nothing to
+// decide, and p is the plan.
+func begin(s Step, o Options) (*analysis, Plan, bool) {
 	if (s.OS != "" && s.OS != "linux") || len(s.Args) == 0 || foreignShells[path.Base(s.Args[0])] {
-		return Plan{}, nil
+		return nil, Plan{}, true
 	}
 	a := &analysis{step: s, detected: map[string]bool{}, bad: map[string]string{}, dropEnv: map[string]bool{},
 		setEnv: map[string]string{}, scripts: map[int]syntax.LangVariant{}, sites: map[string][]*assignSite{}}
@@ -133,12 +162,11 @@ func Analyze(s Step, o Options) (Plan, error) {
 	}
 	if len(a.detected) == 0 && len(s.Follow) == 0 {
 		if len(a.notes) > 0 {
-			return Plan{Notes: a.notes}, nil // e.g. a script we couldn't parse
+			return a, Plan{Notes: a.notes}, true // e.g. a script we couldn't parse
 		}
-		return Plan{}, nil
+		return a, Plan{}, true
 	}
-	mounted := a.decide()
-	return a.plan(mounted)
+	return a, Plan{}, false
 }
 
 func (a *analysis) walk() {
@@ -304,8 +332,8 @@ func (a *analysis) decide() map[string]bool {
 	for _, r := range a.reqs {
 		owner[r.Target] = r.Manager
 		why := a.blocker(r.Target)
-		if why == "" && r.Follows == "" && a.step.Veto != nil {
-			why = a.step.Veto(*r)
+		if why == "" && r.Follows == "" {
+			why = a.step.Refused[r.Target]
 		}
 		if why != "" {
 			a.note(r.Manager, "skipped "+r.Target+": "+why)

@@ -100,7 +100,7 @@ type tcase struct {
 	cwd    string
 	mounts []string
 	os     string
-	rel    *OSRelease // Step.Release's answer; nil = no Release
+	rel    *OSRelease // Step.Release; nil = not known
 
 	none    bool     // expect a zero plan
 	out     string   // expected script; "" = unchanged
@@ -140,7 +140,7 @@ func (c tcase) step() Step {
 	}
 	if c.rel != nil {
 		rel := *c.rel
-		s.Release = func() OSRelease { return rel }
+		s.Release = &rel
 	}
 	return s
 }

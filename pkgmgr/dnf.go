@@ -2,6 +2,8 @@ package pkgmgr
 
 import (
 	"strings"
+
+	"github.com/autocache/autocache/imagefacts"
 )
 
 // The RPM family: dnf (4 and 5), microdnf and tdnf here, yum in yum.go.
@@ -60,7 +62,7 @@ var rpmTools = map[string]rpmTool{
 var dnfFlags = []string{"--refresh", "--setopt=keepcache=1"}
 
 // microdnfSince is, per os-release ID, the first VERSION_ID whose microdnf
-// is 3.7 or newer; versionAtLeast compares, so a VERSION_ID without the
+// is 3.7 or newer; OSRelease.VersionAtLeast compares, so a VERSION_ID without the
 // minor ("8") is not enough for "8.5". Only ID counts, never ID_LIKE:
 // derivatives number their own releases (Amazon Linux 2 is ID_LIKE="centos
 // rhel fedora" with VERSION_ID="2"). An ID not listed stays unknown.
@@ -87,9 +89,9 @@ var microdnfSince = map[string]string{
 
 // microdnfTakesFlags says whether release is known to ship a microdnf that
 // takes --refresh and --setopt=keepcache=1.
-func microdnfTakesFlags(r OSRelease) bool {
+func microdnfTakesFlags(r imagefacts.OSRelease) bool {
 	min, ok := microdnfSince[r.ID]
-	return ok && versionAtLeast(r.VersionID, min)
+	return ok && r.VersionAtLeast(min)
 }
 
 // Subcommands that download packages. Group and module ones are matched

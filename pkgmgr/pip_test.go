@@ -137,12 +137,7 @@ func TestPipWheelsGoWithTheCache(t *testing.T) {
 		"/root/.cache/pip":        "pip: skipped /root/.cache/pip/wheels: the cache around it (/root/.cache/pip) is not",
 	} {
 		s := Step{Args: []string{"/bin/sh", "-c", "pip install --no-cache-dir flask"}, Env: pythonEnv,
-			Veto: func(c CacheMount) string {
-				if c.Target == refused {
-					return "refused"
-				}
-				return ""
-			}}
+			Refused: map[string]string{refused: "refused"}}
 		p, err := Analyze(s, Options{})
 		if err != nil {
 			t.Fatal(err)

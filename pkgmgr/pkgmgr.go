@@ -4,6 +4,8 @@
 // back (cache mounts, generated files, edited argv and env).
 package pkgmgr
 
+import "github.com/autocache/autocache/imagefacts"
+
 // Step is one RUN as the solver will execute it.
 type Step struct {
 	Args   []string // argv; shell form is e.g. ["/bin/sh", "-c", "script"]
@@ -22,16 +24,30 @@ type Step struct {
 	// directory or mounts something over or under it itself. Its cleanups
 	// of them are neutralized as for its own caches.
 	Follow []CacheMount
-	// Veto, if set, is asked last about each new cache the step would get
-	// (not about Follow): a non-empty answer says why mounting it would hide
-	// content the step needs, and the cache is skipped.
-	Veto func(CacheMount) string
-	// Release, if set, says what the image the step's lineage starts from
-	// is (its os-release; OSRelease). It is asked only where a manager's
-	// flags depend on the tool's version and the Dockerfile doesn't say
-	// (today: microdnf), at most once per step. nil or a zero answer is
-	// unknown, and unknown keeps the step as conservative as without it.
-	Release func() OSRelease
+	// Release is what the image the step's lineage starts from is (its
+	// os-release), as far as the caller knows. Only a manager whose flags
+	// depend on the tool's version where the Dockerfile doesn't say reads
+	// it (today: microdnf), and Ask says when one does. nil or a zero
+	// value is unknown, and unknown keeps the step as conservative as
+	// without it.
+	Release *imagefacts.OSRelease
+	// Refused answers Ask's Caches: by target, why a new cache there would
+	// hide content the step needs; that cache is then skipped, with the
+	// reason as its note. A target it doesn't name may be mounted.
+	Refused map[string]string
+}
+
+// Questions are what a step's plan depends on that only the caller can
+// tell (the step's lineage, its image). Ask for them, put the answers in
+// the Step, then Analyze: the analysis itself never asks anything, so
+// Analyze is a pure function of its Step and Options.
+type Questions struct {
+	// Release: the plan depends on Step.Release, which is nil.
+	Release bool
+	// Caches are the new caches (not Step.Follow) the plan would mount, in
+	// order; Step.Refused says which of them must not be. Empty while
+	// Release is asked: its answer may change them.
+	Caches []CacheMount
 }
 
 // Sharing modes of a cache mount, as BuildKit names them.
