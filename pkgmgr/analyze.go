@@ -13,43 +13,6 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 )
 
-// analyzers, by canonical manager name.
-var analyzers = map[string]func(*analysis){
-	"apt":      analyzeApt,
-	"pip":      analyzePip,
-	"npm":      analyzeNpm,
-	"go":       analyzeGo,
-	"apk":      analyzeApk,
-	"dnf":      analyzeDnf,
-	"yum":      analyzeYum,
-	"zypper":   analyzeZypper,
-	"uv":       analyzeUv,
-	"poetry":   analyzePoetry,
-	"pipenv":   analyzePipenv,
-	"pdm":      analyzePdm,
-	"conda":    analyzeConda,
-	"yarn":     analyzeYarn,
-	"pnpm":     analyzePnpm,
-	"bun":      analyzeBun,
-	"cargo":    analyzeCargo,
-	"maven":    analyzeMaven,
-	"gradle":   analyzeGradle,
-	"sbt":      analyzeSbt,
-	"composer": analyzeComposer,
-	"bundler":  analyzeBundler,
-	"gem":      analyzeGem,
-	"nuget":    analyzeNuget,
-}
-
-func names() []string {
-	n := make([]string, 0, len(analyzers))
-	for k := range analyzers {
-		n = append(n, k)
-	}
-	sort.Strings(n)
-	return n
-}
-
 // edit is one change to Step.Args: bytes [start,end) of Args[arg] become
 // repl; or (elem) Args[arg] is dropped; or (all) the argv becomes ["true"].
 type edit struct {
@@ -158,7 +121,8 @@ func begin(s Step, o Options) (*analysis, Plan, bool) {
 		a.reqs = append(a.reqs, &f)
 	}
 	for _, n := range enabled {
-		analyzers[n](a)
+		m := registry[n]
+		m.Analyze(&task{a: a, m: m})
 	}
 	if len(a.detected) == 0 && len(s.Follow) == 0 {
 		if len(a.notes) > 0 {
@@ -203,77 +167,6 @@ func (a *analysis) note(mgr, msg string) {
 	}
 }
 
-func (a *analysis) detect(mgr string) { a.detected[mgr] = true }
-
-// Variables a plan may add to (or change in) the step's environment: only
-// these, only for the step, never the image config.
-var stepEnvKeys = map[string]bool{"UV_LINK_MODE": true, "COMPOSER_CACHE_DIR": true}
-
-// setStepEnv makes the step run with NAME=val (replacing what Step.Env has).
-func (a *analysis) setStepEnv(mgr, name, val string) {
-	if !stepEnvKeys[name] {
-		panic("pkgmgr: setStepEnv of " + name)
-	}
-	if v, ok := envVars(a.step.Env)[name]; ok && v.val == val {
-		return // already so
-	}
-	if a.setEnv[name] == val {
-		return
-	}
-	a.setEnv[name] = val
-	a.note(mgr, "set "+name+"="+val+" for the step")
-}
-
-// want asks for a cache at target for a command run as u.
-func (a *analysis) want(mgr string, u user, target, sharing string) {
-	if a.blocked != "" {
-		a.note(mgr, "skipped: "+a.blocked)
-		return
-	}
-	if u.kind == namedUser {
-		a.note(mgr, "skipped: user "+u.spec+" not resolved yet")
-		return
-	}
-	uid, gid := u.owner()
-	for _, r := range a.reqs {
-		if r.Target != target {
-			continue
-		}
-		if r.Follows != "" {
-			return // the lineage's cache is already there; it wins
-		}
-		// Two managers may share a directory (gem and bundler both use
-		// GEM_HOME/cache; yum and dnf /var/cache/dnf): fine when they agree
-		// on owner and sharing. The first one named keeps it.
-		if r.UID != uid || r.GID != gid || r.Sharing != sharing {
-			a.bad[target] = fmt.Sprintf("wanted by %s as %d:%d (%s) and by %s as %d:%d (%s)",
-				r.Manager, r.UID, r.GID, r.Sharing, mgr, uid, gid, sharing)
-		}
-		return
-	}
-	a.reqs = append(a.reqs, &CacheMount{Manager: mgr, Target: target, Sharing: sharing, UID: uid, GID: gid,
-		Local: localManagers[mgr], Skeleton: skeleton(mgr, target)})
-}
-
-// wantBuilt asks for a cache at target for what the manager builds there
-// (CacheMount.PerImage); inside is the manager's cache around it, or "".
-// Nested, it is asked for only for root: the runtime creates the
-// mountpoint in the outer cache as root, and a hand-written mount of that
-// cache (same id) run as the user could then not write there. A non-root
-// step's built wheels stay in the outer cache.
-func (a *analysis) wantBuilt(mgr string, u user, inside, target, sharing string) {
-	if uid, _ := u.owner(); inside != "" && uid != 0 {
-		a.note(mgr, "built wheels stay in "+inside+", shared by every image: the step is not run as root")
-		return
-	}
-	a.want(mgr, u, target, sharing)
-	for _, r := range a.reqs {
-		if r.Target == target && r.Follows == "" {
-			r.PerImage = true
-		}
-	}
-}
-
 // nestedIn is the requested cache that target, a per-image one, is inside
 // of, or nil.
 func (a *analysis) nestedIn(target string) *CacheMount {
@@ -290,38 +183,6 @@ func (a *analysis) nestedIn(target string) *CacheMount {
 		}
 	}
 	return nil
-}
-
-// System package managers: what they leave in their caches (downloaded
-// packages, lists) is deleted by images and Dockerfiles anyway, and their
-// locked caches would serialize every later step they were given to.
-var localManagers = map[string]bool{"apt": true, "apk": true, "dnf": true, "yum": true, "zypper": true}
-
-// skeleton lists what base images have in a manager's cache directory that
-// no step needs (a trailing "/": that whole subtree): apt's locks and
-// partial downloads, npm's logs (node images ship /root/.npm/_logs).
-func skeleton(mgr, target string) []string {
-	switch {
-	case target == aptCache:
-		return []string{"archives", "archives/lock", "archives/partial/"}
-	case target == aptLists:
-		return []string{"auxfiles/", "lock", "partial/"}
-	case mgr == "npm":
-		return []string{"_logs/", "_update-notifier-last-checked"}
-	}
-	return nil
-}
-
-// skip notes a cache we won't add.
-func (a *analysis) skip(mgr, why string) {
-	if a.blocked != "" {
-		why = a.blocked
-	}
-	a.note(mgr, "skipped: "+why)
-}
-
-func (a *analysis) addCleanup(mgr string, c *command, items ...cleanItem) {
-	a.cleanups = append(a.cleanups, &cleanup{mgr: mgr, cmd: c, items: items})
 }
 
 // decide picks the caches to mount: requested ones that the step doesn't
@@ -465,7 +326,7 @@ func (a *analysis) addRmCleanups() {
 			}
 		}
 		if len(items) > 0 {
-			a.addCleanup(mgr, r.cmd, items...)
+			a.cleanups = append(a.cleanups, &cleanup{mgr: mgr, cmd: r.cmd, items: items})
 		}
 	}
 }
@@ -667,76 +528,4 @@ func applyEdits(args []string, edits []*edit) ([]string, error) {
 		out = kept
 	}
 	return out, nil
-}
-
-// offUse is one command that would leave a cache unused: flags that turn
-// the cache off (dropped once the cache is mounted) and its target.
-type offUse struct {
-	c      *command
-	target string
-	words  []word
-}
-
-// dropOffSwitches registers, for after the mounts are decided, the removal
-// of what turns mounted caches off: the flags of each use whose target is
-// mounted, and the variables in envs wherever the step sets them (on the
-// command line, in the script, in Step.Env) once any target is mounted.
-func (a *analysis) dropOffSwitches(mgr string, envs []string, uses []offUse) {
-	a.finish = append(a.finish, func(mounted map[string]bool) {
-		done := map[*assignSite]bool{}
-		dropSite := func(s *assignSite) {
-			if done[s] {
-				return
-			}
-			done[s] = true
-			what := "`" + oneLine(s.raw) + "`"
-			if s.del == nil {
-				a.note(mgr, "kept "+what+" (inside a string it can't edit): the cache stays unused")
-				return
-			}
-			a.edits = append(a.edits, s.del)
-			a.note(mgr, "dropped "+what)
-		}
-		hit := false
-		dropped := map[[2]int]bool{} // by (arg, start): a word of several uses goes once
-		for _, u := range uses {
-			if u.target == "" || !mounted[u.target] {
-				continue
-			}
-			hit = true
-			for _, w := range u.words {
-				if k := [2]int{w.arg, w.start}; w.arg >= 0 {
-					if dropped[k] {
-						continue
-					}
-					dropped[k] = true
-				}
-				if e := wordDel(w); e != nil {
-					a.edits = append(a.edits, e)
-					a.note(mgr, "dropped "+w.raw+" from `"+oneLine(u.c.raw)+"`")
-				} else {
-					a.note(mgr, "kept "+w.raw+" (inside a string it can't edit): the cache stays unused")
-				}
-			}
-			for _, s := range u.c.inline {
-				if slices.Contains(envs, s.name) {
-					dropSite(s)
-				}
-			}
-		}
-		if !hit {
-			return
-		}
-		for _, name := range envs {
-			for _, s := range a.sites[name] {
-				dropSite(s)
-			}
-			for _, kv := range a.step.Env {
-				if strings.HasPrefix(kv, name+"=") && !a.dropEnv[name] {
-					a.dropEnv[name] = true
-					a.note(mgr, "removed "+name+" from the step's env")
-				}
-			}
-		}
-	})
 }

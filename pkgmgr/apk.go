@@ -66,22 +66,35 @@ func apkFresh(argv []word) bool {
 	return false
 }
 
-func analyzeApk(a *analysis) {
-	type dl struct {
-		c       *command
-		noCache []word
-	}
-	var downloads []dl
+func init() {
+	register(manager{
+		Name:     "apk",
+		Programs: []string{"apk"},
+		// Packages and indexes come from per-arch repositories; locked.
+		PerPlatform: true,
+		Local:       true,
+		Analyze:     analyzeApk,
+	})
+}
+
+// apkDownload is a command that downloads into the cache, and its
+// --no-cache flags.
+type apkDownload struct {
+	c       *command
+	noCache []word
+}
+
+func analyzeApk(t *task) {
+	var downloads []apkDownload
 	target := apkCache
-	for _, c := range a.cmds {
-		switch c.name {
-		case "xx-apk":
+	for _, c := range t.commands() {
+		if c.name == "xx-apk" {
 			// xx-apk links a cross sysroot's etc/apk/cache into /etc/apk/cache
 			// when that exists: with a mount there the link would stay in the image.
-			a.bad[apkCache] = "`" + oneLine(c.raw) + "` (xx-apk) sets up its sysroot differently when " + apkCache + " exists"
+			t.block(apkCache, "`"+oneLine(c.raw)+"` (xx-apk) sets up its sysroot differently when "+apkCache+" exists")
 			continue
-		case "apk":
-		default:
+		}
+		if !t.is(c) {
 			continue
 		}
 		applet, at := apkApplet(c.argv)
@@ -100,39 +113,48 @@ func analyzeApk(a *analysis) {
 			if hasWord(c.argv, 1, "--no-network") {
 				continue
 			}
-			a.detect("apk")
+			t.detect()
 			if c.user.kind == numericUser {
-				a.skip("apk", "`"+oneLine(c.raw)+"` runs as user "+c.user.spec) // apk needs root
+				t.skip("`" + oneLine(c.raw) + "` runs as user " + c.user.spec) // apk needs root
 				return
 			}
 			if d, found, known := findFlag(c.argv, 1, "--cache-dir", "", false); found {
 				if !known || !path.IsAbs(d) {
-					a.skip("apk", "--cache-dir "+d+" is not an absolute literal")
+					t.skip("--cache-dir " + d + " is not an absolute literal")
 					return
 				}
 				target = path.Clean(d)
 			}
-			var nc []word
-			for _, w := range c.argv[1:] {
-				if w.known && w.val == "--no-cache" {
-					nc = append(nc, w)
-				}
-			}
-			downloads = append(downloads, dl{c, nc})
-			a.want("apk", c.user, target, Locked)
+			downloads = append(downloads, apkDownload{c, apkNoCache(c)})
+			t.want(c.user, target, Locked)
 		case applet == "cache" && (sub == "clean" || sub == "purge"):
-			a.addCleanup("apk", c, cleanItem{word: -1, targets: []string{target}})
+			t.clears(c, target)
 		case applet == "fetch" || applet == "search" || applet == "policy" || applet == "list" || applet == "dot" ||
 			applet == "query" || (applet == "info" && apkInfoReadsIndex(c.argv[at+1:])):
 			if !hasWord(c.argv, 1, "--no-cache") {
-				a.bad[apkCache] = "`" + oneLine(c.raw) + "` reads the indexes a cache mount would replace"
+				t.block(apkCache, "`"+oneLine(c.raw)+"` reads the indexes a cache mount would replace")
 			}
 		}
 	}
-	if len(downloads) == 0 {
-		return
+	if len(downloads) > 0 {
+		apkFreshIndexes(t, target, downloads)
 	}
-	// Each downloading command must refresh its indexes.
+}
+
+func apkNoCache(c *command) []word {
+	var nc []word
+	for _, w := range c.argv[1:] {
+		if w.known && w.val == "--no-cache" {
+			nc = append(nc, w)
+		}
+	}
+	return nc
+}
+
+// apkFreshIndexes makes each downloading command refresh its indexes once
+// the cache is mounted: its --no-cache becomes --update-cache, or it gets
+// -U.
+func apkFreshIndexes(t *task, target string, downloads []apkDownload) {
 	var fixes []*edit
 	var notes []string
 	for _, d := range downloads {
@@ -163,21 +185,13 @@ func analyzeApk(a *analysis) {
 		}
 		e := insertAfter(d.c.argv[0], "-U")
 		if e == nil {
-			a.bad[target] = "can't add -U (fresh indexes) to `" + oneLine(d.c.raw) + "`"
+			t.block(target, "can't add -U (fresh indexes) to `"+oneLine(d.c.raw)+"`")
 			continue
 		}
 		fixes = append(fixes, e)
 		notes = append(notes, "added -U to `"+oneLine(d.c.raw)+"` (fresh indexes)")
 	}
-	a.finish = append(a.finish, func(mounted map[string]bool) {
-		if !mounted[target] {
-			return
-		}
-		a.edits = append(a.edits, fixes...)
-		for _, n := range notes {
-			a.note("apk", n)
-		}
-	})
+	t.whenMounted([]string{target}, fixes, notes)
 }
 
 // apkInfoReadsIndex reports whether `apk info ARGS` looks packages up in

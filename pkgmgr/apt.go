@@ -34,9 +34,6 @@ const aptKeepListsConf = "APT::List-Cleanup \"false\";\n"
 
 const aptKeepDebsConf = "Binary::apt::APT::Keep-Downloaded-Packages \"true\";\nAPT::Keep-Downloaded-Packages \"true\";\n"
 
-// xx-apt* are tonistiigi/xx's cross-compiling wrappers around apt-get.
-var aptNames = map[string]bool{"apt-get": true, "apt": true, "aptitude": true, "xx-apt-get": true, "xx-apt": true}
-
 // Verbs that download packages into /var/cache/apt/archives.
 var aptDownloads = map[string]bool{
 	"install": true, "upgrade": true, "dist-upgrade": true, "full-upgrade": true, "safe-upgrade": true,
@@ -55,11 +52,32 @@ func aptVerb(args []word) string {
 	return rest[0].val
 }
 
-func analyzeApt(a *analysis) {
+func init() {
+	register(manager{
+		Name: "apt",
+		// xx-apt* are tonistiigi/xx's cross-compiling wrappers around apt-get.
+		Programs:      []string{"apt-get", "apt", "aptitude", "xx-apt-get", "xx-apt"},
+		CachePrograms: []string{"apt-config"},
+		// `apt-get update` deletes every list file its current sources
+		// don't name (APT::List-Cleanup), so two platforms would delete
+		// each other's lists; the archives are per-arch .debs behind a
+		// locked mount, so a multi-platform build would run its apt steps
+		// one platform at a time.
+		PerPlatform: true,
+		Local:       true,
+		Skeleton: map[string][]string{
+			aptCache: {"archives", "archives/lock", "archives/partial/"},
+			aptLists: {"auxfiles/", "lock", "partial/"},
+		},
+		Analyze: analyzeApt,
+	})
+}
+
+func analyzeApt(t *task) {
 	var downloads, updates []*command
 	lastListsRemoval := -1
-	for _, c := range a.cmds {
-		if !aptNames[c.name] {
+	for _, c := range t.commands() {
+		if !t.is(c) {
 			continue
 		}
 		switch v := aptVerb(c.argv[1:]); {
@@ -68,27 +86,27 @@ func analyzeApt(a *analysis) {
 		case v == "update":
 			updates = append(updates, c)
 		case v == "clean" || v == "autoclean" || v == "auto-clean":
-			a.addCleanup("apt", c, cleanItem{word: -1, targets: []string{aptCache}})
+			t.clears(c, aptCache)
 		case v == "dist-clean" || v == "distclean": // clean + remove the lists
-			a.addCleanup("apt", c, cleanItem{word: -1, targets: []string{aptCache, aptLists}})
+			t.clears(c, aptCache, aptLists)
 			lastListsRemoval = max(lastListsRemoval, c.seq)
 		}
 	}
 	if len(downloads) == 0 {
 		return
 	}
-	a.detect("apt")
+	t.detect()
 	for _, c := range downloads {
 		if c.user.kind == numericUser {
 			// apt needs root; without sudo this step fails upstream too.
-			a.skip("apt", "`"+oneLine(c.raw)+"` runs as user "+c.user.spec)
+			t.skip("`" + oneLine(c.raw) + "` runs as user " + c.user.spec)
 			return
 		}
-		a.want("apt", c.user, aptCache, Locked)
+		t.want(c.user, aptCache, Locked)
 	}
 	// Lists are cached only where the step throws them away after an
 	// update anyway; elsewhere later steps may rely on them being there.
-	for _, r := range a.rms {
+	for _, r := range t.removals() {
 		for _, i := range r.paths {
 			if p, ok := absPattern(r.cmd.argv[i], r.cmd.cwd); ok && (patReaches(p, aptLists) || p == aptLists+"/*") {
 				lastListsRemoval = max(lastListsRemoval, r.cmd.seq)
@@ -102,46 +120,49 @@ func analyzeApt(a *analysis) {
 		}
 	}
 	if update != nil && lastListsRemoval > update.seq {
-		a.want("apt", update.user, aptLists, Locked)
+		t.want(update.user, aptLists, Locked)
 	} else if update != nil {
-		a.note("apt", "not caching "+aptLists+": the step keeps them")
+		t.note("not caching " + aptLists + ": the step keeps them")
 	}
-	a.finish = append(a.finish, func(mounted map[string]bool) {
-		if !mounted[aptCache] {
-			return
-		}
-		if why := aptFilesBlocked(a); why != "" {
-			a.note("apt", "not shadowing docker-clean: "+why)
-			return
-		}
-		conf := aptDockerCleanConf
-		if mounted[aptLists] {
-			conf += aptKeepListsConf
-		}
-		a.files = append(a.files,
-			FileMount{Manager: "apt", Target: aptDockerClean, Contents: []byte(conf)},
-			FileMount{Manager: "apt", Target: aptKeepDebs, Contents: []byte(aptKeepDebsConf)})
-		a.note("apt", "shadowed "+aptDockerClean+", kept downloaded .debs")
-		if mounted[aptLists] {
-			a.note("apt", "kept other sources' lists (APT::List-Cleanup off)")
-		}
-	})
+	t.afterMount(func(m mounted) { aptFiles(t, m) })
+}
+
+// aptFiles shadows docker-clean and keeps downloaded .debs for a step with
+// the archives mounted.
+func aptFiles(t *task, m mounted) {
+	if !m.has(aptCache) {
+		return
+	}
+	if why := aptFilesBlocked(t); why != "" {
+		m.note("not shadowing docker-clean: " + why)
+		return
+	}
+	conf := aptDockerCleanConf
+	if m.has(aptLists) {
+		conf += aptKeepListsConf
+	}
+	m.file(aptDockerClean, []byte(conf))
+	m.file(aptKeepDebs, []byte(aptKeepDebsConf))
+	m.note("shadowed " + aptDockerClean + ", kept downloaded .debs")
+	if m.has(aptLists) {
+		m.note("kept other sources' lists (APT::List-Cleanup off)")
+	}
 }
 
 // aptFilesBlocked says why the read-only apt.conf.d binds would break the
 // step (it edits or removes those files itself), or "".
-func aptFilesBlocked(a *analysis) string {
-	for _, arg := range a.step.Args {
+func aptFilesBlocked(t *task) string {
+	for _, arg := range t.step().Args {
 		if strings.Contains(arg, "docker-clean") || strings.Contains(arg, "zz-autocache") {
 			return "the step handles it itself"
 		}
 	}
-	for _, m := range a.step.Mounts {
+	for _, m := range t.step().Mounts {
 		if fspath.Within(aptDockerClean, cleanAbs(m)) || fspath.Within(aptKeepDebs, cleanAbs(m)) {
 			return "the step mounts " + m
 		}
 	}
-	for _, c := range a.cmds {
+	for _, c := range t.commands() {
 		if !modifiers[c.name] {
 			continue
 		}

@@ -127,11 +127,21 @@ func bundlerCache(c *command, from int, local, global *bundlerConf) (string, boo
 	return path.Join(p, "ruby", abi, "cache"), true, ""
 }
 
-func analyzeBundler(a *analysis) {
+func init() {
+	register(manager{
+		Name:          "bundler",
+		Programs:      []string{"bundle", "bundler"},
+		CacheVars:     []string{"GEM_HOME", "BUNDLE_PATH"},
+		CachePrograms: []string{"bundle"},
+		Analyze:       analyzeBundler,
+	})
+}
+
+func analyzeBundler(t *task) {
 	local, global := &bundlerConf{}, &bundlerConf{}
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if name != "bundle" && name != "bundler" {
+	for _, c := range t.commands() {
+		_, from, ok := t.runs(c)
+		if !ok {
 			continue
 		}
 		rest, ok := skipOptions(c.argv[from:], "", nil)
@@ -146,13 +156,13 @@ func analyzeBundler(a *analysis) {
 			if hasWord(c.argv, from, "--local") {
 				continue // installs from what is already there
 			}
-			a.detect("bundler")
+			t.detect()
 			dir, ok, why := bundlerCache(c, from, local, global)
 			if !ok {
-				a.skip("bundler", why)
+				t.skip(why)
 				continue
 			}
-			a.want("bundler", c.user, dir, Locked)
+			t.want(c.user, dir, Locked)
 		}
 	}
 }

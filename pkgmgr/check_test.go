@@ -2,6 +2,7 @@ package pkgmgr
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -52,7 +53,7 @@ func checkPlan(t testing.TB, where string, s Step, p Plan) {
 		}
 	}
 	for _, kv := range p.Env {
-		if k, _, _ := strings.Cut(kv, "="); !slices.Contains(s.Env, kv) && !stepEnvKeys[k] {
+		if k, _, _ := strings.Cut(kv, "="); !slices.Contains(s.Env, kv) && !registered().stepEnv[k] {
 			fail("env gained %q", kv)
 		}
 	}
@@ -123,11 +124,20 @@ var (
 		"LANG=C.UTF-8", "GPG_KEY=7169605F62C751356D054A26A821E680E5FA6305", "PYTHON_VERSION=3.13.1"}
 )
 
-// tableCases are all the managers' tables (fuzz seeds, real-shell checks).
+// casesOf are the managers' tables, by manager: each manager's test file
+// registers its own (registry_test.go checks that every manager has one).
+var casesOf = map[string][]tcase{}
+
+func registerCases(manager string, cases []tcase) { casesOf[manager] = cases }
+
+// tableCases are all the managers' tables (fuzz seeds, real-shell checks),
+// in the order of their managers' names.
 func tableCases() [][]tcase {
-	return [][]tcase{aptCases, pipCases, npmCases, goCases, apkCases, dnfCases, yumCases, zypperCases, uvCases,
-		poetryCases, pipenvCases, pdmCases, condaCases, yarnCases, pnpmCases, bunCases, cargoCases, mavenCases,
-		gradleCases, sbtCases, composerCases, bundlerCases, gemCases, nugetCases}
+	var all [][]tcase
+	for _, n := range slices.Sorted(maps.Keys(casesOf)) {
+		all = append(all, casesOf[n])
+	}
+	return all
 }
 
 func (c tcase) step() Step {

@@ -37,8 +37,6 @@ import (
 // would race; conda's own locking is not something we can rely on across
 // versions (micromamba takes a lock file in the cache, conda varies).
 
-var condaNames = map[string]bool{"conda": true, "mamba": true, "micromamba": true}
-
 var condaDownloads = map[string]bool{
 	"install": true, "create": true, "update": true, "upgrade": true, "env create": true, "env update": true,
 	"self-update": true,
@@ -49,8 +47,8 @@ var condaValued = []string{
 	"--rc-file", "--override-channels",
 }
 
-func condaSub(argv []word, from int) string {
-	rest, ok := skipOptions(argv[from:], "nprcf", condaValued)
+func condaSub(c call) string {
+	rest, ok := skipOptions(c.argv[c.from:], "nprcf", condaValued)
 	if !ok || len(rest) == 0 || !rest[0].known {
 		return ""
 	}
@@ -73,7 +71,8 @@ func condaLooksLikeRoot(dir string) bool {
 }
 
 // condaPkgsDir works out the package cache of one command.
-func condaPkgsDir(c *command, name string) (string, bool, string) {
+func condaPkgsDir(c call) (string, bool, string) {
+	name := c.prog
 	if v, set, known := c.env.get("CONDA_PKGS_DIRS"); set && v != "" {
 		if !known {
 			return "", false, "CONDA_PKGS_DIRS is not a literal"
@@ -129,31 +128,38 @@ func condaPkgsDir(c *command, name string) (string, bool, string) {
 	return path.Join(d, "pkgs"), true, ""
 }
 
-func analyzeConda(a *analysis) {
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if !condaNames[name] {
-			continue
+func init() {
+	register(manager{
+		Name:          "conda",
+		Programs:      []string{"conda", "mamba", "micromamba"},
+		CacheVars:     []string{"CONDA_PKGS_DIRS", "MAMBA_ROOT_PREFIX", "CONDA_DIR", "CONDA_PREFIX"},
+		CachePrograms: []string{"conda", "mamba", "micromamba"},
+		// Extracted packages are named <name>-<version>-<build> without
+		// the subdir (linux-64, linux-aarch64); the same name on two
+		// platforms is re-fetched and re-extracted over the other's copy.
+		PerPlatform: true,
+		Analyze:     func(t *task) { condaCLI.run(t) },
+	})
+}
+
+var condaCLI = cli{
+	sub:     condaSub,
+	fetches: condaDownloads,
+	cache:   condaPkgsDir,
+	sharing: Locked,
+	check: func(t *task, c call, dir string) string {
+		if v, set, _ := c.env.get("CONDA_ALWAYS_SOFTLINK"); set && truthy(v) {
+			return "CONDA_ALWAYS_SOFTLINK: environments would link into the cache"
 		}
-		sub := condaSub(c.argv, from)
-		dir, ok, why := condaPkgsDir(c, name)
-		switch {
-		case condaDownloads[sub]:
-			a.detect("conda")
-			if !ok {
-				a.skip("conda", why)
-				continue
-			}
-			if v, set, _ := c.env.get("CONDA_ALWAYS_SOFTLINK"); set && truthy(v) {
-				a.skip("conda", "CONDA_ALWAYS_SOFTLINK: environments would link into the cache")
-				continue
-			}
-			if hasWord(c.argv, from, "--offline", "--use-index-cache", "-C") {
-				a.bad[dir] = "`" + oneLine(c.raw) + "` works from the image's package cache"
-			}
-			a.want("conda", c.user, dir, Locked)
-		case sub == "clean" && ok && !hasWord(c.argv, from, "-c", "--tempfiles"):
-			a.addCleanup("conda", c, cleanItem{word: -1, targets: []string{dir}})
+		if hasWord(c.argv, c.from, "--offline", "--use-index-cache", "-C") {
+			t.block(dir, "`"+oneLine(c.raw)+"` works from the image's package cache")
 		}
-	}
+		return ""
+	},
+	clears: func(c call, dir string) []string {
+		if c.sub == "clean" && !hasWord(c.argv, c.from, "-c", "--tempfiles") {
+			return []string{dir}
+		}
+		return nil
+	},
 }

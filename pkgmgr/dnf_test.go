@@ -20,6 +20,8 @@ var (
 // sbt amazoncorretto, TechEmpower micronaut) and UBI/Fedora Dockerfiles.
 func TestDnf(t *testing.T) { runCases(t, dnfCases) }
 
+func init() { registerCases("dnf", dnfCases) }
+
 var dnfCases = []tcase{{
 	name: "fedora: install and clean all", in: "dnf install -y gcc make && dnf clean all", env: fedoraEnv,
 	out:    "dnf --refresh --setopt=keepcache=1 install -y gcc make && true",

@@ -11,7 +11,7 @@ import (
 
 // corpusScripts are the scripts of every shell-form RUN in testdata/corpus:
 // fuzz seeds, on top of testdata/fuzz/….
-func corpusScripts(f *testing.F) []string {
+func corpusScripts(f testing.TB) []string {
 	files, _ := filepath.Glob("testdata/corpus/*")
 	var out []string
 	seen := map[string]bool{}
@@ -68,21 +68,37 @@ func fuzzStep(script string, mode uint8) Step {
 	return s
 }
 
-// FuzzAnalyze: any script, no panic, no error, and every plan is sound:
-// edited scripts parse, a second pass has nothing left to edit (no
-// --no-cache-dir left behind), caches are valid and not under user mounts.
-func FuzzAnalyze(f *testing.F) {
-	for i, s := range corpusScripts(f) {
-		f.Add(s, uint8(i))
+// seed is one of FuzzAnalyze's inputs.
+type seed struct {
+	script string
+	mode   uint8
+}
+
+// analyzeSeeds are the seeds FuzzAnalyze adds: the corpus's scripts and
+// every table case's.
+func analyzeSeeds(t testing.TB) []seed {
+	var seeds []seed
+	for i, s := range corpusScripts(t) {
+		seeds = append(seeds, seed{s, uint8(i)})
 	}
 	for _, cases := range tableCases() {
 		for i, c := range cases {
 			if c.argv == nil {
-				f.Add(c.in, uint8(i))
+				seeds = append(seeds, seed{c.in, uint8(i)})
 			} else {
-				f.Add(c.argv[len(c.argv)-1], uint8(i|1))
+				seeds = append(seeds, seed{c.argv[len(c.argv)-1], uint8(i | 1)})
 			}
 		}
+	}
+	return seeds
+}
+
+// FuzzAnalyze: any script, no panic, no error, and every plan is sound:
+// edited scripts parse, a second pass has nothing left to edit (no
+// --no-cache-dir left behind), caches are valid and not under user mounts.
+func FuzzAnalyze(f *testing.F) {
+	for _, s := range analyzeSeeds(f) {
+		f.Add(s.script, s.mode)
 	}
 	f.Fuzz(func(t *testing.T, script string, mode uint8) {
 		s := fuzzStep(script, mode)

@@ -36,8 +36,8 @@ func rubyABI(env vars) (string, bool) {
 	return parts[0] + "." + parts[1] + ".0", true
 }
 
-func gemCache(c *command, from int) (string, bool, string) {
-	if d, found, known := findFlag(c.argv, from, "--install-dir", "-i", false); found {
+func gemCache(c call) (string, bool, string) {
+	if d, found, known := findFlag(c.argv, c.from, "--install-dir", "-i", false); found {
 		if !known {
 			return "", false, "--install-dir is not a literal"
 		}
@@ -47,7 +47,7 @@ func gemCache(c *command, from int) (string, bool, string) {
 		d, ok, why := absDir("--install-dir "+d, d, "")
 		return path.Join(d, "cache"), ok, why
 	}
-	if hasWord(c.argv, from, "--user-install") {
+	if hasWord(c.argv, c.from, "--user-install") {
 		return "", false, "--user-install: a per-version user dir"
 	}
 	d, ok, why := dirSetting(c.env, "GEM_HOME", "")
@@ -60,25 +60,24 @@ func gemCache(c *command, from int) (string, bool, string) {
 	return path.Join(d, "cache"), true, ""
 }
 
-func analyzeGem(a *analysis) {
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if !isVersioned(name, "gem") {
-			continue
+func init() {
+	register(manager{
+		Name:          "gem",
+		Programs:      []string{"gemX.Y"},
+		CacheVars:     []string{"GEM_HOME"},
+		CachePrograms: []string{"gem", "ruby"},
+		Analyze:       func(t *task) { gemCLI.run(t) },
+	})
+}
+
+var gemCLI = cli{
+	sub: func(c call) string {
+		if hasWord(c.argv, c.from, "--local", "-l") {
+			return "" // installs from what is already there
 		}
-		rest, ok := skipOptions(c.argv[from:], "", nil)
-		if !ok || len(rest) == 0 || !rest[0].known || !gemDownloads[rest[0].val] {
-			continue
-		}
-		if hasWord(c.argv, from, "--local", "-l") {
-			continue // installs from what is already there
-		}
-		a.detect("gem")
-		dir, ok, why := gemCache(c, from)
-		if !ok {
-			a.skip("gem", why)
-			continue
-		}
-		a.want("gem", c.user, dir, Locked)
-	}
+		return subIn("")(c)
+	},
+	fetches: gemDownloads,
+	cache:   gemCache,
+	sharing: Locked,
 }

@@ -18,9 +18,6 @@ var (
 	}
 )
 
-// xx-go is tonistiigi/xx's cross-compiling wrapper around go.
-var goNames = map[string]bool{"go": true, "xx-go": true}
-
 const (
 	goModCache   = "modcache"
 	goBuildCache = "build cache"
@@ -95,15 +92,26 @@ var goCleanFlags = map[string]string{
 	"-modcache": goModCache, "-cache": goBuildCache, "-testcache": goBuildCache, "-fuzzcache": goBuildCache,
 }
 
-func analyzeGo(a *analysis) {
-	for _, c := range a.cmds {
-		if !goNames[c.name] {
+func init() {
+	register(manager{
+		Name: "go",
+		// xx-go is tonistiigi/xx's cross-compiling wrapper around go.
+		Programs:      []string{"go", "xx-go"},
+		CacheVars:     []string{"GOCACHE", "GOMODCACHE", "GOPATH"},
+		CachePrograms: []string{"go"},
+		Analyze:       analyzeGo,
+	})
+}
+
+func analyzeGo(t *task) {
+	for _, c := range t.commands() {
+		if !t.is(c) {
 			continue
 		}
 		sub, at := goSub(c.argv)
 		switch {
 		case goModules[sub]:
-			a.detect("go")
+			t.detect()
 			kinds := []string{goModCache}
 			if goCompiles[sub] {
 				kinds = append(kinds, goBuildCache)
@@ -111,28 +119,33 @@ func analyzeGo(a *analysis) {
 			for _, k := range kinds {
 				d, ok, why := goDir(c, k)
 				if !ok {
-					a.skip("go", k+": "+why)
+					t.skip(k + ": " + why)
 					continue
 				}
-				a.want("go", c.user, d, Shared)
+				t.want(c.user, d, Shared)
 			}
 		case sub == "clean":
-			var items []cleanItem
-			for i := at + 1; i < len(c.argv); i++ {
-				k := goCleanFlags[strings.TrimPrefix(c.argv[i].val, "-")]
-				if k == "" {
-					k = goCleanFlags[c.argv[i].val]
-				}
-				if k == "" || !c.argv[i].known {
-					continue
-				}
-				if d, ok, _ := goDir(c, k); ok {
-					items = append(items, cleanItem{word: i, targets: []string{d}})
-				}
-			}
-			if len(items) > 0 {
-				a.addCleanup("go", c, items...)
+			if items := goCleanItems(c, at); len(items) > 0 {
+				t.cleanup(c, items...)
 			}
 		}
 	}
+}
+
+// goCleanItems are the caches a `go clean` flag empties, flag by flag.
+func goCleanItems(c *command, at int) []cleanItem {
+	var items []cleanItem
+	for i := at + 1; i < len(c.argv); i++ {
+		k := goCleanFlags[strings.TrimPrefix(c.argv[i].val, "-")]
+		if k == "" {
+			k = goCleanFlags[c.argv[i].val]
+		}
+		if k == "" || !c.argv[i].known {
+			continue
+		}
+		if d, ok, _ := goDir(c, k); ok {
+			items = append(items, cleanItem{word: i, targets: []string{d}})
+		}
+	}
+	return items
 }

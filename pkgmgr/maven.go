@@ -27,8 +27,6 @@ import (
 // processes in older Maven (no cross-process locking before resolver's
 // named file locks, which are not the default).
 
-var mavenNames = map[string]bool{"mvn": true, "mvnw": true, "mvnd": true, "mvnDebug": true}
-
 var mavenValued = []string{
 	"-f", "--file", "-s", "--settings", "-gs", "--global-settings", "-t", "--toolchains", "-pl", "--projects",
 	"-rf", "--resume-from", "-P", "--activate-profiles", "-T", "--threads", "-l", "--log-file", "-b",
@@ -96,60 +94,64 @@ func mavenRepo(c *command, from int) (string, bool, string) {
 	return inHome(javaHome, c.env, c.user, ".m2/repository")
 }
 
-func analyzeMaven(a *analysis) {
+func init() {
+	register(manager{
+		Name:          "maven",
+		Programs:      []string{"mvn", "mvnw", "mvnd", "mvnDebug"},
+		CacheVars:     []string{"MAVEN_USER_HOME"},
+		CachePrograms: []string{"mvn"},
+		Analyze:       analyzeMaven,
+	})
+}
+
+func analyzeMaven(t *task) {
 	var fixes []*edit
 	var notes []string
 	var targets []string
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if !mavenNames[name] || !mavenRuns(c.argv, from) {
+	for _, c := range t.commands() {
+		name, from, ok := t.runs(c)
+		if !ok || !mavenRuns(c.argv, from) {
 			continue
 		}
-		a.detect("maven")
+		t.detect()
 		repo, ok, why := mavenRepo(c, from)
 		if !ok {
-			a.skip("maven", why)
+			t.skip(why)
 			continue
 		}
 		if hasWord(c.argv, from, "-nsu", "--no-snapshot-updates") {
-			a.skip("maven", "`"+oneLine(c.raw)+"` asks for cached snapshots (-nsu)")
+			t.skip("`" + oneLine(c.raw) + "` asks for cached snapshots (-nsu)")
 			continue
 		}
-		a.want("maven", c.user, repo, Locked)
+		t.want(c.user, repo, Locked)
 		targets = append(targets, repo)
 		if name == "mvnw" {
-			if d, ok, _ := dirSetting(c.env, "MAVEN_USER_HOME", ""); ok && d != "" {
-				a.want("maven", c.user, path.Join(d, "wrapper/dists"), Locked)
-			} else if h, ok, why := home(c.env, c.user); ok {
-				a.want("maven", c.user, path.Join(h, ".m2/wrapper/dists"), Locked)
-			} else {
-				a.skip("maven", "wrapper dists: "+why)
-			}
+			mavenWrapperDists(t, c)
 		}
 		if hasWord(c.argv, from, "-U", "--update-snapshots", "-o", "--offline") {
 			continue
 		}
-		at := c.argv[from-1]
-		e := insertAfter(at, "-U")
+		e := insertAfter(c.argv[from-1], "-U")
 		if e == nil {
-			a.bad[repo] = "can't add -U (fresh snapshot metadata) to `" + oneLine(c.raw) + "`"
+			t.block(repo, "can't add -U (fresh snapshot metadata) to `"+oneLine(c.raw)+"`")
 			continue
 		}
 		fixes = append(fixes, e)
 		notes = append(notes, "added -U to `"+oneLine(c.raw)+"` (fresh snapshot metadata)")
 	}
-	if len(fixes) == 0 {
-		return
+	if len(fixes) > 0 {
+		t.whenMounted(targets, fixes, notes)
 	}
-	a.finish = append(a.finish, func(mounted map[string]bool) {
-		for _, t := range targets {
-			if mounted[t] {
-				a.edits = append(a.edits, fixes...)
-				for _, n := range notes {
-					a.note("maven", n)
-				}
-				return
-			}
-		}
-	})
+}
+
+// mavenWrapperDists: the Maven Wrapper downloads Maven itself into
+// ${MAVEN_USER_HOME:-~/.m2}/wrapper/dists.
+func mavenWrapperDists(t *task, c *command) {
+	if d, ok, _ := dirSetting(c.env, "MAVEN_USER_HOME", ""); ok && d != "" {
+		t.want(c.user, path.Join(d, "wrapper/dists"), Locked)
+	} else if h, ok, why := home(c.env, c.user); ok {
+		t.want(c.user, path.Join(h, ".m2/wrapper/dists"), Locked)
+	} else {
+		t.skip("wrapper dists: " + why)
+	}
 }

@@ -85,31 +85,41 @@ func npmCacheDir(c *command) (string, bool, string) {
 	return h + "/.npm", true, ""
 }
 
-func analyzeNpm(a *analysis) {
-	for _, c := range a.cmds {
-		var sub string
-		at := -1
-		switch c.name {
-		case "npx":
-			sub = "exec"
-		case "npm":
-			sub, at = npmSub(c.argv, 1)
-		default:
+func init() {
+	register(manager{
+		Name:          "npm",
+		Programs:      []string{"npm", "npx"},
+		CacheVars:     []string{"npm_config_cache", "NPM_CONFIG_CACHE"},
+		CacheVarsFold: []string{"npm_config_cache"},
+		CachePrograms: []string{"npm"},
+		// node images ship /root/.npm/_logs.
+		Skeleton: map[string][]string{"": {"_logs/", "_update-notifier-last-checked"}},
+		Analyze:  analyzeNpm,
+	})
+}
+
+func analyzeNpm(t *task) {
+	for _, c := range t.commands() {
+		if !t.is(c) {
 			continue
+		}
+		sub, at := "exec", -1 // npx
+		if c.name == "npm" {
+			sub, at = npmSub(c.argv, 1)
 		}
 		switch {
 		case npmDownloads[sub]:
-			a.detect("npm")
+			t.detect()
 			dir, ok, why := npmCacheDir(c)
 			if !ok {
-				a.skip("npm", why)
+				t.skip(why)
 				continue
 			}
-			a.want("npm", c.user, dir, Shared)
+			t.want(c.user, dir, Shared)
 		case sub == "cache":
 			if op, _ := npmSub(c.argv, at+1); op == "clean" || op == "clear" || op == "rm" {
 				if dir, ok, _ := npmCacheDir(c); ok {
-					a.addCleanup("npm", c, cleanItem{word: -1, targets: []string{dir}})
+					t.clears(c, dir)
 				}
 			}
 		}

@@ -126,40 +126,19 @@ func findRms(cmds []*command) []rmCmd {
 	return rms
 }
 
-// Variables that name cache locations: an rm of an unresolved $GOCACHE (say)
-// may hit a cache we mount.
-var cacheVars = map[string]bool{
-	"HOME": true, "XDG_CACHE_HOME": true, "XDG_DATA_HOME": true, "PIP_CACHE_DIR": true, "GOCACHE": true,
-	"GOMODCACHE": true, "GOPATH": true, "npm_config_cache": true, "NPM_CONFIG_CACHE": true,
-	"UV_CACHE_DIR": true, "POETRY_CACHE_DIR": true, "PIPENV_CACHE_DIR": true, "PDM_CACHE_DIR": true,
-	"CONDA_PKGS_DIRS": true, "MAMBA_ROOT_PREFIX": true, "CONDA_DIR": true, "CONDA_PREFIX": true,
-	"YARN_CACHE_FOLDER": true, "YARN_GLOBAL_FOLDER": true, "PNPM_HOME": true, "npm_config_store_dir": true,
-	"BUN_INSTALL_CACHE_DIR": true, "BUN_INSTALL": true, "CARGO_HOME": true, "MAVEN_USER_HOME": true,
-	"GRADLE_USER_HOME": true, "COURSIER_CACHE": true, "COMPOSER_HOME": true, "COMPOSER_CACHE_DIR": true,
-	"GEM_HOME": true, "BUNDLE_PATH": true, "NUGET_HTTP_CACHE_PATH": true,
-}
-
-// Programs whose output, in $(…), may be a cache location.
-var cachePrograms = map[string]bool{
-	"go": true, "pip": true, "pip3": true, "python": true, "python3": true, "npm": true, "apt-config": true,
-	"uv": true, "poetry": true, "pipenv": true, "pdm": true, "conda": true, "mamba": true, "micromamba": true,
-	"yarn": true, "pnpm": true, "bun": true, "cargo": true, "mvn": true, "gradle": true, "composer": true,
-	"gem": true, "bundle": true, "dotnet": true, "ruby": true,
-}
-
 // mayHit reports whether an rm operand we could not resolve may remove
 // target: it names a cache variable or asks a package manager, and its
 // known prefix doesn't rule target out.
 func mayHit(w word, target, cwd string) bool {
 	suspect := false
 	for _, p := range w.params {
-		if cacheVars[p] || strings.EqualFold(p, "npm_config_cache") {
+		if isCacheVar(p) {
 			suspect = true
 		}
 	}
 	for _, s := range w.subst {
 		syntax.Walk(s, func(n syntax.Node) bool {
-			if c, ok := n.(*syntax.CallExpr); ok && len(c.Args) > 0 && cachePrograms[path.Base(c.Args[0].Lit())] {
+			if c, ok := n.(*syntax.CallExpr); ok && len(c.Args) > 0 && registered().cachePrograms[path.Base(c.Args[0].Lit())] {
 				suspect = true
 			}
 			return !suspect

@@ -16,26 +16,10 @@ var pipValued = []string{
 // Subcommands that download packages.
 var pipDownloads = map[string]bool{"install": true, "download": true, "wheel": true, "lock": true}
 
-// isVersioned reports whether name is base followed by a version like
-// "3", "3.12" (or nothing).
-func isVersioned(name, base string) bool {
-	v, ok := strings.CutPrefix(name, base)
-	if !ok {
-		return false
-	}
-	if v == "" {
-		return true
-	}
-	if v[0] < '0' || v[0] > '9' {
-		return false
-	}
-	return strings.Trim(v, "0123456789.") == ""
-}
-
 // pipArgs finds pip's arguments in a command: `pip3 …`, `python3 -m pip …`.
 // It returns the index in argv of the first one, or -1.
-func pipArgs(c *command) int {
-	if isVersioned(c.name, "pip") {
+func pipArgs(t *task, c *command) int {
+	if t.is(c) {
 		return 1
 	}
 	if !isVersioned(c.name, "python") && !isVersioned(c.name, "pypy") {
@@ -117,15 +101,20 @@ func pipCacheDir(c *command, argv []word) (string, bool, string) {
 	return h + "/.cache/pip", true, ""
 }
 
-func analyzePip(a *analysis) {
-	type inv struct {
-		c      *command
-		from   int
-		target string
-	}
-	var downloads []inv
-	for _, c := range a.cmds {
-		from := pipArgs(c)
+func init() {
+	register(manager{
+		Name:          "pip",
+		Programs:      []string{"pipX.Y"}, // and `python -m pip` (pipArgs)
+		CacheVars:     []string{"PIP_CACHE_DIR"},
+		CachePrograms: []string{"pip", "pip3", "python", "python3"},
+		Analyze:       analyzePip,
+	})
+}
+
+func analyzePip(t *task) {
+	var uses []offUse
+	for _, c := range t.commands() {
+		from := pipArgs(t, c)
 		if from < 0 {
 			continue
 		}
@@ -133,77 +122,32 @@ func analyzePip(a *analysis) {
 		switch {
 		case pipDownloads[sub]:
 			dir, ok, why := pipCacheDir(c, c.argv[from:])
-			downloads = append(downloads, inv{c, from, dir})
-			a.detect("pip")
+			var off []word
+			for _, w := range c.argv[from:] {
+				if isNoCacheDir(w) {
+					off = append(off, w)
+				}
+			}
+			uses = append(uses, offUse{c: c, target: dir, words: off, bare: true})
+			t.detect()
 			if !ok {
-				a.skip("pip", why)
+				t.skip(why)
 				continue
 			}
-			a.want("pip", c.user, dir, Shared)
+			t.want(c.user, dir, Shared)
 			// Wheels built from sdists: keyed by URL and interpreter
 			// (cache.py), tagged linux_<arch> on glibc and musl alike.
-			a.wantBuilt("pip", c.user, dir, path.Join(dir, "wheels"), Shared)
+			t.wantBuilt(c.user, dir, path.Join(dir, "wheels"), Shared)
 		case sub == "cache":
 			if op, _ := pipSub(c.argv, at+1); op == "purge" || op == "remove" {
 				if dir, ok, _ := pipCacheDir(c, c.argv[from:]); ok {
-					a.addCleanup("pip", c, cleanItem{word: -1, targets: []string{dir}})
+					t.clears(c, dir)
 				}
 			}
 		}
 	}
-	if len(downloads) == 0 {
-		return
+	if len(uses) > 0 {
+		// With the cache mounted, what turned it off is in the way: drop it.
+		t.dropOffSwitches([]string{"PIP_NO_CACHE_DIR"}, uses)
 	}
-	// With the cache mounted, what turned it off is in the way: drop it.
-	a.finish = append(a.finish, func(mounted map[string]bool) {
-		siteDone := map[*assignSite]bool{}
-		dropSite := func(s *assignSite) {
-			what := "`" + oneLine(s.raw) + "`"
-			if siteDone[s] {
-				return
-			}
-			siteDone[s] = true
-			if s.del == nil {
-				a.note("pip", "kept "+what+" (inside a string it can't edit): the cache stays unused")
-				return
-			}
-			a.edits = append(a.edits, s.del)
-			a.note("pip", "dropped "+what)
-		}
-		anyMounted := false
-		for _, d := range downloads {
-			if d.target == "" || !mounted[d.target] {
-				continue
-			}
-			anyMounted = true
-			for _, w := range d.c.argv[d.from:] {
-				if !isNoCacheDir(w) {
-					continue
-				}
-				if e := wordDel(w); e != nil {
-					a.edits = append(a.edits, e)
-					a.note("pip", "dropped "+w.val)
-				} else {
-					a.note("pip", "kept "+w.val+" (inside a string it can't edit): the cache stays unused")
-				}
-			}
-			for _, s := range d.c.inline {
-				if s.name == "PIP_NO_CACHE_DIR" {
-					dropSite(s)
-				}
-			}
-		}
-		if !anyMounted {
-			return
-		}
-		for _, s := range a.sites["PIP_NO_CACHE_DIR"] {
-			dropSite(s)
-		}
-		for _, kv := range a.step.Env {
-			if strings.HasPrefix(kv, "PIP_NO_CACHE_DIR=") && !a.dropEnv["PIP_NO_CACHE_DIR"] {
-				a.dropEnv["PIP_NO_CACHE_DIR"] = true
-				a.note("pip", "removed PIP_NO_CACHE_DIR from the step's env")
-			}
-		}
-	})
 }

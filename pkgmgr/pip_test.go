@@ -9,6 +9,8 @@ var pipRoot = []string{"/root/.cache/pip shared 0:0", "/root/.cache/pip/wheels s
 
 func TestPip(t *testing.T) { runCases(t, pipCases) }
 
+func init() { registerCases("pip", pipCases) }
+
 var pipCases = []tcase{{
 	name: "no-cache-dir dropped", in: "pip install --no-cache-dir -r requirements.txt", env: pythonEnv,
 	out: "pip install -r requirements.txt", caches: pipRoot,

@@ -68,6 +68,12 @@ type CacheMount struct {
 	// package managers: images delete downloaded packages and lists
 	// anyway), so the cache is not given to later steps of the lineage.
 	Local bool
+	// PerPlatform: the cache is kept apart per platform, so its cache id
+	// names the step's platform. That id no longer matches a hand-written
+	// --mount=type=cache,target=…, so it is set only where one cache
+	// shared by linux/amd64 and linux/arm64 would thrash or serialize for
+	// nothing (each manager's register call says why; docs/cache-ids.md).
+	PerPlatform bool
 	// Skeleton lists entries (relative paths) that a fresh image has here
 	// and that are not content, such as apt's lock files; one ending in "/"
 	// covers its whole subtree (apt's partial/, npm's _logs/).

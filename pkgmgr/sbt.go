@@ -74,38 +74,50 @@ var coursierDownloads = map[string]bool{
 	"fetch": true, "launch": true, "bootstrap": true, "resolve": true, "install": true, "setup": true,
 }
 
-func analyzeSbt(a *analysis) {
-	for _, c := range a.cmds {
-		name, from := program(c)
-		ivy := false
-		switch name {
-		case "sbt":
-			rest, ok := skipOptions(c.argv[from:], "", []string{"--sbt-version", "--java-home", "-java-home", "--sbt-dir", "--ivy", "-ivy"})
-			if ok && len(rest) == 0 && hasWord(c.argv, from, "--version", "-V", "--help", "-h", "--numeric-version", "--script-version") {
-				continue
-			}
-			ivy = true
-		case "cs", "coursier":
-			rest, ok := skipOptions(c.argv[from:], "", nil)
-			if !ok || len(rest) == 0 || !rest[0].known || !coursierDownloads[rest[0].val] {
-				continue
-			}
-		default:
+func init() {
+	register(manager{
+		Name:      "sbt",
+		Programs:  []string{"sbt", "cs", "coursier"},
+		CacheVars: []string{"COURSIER_CACHE"},
+		Analyze:   analyzeSbt,
+	})
+}
+
+func analyzeSbt(t *task) {
+	for _, c := range t.commands() {
+		name, from, ok := t.runs(c)
+		if !ok {
 			continue
 		}
-		a.detect("sbt")
+		ivy := name == "sbt"
+		if ivy && sbtOnlyAsks(c, from) || !ivy && !coursierFetches(c, from) {
+			continue
+		}
+		t.detect()
 		if d, ok, why := coursierCache(c); ok {
-			a.want("sbt", c.user, d, Shared)
+			t.want(c.user, d, Shared)
 		} else {
-			a.skip("sbt", "coursier cache: "+why)
+			t.skip("coursier cache: " + why)
 		}
 		if !ivy {
 			continue
 		}
 		if d, ok, why := ivyCache(c); ok {
-			a.want("sbt", c.user, d, Locked)
+			t.want(c.user, d, Locked)
 		} else {
-			a.skip("sbt", "ivy cache: "+why)
+			t.skip("ivy cache: " + why)
 		}
 	}
+}
+
+// sbtOnlyAsks: `sbt --version` and the like run nothing.
+func sbtOnlyAsks(c *command, from int) bool {
+	rest, ok := skipOptions(c.argv[from:], "", []string{"--sbt-version", "--java-home", "-java-home", "--sbt-dir", "--ivy", "-ivy"})
+	return ok && len(rest) == 0 && hasWord(c.argv, from, "--version", "-V", "--help", "-h", "--numeric-version", "--script-version")
+}
+
+// coursierFetches: `cs fetch|launch|…` downloads.
+func coursierFetches(c *command, from int) bool {
+	rest, ok := skipOptions(c.argv[from:], "", nil)
+	return ok && len(rest) > 0 && rest[0].known && coursierDownloads[rest[0].val]
 }

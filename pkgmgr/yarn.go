@@ -38,8 +38,6 @@ import (
 // --mutex is opt-in and per host); berry's cross-process behaviour we
 // could not verify.
 
-var yarnNames = map[string]bool{"yarn": true, "yarnpkg": true}
-
 // Flags and commands only Yarn 1 accepts (berry fails on them).
 var yarn1Only = map[string]bool{
 	"--network-timeout": true, "--pure-lockfile": true, "--no-lockfile": true, "--production": true,
@@ -141,72 +139,96 @@ func yarnIsOne(c *command, from int, sub string) bool {
 	return false
 }
 
-func analyzeYarn(a *analysis) {
-	type use struct {
-		c    *command
-		from int
-		sub  string
-	}
-	var uses, cleans []use
+func init() {
+	register(manager{
+		Name:          "yarn",
+		Programs:      []string{"yarn", "yarnpkg"},
+		Launchers:     []string{"corepack"},
+		CacheVars:     []string{"YARN_CACHE_FOLDER", "YARN_GLOBAL_FOLDER"},
+		CachePrograms: []string{"yarn"},
+		Analyze:       analyzeYarn,
+	})
+}
+
+// yarnUse is a yarn command and where its arguments start.
+type yarnUse struct {
+	c    *command
+	from int
+}
+
+func analyzeYarn(t *task) {
+	var uses, cleans []yarnUse
 	one := false
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if !yarnNames[name] {
+	for _, c := range t.commands() {
+		_, from, ok := t.runs(c)
+		if !ok {
 			continue
 		}
 		sub, _ := yarnSub(c.argv, from)
 		switch {
 		case yarnDownloads[sub]:
-			uses = append(uses, use{c, from, sub})
+			uses = append(uses, yarnUse{c, from})
 			one = one || yarnIsOne(c, from, sub)
 		case sub == "cache":
-			cleans = append(cleans, use{c, from, sub})
+			cleans = append(cleans, yarnUse{c, from})
 		}
 	}
 	if len(uses) == 0 {
 		return
 	}
-	a.detect("yarn")
+	t.detect()
 	for _, u := range uses {
-		c := u.c
-		dir, fromEnv, ok, why := yarn1Cache(c, u.from)
-		switch {
-		case !ok:
-			a.skip("yarn", why)
-		case hasWord(c.argv, u.from, "--pnp"):
-			a.skip("yarn", "`"+oneLine(c.raw)+"` uses Plug'n'Play, which loads packages from the cache")
-		case fromEnv && !one:
-			if _, pure := yarnBerryCache(c); !pure {
-				a.skip("yarn", "YARN_CACHE_FOLDER may be Yarn 2+'s cacheFolder, which Plug'n'Play runs from")
-				break
-			}
-			a.want("yarn", c.user, dir, Locked)
-		default:
-			a.want("yarn", c.user, dir, Locked)
-		}
-		if berry, pure := yarnBerryCache(c); pure && !one {
-			a.want("yarn", c.user, berry, Locked)
-		}
+		yarnWant(t, u, one)
 	}
 	for _, cl := range cleans {
-		c := cl.c
-		rest, _ := skipOptions(c.argv[cl.from:], "", yarnValued)
-		if len(rest) < 2 || !rest[1].known || rest[1].val != "clean" {
-			continue
+		yarnClean(t, cl, one)
+	}
+}
+
+// yarnWant asks for the caches of a fetching command; one: the step is
+// surely Yarn 1.
+func yarnWant(t *task, u yarnUse, one bool) {
+	c := u.c
+	dir, fromEnv, ok, why := yarn1Cache(c, u.from)
+	switch {
+	case !ok:
+		t.skip(why)
+	case hasWord(c.argv, u.from, "--pnp"):
+		t.skip("`" + oneLine(c.raw) + "` uses Plug'n'Play, which loads packages from the cache")
+	case fromEnv && !one:
+		if _, pure := yarnBerryCache(c); !pure {
+			t.skip("YARN_CACHE_FOLDER may be Yarn 2+'s cacheFolder, which Plug'n'Play runs from")
+			break
 		}
-		dir, _, ok, _ := yarn1Cache(c, cl.from)
-		if !ok {
-			continue
+		t.want(c.user, dir, Locked)
+	default:
+		t.want(c.user, dir, Locked)
+	}
+	if berry, pure := yarnBerryCache(c); pure && !one {
+		t.want(c.user, berry, Locked)
+	}
+}
+
+// yarnClean reads `yarn cache clean`: it goes only where the step is
+// surely Yarn 1 (in berry it cleans the project's cache, which stays).
+func yarnClean(t *task, cl yarnUse, one bool) {
+	c := cl.c
+	rest, _ := skipOptions(c.argv[cl.from:], "", yarnValued)
+	if len(rest) < 2 || !rest[1].known || rest[1].val != "clean" {
+		return
+	}
+	dir, _, ok, _ := yarn1Cache(c, cl.from)
+	if !ok {
+		return
+	}
+	switch {
+	case hasWord(c.argv, cl.from, "--all", "--mirror"):
+		if berry, pure := yarnBerryCache(c); pure {
+			t.block(berry, "`"+oneLine(c.raw)+"` empties it at the end")
 		}
-		switch {
-		case hasWord(c.argv, cl.from, "--all", "--mirror"):
-			if berry, pure := yarnBerryCache(c); pure {
-				a.bad[berry] = "`" + oneLine(c.raw) + "` empties it at the end"
-			}
-		case one:
-			a.addCleanup("yarn", c, cleanItem{word: -1, targets: []string{dir}})
-		default:
-			a.bad[dir] = "`" + oneLine(c.raw) + "` may be Yarn 2+'s (which cleans the project's cache): it stays, and would empty Yarn 1's"
-		}
+	case one:
+		t.clears(c, dir)
+	default:
+		t.block(dir, "`"+oneLine(c.raw)+"` may be Yarn 2+'s (which cleans the project's cache): it stays, and would empty Yarn 1's")
 	}
 }

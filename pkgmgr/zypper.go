@@ -70,81 +70,110 @@ func zypperPkgDir(c *command, at int) (string, bool, string) {
 	return zypperPkgCache, true, ""
 }
 
-func analyzeZypper(a *analysis) {
+func init() {
+	register(manager{
+		Name:     "zypper",
+		Programs: []string{"zypper"},
+		// Packages are stored per arch already; locked, so sharing only
+		// makes the platforms wait for each other.
+		PerPlatform: true,
+		Local:       true,
+		Analyze:     analyzeZypper,
+	})
+}
+
+// zypperAll is a `clean --all` word to rewrite, and its command.
+type zypperAll struct {
+	c *command
+	w word
+}
+
+func analyzeZypper(t *task) {
 	var targets []string
-	var alls []word // `clean --all` words to rewrite
-	var allCmds []*command
-	for _, c := range a.cmds {
-		if c.name != "zypper" {
+	var alls []zypperAll
+	for _, c := range t.commands() {
+		if !t.is(c) {
 			continue
 		}
 		sub, at := zypperSub(c.argv)
-		if sub == "" {
-			continue
-		}
-		if _, found, _ := findFlag(c.argv[:at], 1, "--root", "-R", false); found {
-			continue // another root (and its cache): left alone
-		}
-		if _, found, _ := findFlag(c.argv[:at], 1, "--installroot", "", false); found {
+		if sub == "" || zypperOtherRoot(c, at) {
 			continue
 		}
 		dir, ok, why := zypperPkgDir(c, at)
 		switch {
 		case zypperDownloads[sub]:
-			a.detect("zypper")
+			t.detect()
 			if c.user.kind == numericUser {
-				a.skip("zypper", "`"+oneLine(c.raw)+"` runs as user "+c.user.spec) // needs root
+				t.skip("`" + oneLine(c.raw) + "` runs as user " + c.user.spec) // needs root
 				return
 			}
 			if !ok {
-				a.skip("zypper", why)
+				t.skip(why)
 				continue
 			}
-			a.want("zypper", c.user, dir, Locked)
+			t.want(c.user, dir, Locked)
 			targets = append(targets, dir)
 		case (sub == "clean" || sub == "cc") && ok:
-			all, meta := false, false
-			for _, w := range c.argv[at+1:] {
-				switch {
-				case !w.known:
-				case w.val == "-a" || w.val == "--all":
-					all = true
-					alls = append(alls, w)
-					allCmds = append(allCmds, c)
-				case w.val == "-m" || w.val == "--metadata" || w.val == "-M" || w.val == "--raw-metadata":
-					meta = true
-				}
-			}
-			if !all && !meta {
-				a.addCleanup("zypper", c, cleanItem{word: -1, targets: []string{dir}})
-			}
-			for _, w := range alls {
-				if wordReplace(w, "x") == nil || w.elem {
-					a.bad[dir] = "can't rewrite `" + oneLine(c.raw) + "` to keep packages"
-				}
-			}
+			alls = zypperClean(t, c, at, dir, alls)
 		}
 	}
-	if len(targets) == 0 {
+	if len(targets) > 0 {
+		t.afterMount(func(m mounted) { zypperKeep(m, targets, alls) })
+	}
+}
+
+// zypperOtherRoot: another root (and its cache) is left alone.
+func zypperOtherRoot(c *command, at int) bool {
+	if _, found, _ := findFlag(c.argv[:at], 1, "--root", "-R", false); found {
+		return true
+	}
+	_, found, _ := findFlag(c.argv[:at], 1, "--installroot", "", false)
+	return found
+}
+
+// zypperClean reads `zypper clean`: without options it cleans only
+// packages (dropped once mounted); --all is rewritten to keep them.
+func zypperClean(t *task, c *command, at int, dir string, alls []zypperAll) []zypperAll {
+	all, meta := false, false
+	for _, w := range c.argv[at+1:] {
+		switch {
+		case !w.known:
+		case w.val == "-a" || w.val == "--all":
+			all = true
+			alls = append(alls, zypperAll{c, w})
+		case w.val == "-m" || w.val == "--metadata" || w.val == "-M" || w.val == "--raw-metadata":
+			meta = true
+		}
+	}
+	if !all && !meta {
+		t.clears(c, dir)
+	}
+	for _, a := range alls {
+		if wordReplace(a.w, "x") == nil || a.w.elem {
+			t.block(dir, "can't rewrite `"+oneLine(c.raw)+"` to keep packages")
+		}
+	}
+	return alls
+}
+
+// zypperKeep binds .keep_packages into each mounted package cache and
+// turns `clean --all` into `clean --metadata --raw-metadata`.
+func zypperKeep(m mounted, targets []string, alls []zypperAll) {
+	hit := false
+	seen := map[string]bool{}
+	for _, t := range targets {
+		if !m.has(t) || seen[t] {
+			continue
+		}
+		hit, seen[t] = true, true
+		m.file(path.Join(t, zypperKeepFile), []byte{})
+		m.note("kept downloaded packages (" + path.Join(t, zypperKeepFile) + ")")
+	}
+	if !hit {
 		return
 	}
-	a.finish = append(a.finish, func(mounted map[string]bool) {
-		hit := false
-		seen := map[string]bool{}
-		for _, t := range targets {
-			if !mounted[t] || seen[t] {
-				continue
-			}
-			hit, seen[t] = true, true
-			a.files = append(a.files, FileMount{Manager: "zypper", Target: path.Join(t, zypperKeepFile), Contents: []byte{}})
-			a.note("zypper", "kept downloaded packages ("+path.Join(t, zypperKeepFile)+")")
-		}
-		if !hit {
-			return
-		}
-		for i, w := range alls {
-			a.edits = append(a.edits, wordReplace(w, "--metadata --raw-metadata"))
-			a.note("zypper", "replaced "+w.raw+" by --metadata --raw-metadata in `"+oneLine(allCmds[i].raw)+"`")
-		}
-	})
+	for _, a := range alls {
+		m.edit(wordReplace(a.w, "--metadata --raw-metadata"))
+		m.note("replaced " + a.w.raw + " by --metadata --raw-metadata in `" + oneLine(a.c.raw) + "`")
+	}
 }
