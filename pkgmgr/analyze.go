@@ -10,18 +10,8 @@ import (
 
 	"github.com/autocache/autocache/imagefacts"
 	"github.com/autocache/autocache/internal/fspath"
-	"mvdan.cc/sh/v3/syntax"
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
-
-// edit is one change to Step.Args: bytes [start,end) of Args[arg] become
-// repl; or (elem) Args[arg] is dropped; or (all) the argv becomes ["true"].
-type edit struct {
-	arg        int
-	start, end int
-	repl       string
-	elem       bool
-	all        bool
-}
 
 // cleanItem is one part of a cleanup command: an rm operand, a go clean
 // flag (word = index in argv), or the whole command (word = -1).
@@ -35,15 +25,16 @@ type cleanItem struct {
 // only wipes them, so it goes: item by item, or whole (→ `true`).
 type cleanup struct {
 	mgr   string
-	cmd   *command
+	cmd   *shell.Command
 	items []cleanItem
 }
 
 type analysis struct {
 	step     Step
-	cmds     []*command
+	walked   *shell.Walked
+	cmds     []*shell.Command
 	rms      []rmCmd
-	sites    map[string][]*assignSite
+	sites    map[string][]*shell.AssignSite
 	blocked  string // why no cache can be added for the whole step
 	notes    []string
 	detected map[string]bool
@@ -51,12 +42,11 @@ type analysis struct {
 	bad      map[string]string // requested targets we can't mount, and why
 	cleanups []*cleanup
 	finish   []func(mounted map[string]bool)
-	edits    []*edit
+	edits    []*shell.Edit
 	dropEnv  map[string]bool
-	setEnv   map[string]string // step env entries to set (only keys in stepEnvKeys)
+	setEnv   map[string]string // step env entries to set (only the managers' StepEnv)
 	files    []FileMount
-	scripts  map[int]syntax.LangVariant // Args holding a whole script we parsed
-	asked    bool                       // a manager read Step.Release, which is nil
+	asked    bool // a manager read Step.Release, which is nil
 }
 
 // release is the step's image's os-release (Step.Release); unknown when
@@ -103,15 +93,15 @@ func Ask(s Step, o Options) Questions {
 // begin runs the managers over the step. done means there is nothing to
 // decide, and p is the plan.
 func begin(s Step, o Options) (*analysis, Plan, bool) {
-	if (s.OS != "" && s.OS != "linux") || len(s.Args) == 0 || foreignShells[path.Base(s.Args[0])] {
+	if (s.OS != "" && s.OS != "linux") || len(s.Args) == 0 || shell.Foreign(s.Args[0]) {
 		return nil, Plan{}, true
 	}
-	a := &analysis{step: s, detected: map[string]bool{}, bad: map[string]string{}, dropEnv: map[string]bool{},
-		setEnv: map[string]string{}, scripts: map[int]syntax.LangVariant{}, sites: map[string][]*assignSite{}}
-	a.walk()
-	u := parseUser(s.User)
-	if u.kind == namedUser {
-		a.blocked = "user " + u.spec + " not resolved yet"
+	w := shell.Walk(s.Args, s.Env, s.User, s.Cwd)
+	a := &analysis{step: s, walked: w, cmds: w.Commands, sites: w.Sites, notes: w.Notes, rms: findRms(w.Commands),
+		detected: map[string]bool{}, bad: map[string]string{}, dropEnv: map[string]bool{}, setEnv: map[string]string{}}
+	u := shell.ParseUser(s.User)
+	if u.Kind == shell.NamedUser {
+		a.blocked = "user " + u.Spec + " not resolved yet"
 	}
 	enabled := names()
 	if o.Managers != nil {
@@ -131,33 +121,6 @@ func begin(s Step, o Options) (*analysis, Plan, bool) {
 		return a, Plan{}, true
 	}
 	return a, Plan{}, false
-}
-
-func (a *analysis) walk() {
-	s := a.step
-	cwd := s.Cwd
-	if cwd == "" {
-		cwd = "/"
-	}
-	if !path.IsAbs(cwd) {
-		cwd = ""
-	}
-	st := &state{vars: envVars(s.Env), user: parseUser(s.User), cwd: cwd, goenv: vars{}}
-	words := make([]word, len(s.Args))
-	for i, x := range s.Args {
-		words[i] = literalWord(x, i)
-	}
-	w := &walker{sites: a.sites}
-	cmd := &command{env: st.vars.exported(), user: st.user, cwd: cwd, goenv: vars{},
-		raw: strings.Join(s.Args, " "), whole: &edit{all: true}}
-	w.run(cmd, words, nil, st, nil)
-	a.cmds, a.notes = w.cmds, w.notes
-	for _, sc := range w.scripts {
-		if sc.editable() && sc.base == 0 && sc.arg < len(s.Args) && sc.text == s.Args[sc.arg] {
-			a.scripts[sc.arg] = sc.lang
-		}
-	}
-	a.rms = findRms(a.cmds)
 }
 
 func (a *analysis) note(mgr, msg string) {
@@ -223,9 +186,9 @@ func (a *analysis) decide() map[string]bool {
 				why := ""
 				switch {
 				case a.itemEdit(c, it) == nil:
-					why = "can't edit `" + oneLine(c.cmd.raw) + "` (inside a string)"
+					why = "can't edit `" + shell.OneLine(c.cmd.Raw) + "` (inside a string)"
 				case !it.any && len(miss) > 0:
-					why = "`" + oneLine(c.cmd.raw) + "` also removes " + strings.Join(miss, ", ")
+					why = "`" + shell.OneLine(c.cmd.Raw) + "` also removes " + strings.Join(miss, ", ")
 				default:
 					continue
 				}
@@ -285,16 +248,16 @@ func (a *analysis) blocker(target string) string {
 	}
 	for _, r := range a.rms {
 		for _, i := range r.paths {
-			w := r.cmd.argv[i]
-			if p, ok := absPattern(w, r.cmd.cwd); ok {
+			w := r.cmd.Argv[i]
+			if p, ok := absPattern(w, r.cmd.Cwd); ok {
 				if o := a.nestedIn(target); o != nil && patUnder(p, o.Target) {
 					continue // cleans the outer cache: goes when both are mounted
 				}
 				if patReaches(p, target) && !patUnder(p, target) {
-					return "`" + oneLine(r.cmd.raw) + "` would remove the mountpoint"
+					return "`" + shell.OneLine(r.cmd.Raw) + "` would remove the mountpoint"
 				}
-			} else if mayHit(w, target, r.cmd.cwd) {
-				return "`" + oneLine(r.cmd.raw) + "` may remove it"
+			} else if mayHit(w, target, r.cmd.Cwd) {
+				return "`" + shell.OneLine(r.cmd.Raw) + "` may remove it"
 			}
 		}
 	}
@@ -308,7 +271,7 @@ func (a *analysis) addRmCleanups() {
 		var items []cleanItem
 		mgr := ""
 		for _, i := range r.paths {
-			p, ok := absPattern(r.cmd.argv[i], r.cmd.cwd)
+			p, ok := absPattern(r.cmd.Argv[i], r.cmd.Cwd)
 			if !ok {
 				continue
 			}
@@ -332,11 +295,11 @@ func (a *analysis) addRmCleanups() {
 }
 
 // itemEdit is the edit that drops one cleanup item (nil: can't).
-func (a *analysis) itemEdit(c *cleanup, it cleanItem) *edit {
+func (a *analysis) itemEdit(c *cleanup, it cleanItem) *shell.Edit {
 	if it.word < 0 {
-		return c.cmd.whole
+		return c.cmd.Whole
 	}
-	return wordDel(c.cmd.argv[it.word])
+	return shell.DeleteWord(c.cmd.Argv[it.word])
 }
 
 // applyCleanups drops what mounted caches make pointless. A command left
@@ -367,16 +330,16 @@ func (a *analysis) applyCleanups(mounted map[string]bool) {
 			continue
 		}
 		if len(drop) == len(c.items) && (drop[0].word < 0 || a.onlyItems(c)) {
-			a.edits = append(a.edits, c.cmd.whole)
+			a.edits = append(a.edits, c.cmd.Whole)
 			for _, m := range mgrs {
-				a.note(m, "removed `"+oneLine(c.cmd.raw)+"`")
+				a.note(m, "removed `"+shell.OneLine(c.cmd.Raw)+"`")
 			}
 			continue
 		}
 		for _, it := range drop {
 			a.edits = append(a.edits, a.itemEdit(c, it))
 			for _, m := range mgrs {
-				a.note(m, "dropped "+c.cmd.argv[it.word].raw+" from `"+oneLine(c.cmd.raw)+"`")
+				a.note(m, "dropped "+c.cmd.Argv[it.word].Raw+" from `"+shell.OneLine(c.cmd.Raw)+"`")
 			}
 		}
 	}
@@ -426,16 +389,12 @@ func (a *analysis) plan(mounted map[string]bool) (Plan, error) {
 	sort.Slice(p.Files, func(i, j int) bool { return p.Files[i].Target < p.Files[j].Target })
 	p.Notes = a.notes
 
-	args, err := applyEdits(a.step.Args, a.edits)
+	args, err := shell.Apply(a.step.Args, a.edits)
 	if err != nil {
-		return Plan{}, err
+		return Plan{}, fmt.Errorf("pkgmgr: %v", err)
 	}
-	for i, lang := range a.scripts {
-		if i < len(args) && args[i] != a.step.Args[i] {
-			if _, _, err := parse(args[i], lang); err != nil {
-				return Plan{}, fmt.Errorf("pkgmgr: edited script doesn't parse: %v", err)
-			}
-		}
+	if err := a.walked.Reparse(a.step.Args, args); err != nil {
+		return Plan{}, fmt.Errorf("pkgmgr: edited script doesn't parse: %v", err)
 	}
 	p.Args = args
 	p.Env = slices.Clone(a.step.Env)
@@ -455,77 +414,4 @@ func (a *analysis) plan(mounted map[string]bool) (Plan, error) {
 		p.Env = append(p.Env, k+"="+a.setEnv[k])
 	}
 	return p, nil
-}
-
-// applyEdits applies non-overlapping edits to a copy of args.
-func applyEdits(args []string, edits []*edit) ([]string, error) {
-	out := slices.Clone(args)
-	byArg := map[int][]*edit{}
-	drop := map[int]bool{}
-	for _, e := range edits {
-		switch {
-		case e == nil:
-			return nil, fmt.Errorf("pkgmgr: missing edit")
-		case e.all:
-			return []string{"true"}, nil
-		case e.arg < 0 || e.arg >= len(args):
-			return nil, fmt.Errorf("pkgmgr: edit of argument %d out of range", e.arg)
-		case e.elem:
-			drop[e.arg] = true
-		default:
-			byArg[e.arg] = append(byArg[e.arg], e)
-		}
-	}
-	for i, es := range byArg {
-		// Outer edits first; an edit inside one already made is moot. An
-		// insertion (start == end) goes before an edit that starts where
-		// it is, and is moot only strictly inside an edit already made.
-		sort.SliceStable(es, func(x, y int) bool {
-			if es[x].start != es[y].start {
-				return es[x].start < es[y].start
-			}
-			if (es[x].start == es[x].end) != (es[y].start == es[y].end) {
-				return es[x].start == es[x].end
-			}
-			return es[x].end > es[y].end
-		})
-		s := args[i]
-		var b strings.Builder
-		last := 0
-		var prev *edit
-		for _, e := range es {
-			if e.end < e.start || e.end > len(s) {
-				return nil, fmt.Errorf("pkgmgr: bad edit [%d,%d) of argument %d", e.start, e.end, i)
-			}
-			if e.start == e.end && e.start == last && prev != nil && prev.start == prev.end {
-				if e.repl == prev.repl {
-					continue // the same insertion twice
-				}
-			} else if e.start == e.end {
-				if prev != nil && e.start > prev.start && e.start < prev.end {
-					continue
-				}
-			} else if prev != nil && e.start >= prev.start && e.end <= prev.end {
-				continue
-			}
-			if e.start < last {
-				return nil, fmt.Errorf("pkgmgr: overlapping edits in argument %d at %d", i, e.start)
-			}
-			b.WriteString(s[last:e.start])
-			b.WriteString(e.repl)
-			last, prev = e.end, e
-		}
-		b.WriteString(s[last:])
-		out[i] = b.String()
-	}
-	if len(drop) > 0 {
-		kept := out[:0:0]
-		for i, x := range out {
-			if !drop[i] {
-				kept = append(kept, x)
-			}
-		}
-		out = kept
-	}
-	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/autocache/autocache/internal/fspath"
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 const (
@@ -41,15 +42,15 @@ var aptDownloads = map[string]bool{
 }
 
 // aptVerb is the first operand of an apt command line.
-func aptVerb(args []word) string {
-	rest, ok := skipOptions(args, "acoPtFSw", []string{
+func aptVerb(args []shell.Word) string {
+	rest, ok := shell.SkipOptions(args, "acoPtFSw", []string{
 		"--option", "--config-file", "--target-release", "--default-release", "--host-architecture",
 		"--build-profiles",
 	})
-	if !ok || len(rest) == 0 || !rest[0].known {
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return ""
 	}
-	return rest[0].val
+	return rest[0].Val
 }
 
 func init() {
@@ -74,13 +75,13 @@ func init() {
 }
 
 func analyzeApt(t *task) {
-	var downloads, updates []*command
+	var downloads, updates []*shell.Command
 	lastListsRemoval := -1
 	for _, c := range t.commands() {
 		if !t.is(c) {
 			continue
 		}
-		switch v := aptVerb(c.argv[1:]); {
+		switch v := aptVerb(c.Argv[1:]); {
 		case aptDownloads[v]:
 			downloads = append(downloads, c)
 		case v == "update":
@@ -89,7 +90,7 @@ func analyzeApt(t *task) {
 			t.clears(c, aptCache)
 		case v == "dist-clean" || v == "distclean": // clean + remove the lists
 			t.clears(c, aptCache, aptLists)
-			lastListsRemoval = max(lastListsRemoval, c.seq)
+			lastListsRemoval = max(lastListsRemoval, c.Seq)
 		}
 	}
 	if len(downloads) == 0 {
@@ -97,30 +98,30 @@ func analyzeApt(t *task) {
 	}
 	t.detect()
 	for _, c := range downloads {
-		if c.user.kind == numericUser {
+		if c.User.Kind == shell.NumericUser {
 			// apt needs root; without sudo this step fails upstream too.
-			t.skip("`" + oneLine(c.raw) + "` runs as user " + c.user.spec)
+			t.skip("`" + shell.OneLine(c.Raw) + "` runs as user " + c.User.Spec)
 			return
 		}
-		t.want(c.user, aptCache, Locked)
+		t.want(c.User, aptCache, Locked)
 	}
 	// Lists are cached only where the step throws them away after an
 	// update anyway; elsewhere later steps may rely on them being there.
 	for _, r := range t.removals() {
 		for _, i := range r.paths {
-			if p, ok := absPattern(r.cmd.argv[i], r.cmd.cwd); ok && (patReaches(p, aptLists) || p == aptLists+"/*") {
-				lastListsRemoval = max(lastListsRemoval, r.cmd.seq)
+			if p, ok := absPattern(r.cmd.Argv[i], r.cmd.Cwd); ok && (patReaches(p, aptLists) || p == aptLists+"/*") {
+				lastListsRemoval = max(lastListsRemoval, r.cmd.Seq)
 			}
 		}
 	}
-	var update *command
+	var update *shell.Command
 	for _, c := range updates {
-		if c.user.kind != numericUser && (update == nil || c.seq < update.seq) {
+		if c.User.Kind != shell.NumericUser && (update == nil || c.Seq < update.Seq) {
 			update = c
 		}
 	}
-	if update != nil && lastListsRemoval > update.seq {
-		t.want(update.user, aptLists, Locked)
+	if update != nil && lastListsRemoval > update.Seq {
+		t.want(update.User, aptLists, Locked)
 	} else if update != nil {
 		t.note("not caching " + aptLists + ": the step keeps them")
 	}
@@ -163,13 +164,13 @@ func aptFilesBlocked(t *task) string {
 		}
 	}
 	for _, c := range t.commands() {
-		if !modifiers[c.name] {
+		if !modifiers[c.Name] {
 			continue
 		}
-		for _, w := range c.argv[1:] {
-			p, ok := absPattern(w, c.cwd)
+		for _, w := range c.Argv[1:] {
+			p, ok := absPattern(w, c.Cwd)
 			if ok && (patReaches(p, aptDockerClean) || patReaches(p, aptKeepDebs)) {
-				return "`" + oneLine(c.raw) + "` touches " + w.raw
+				return "`" + shell.OneLine(c.Raw) + "` touches " + w.Raw
 			}
 		}
 	}

@@ -1,6 +1,10 @@
 package pkgmgr
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
+)
 
 // bun keeps downloaded and extracted packages in its install cache:
 // --cache-dir, BUN_INSTALL_CACHE_DIR, (bunfig.toml's install.cache.dir,
@@ -39,20 +43,20 @@ var bunCLI = cli{
 		envDir("BUN_INSTALL", "install/cache"), xdgDir("XDG_CACHE_HOME", ".bun/install/cache", ".bun/install/cache")),
 	sharing: Locked,
 	check: func(t *task, c call, dir string) string {
-		if v, found, _ := findFlag(c.argv, c.from, "--backend", "", false); found && v == "symlink" {
-			t.block(dir, "`"+oneLine(c.raw)+"` links packages from the cache")
+		if v, found, _ := shell.FindFlag(c.Argv, c.from, "--backend", "", false); found && v == "symlink" {
+			t.block(dir, "`"+shell.OneLine(c.Raw)+"` links packages from the cache")
 		}
 		return ""
 	},
-	off: func(w word) bool {
-		return w.known && (w.val == "--no-cache" || strings.HasPrefix(w.val, "--no-cache="))
+	off: func(w shell.Word) bool {
+		return w.Known && (w.Val == "--no-cache" || strings.HasPrefix(w.Val, "--no-cache="))
 	},
-	offWords: func(c call) []word {
+	offWords: func(c call) []shell.Word {
 		subWords := 1
 		if c.prog == "bunx" {
 			subWords = 0
 		}
-		return toolWords(c.argv, c.from, subWords, c.sub == "x", []string{"--cwd", "--cache-dir", "--backend", "-p", "--package"})
+		return toolWords(c.Argv, c.from, subWords, c.sub == "x", []string{"--cwd", "--cache-dir", "--backend", "-p", "--package"})
 	},
 	clears: func(c call, dir string) []string {
 		if c.sub == "pm cache rm" {
@@ -67,12 +71,12 @@ func bunSub(c call) string {
 	if c.prog == "bunx" {
 		return "x"
 	}
-	rest, ok := skipOptions(c.argv[c.from:], "", bunValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
+	rest, ok := shell.SkipOptions(c.Argv[c.from:], "", bunValued)
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return ""
 	}
-	if rest[0].val == "pm" && len(rest) > 2 && rest[1].known && rest[1].val == "cache" && rest[2].known && rest[2].val == "rm" {
+	if rest[0].Val == "pm" && len(rest) > 2 && rest[1].Known && rest[1].Val == "cache" && rest[2].Known && rest[2].Val == "rm" {
 		return "pm cache rm"
 	}
-	return rest[0].val
+	return rest[0].Val
 }

@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // Bundler downloads each .gem into the cache/ of the directory it installs
@@ -50,23 +52,23 @@ func (b *bundlerConf) set(key, val string) {
 func (b *bundlerConf) has() bool { return b.path != nil || b.deployment || b.system }
 
 // bundlerConfig reads `bundle config [set|unset] [--local|--global] NAME VALUE`.
-func bundlerConfig(c *command, from int, local, global *bundlerConf) {
-	args := c.argv[from+1:]
+func bundlerConfig(c *shell.Command, from int, local, global *bundlerConf) {
+	args := c.Argv[from+1:]
 	level := global
 	var words []string
 	for _, w := range args {
 		switch {
-		case !w.known:
+		case !w.Known:
 			return
-		case w.val == "--local":
+		case w.Val == "--local":
 			level = local
-		case w.val == "--global":
+		case w.Val == "--global":
 			level = global
-		case w.val == "set":
-		case w.val == "unset" || w.val == "get" || w.val == "list" || strings.HasPrefix(w.val, "--"):
+		case w.Val == "set":
+		case w.Val == "unset" || w.Val == "get" || w.Val == "list" || strings.HasPrefix(w.Val, "--"):
 			return
 		default:
-			words = append(words, w.val)
+			words = append(words, w.Val)
 		}
 	}
 	if len(words) >= 2 {
@@ -74,19 +76,19 @@ func bundlerConfig(c *command, from int, local, global *bundlerConf) {
 	}
 }
 
-func bundlerCache(c *command, from int, local, global *bundlerConf) (string, bool, string) {
+func bundlerCache(c *shell.Command, from int, local, global *bundlerConf) (string, bool, string) {
 	flags := &bundlerConf{}
-	if v, found, known := findFlag(c.argv, from, "--path", "", false); found {
+	if v, found, known := shell.FindFlag(c.Argv, from, "--path", "", false); found {
 		if !known {
 			return "", false, "--path is not a literal"
 		}
 		flags.path = &v
 	}
-	flags.deployment = hasWord(c.argv, from, "--deployment")
-	flags.system = hasWord(c.argv, from, "--system")
+	flags.deployment = shell.HasWord(c.Argv, from, "--deployment")
+	flags.system = shell.HasWord(c.Argv, from, "--system")
 	env := &bundlerConf{}
 	for _, k := range []string{"BUNDLE_PATH", "BUNDLE_DEPLOYMENT", "BUNDLE_PATH__SYSTEM"} {
-		if v, set, known := c.env.get(k); set {
+		if v, set, known := c.Env.Get(k); set {
 			if !known {
 				return "", false, k + " is not a literal"
 			}
@@ -101,7 +103,7 @@ func bundlerCache(c *command, from int, local, global *bundlerConf) (string, boo
 		}
 	}
 	if conf.system || (conf.path == nil && !conf.deployment) {
-		d, ok, why := dirSetting(c.env, "GEM_HOME", "")
+		d, ok, why := dirSetting(c.Env, "GEM_HOME", "")
 		if !ok {
 			return "", false, why
 		}
@@ -115,12 +117,12 @@ func bundlerCache(c *command, from int, local, global *bundlerConf) (string, boo
 		p = *conf.path
 	}
 	if !path.IsAbs(p) {
-		if c.cwd == "" {
+		if c.Cwd == "" {
 			return "", false, "bundle path " + p + " is relative to an unknown directory"
 		}
-		p = path.Join(c.cwd, p)
+		p = path.Join(c.Cwd, p)
 	}
-	abi, ok := rubyABI(c.env)
+	abi, ok := rubyABI(c.Env)
 	if !ok {
 		return "", false, "Ruby's ABI version unknown (no RUBY_VERSION)"
 	}
@@ -144,16 +146,16 @@ func analyzeBundler(t *task) {
 		if !ok {
 			continue
 		}
-		rest, ok := skipOptions(c.argv[from:], "", nil)
-		if !ok || len(rest) == 0 || !rest[0].known {
+		rest, ok := shell.SkipOptions(c.Argv[from:], "", nil)
+		if !ok || len(rest) == 0 || !rest[0].Known {
 			continue
 		}
-		at := len(c.argv) - len(rest)
-		switch sub := rest[0].val; {
+		at := len(c.Argv) - len(rest)
+		switch sub := rest[0].Val; {
 		case sub == "config":
 			bundlerConfig(c, at, local, global)
 		case bundlerDownloads[sub]:
-			if hasWord(c.argv, from, "--local") {
+			if shell.HasWord(c.Argv, from, "--local") {
 				continue // installs from what is already there
 			}
 			t.detect()
@@ -162,7 +164,7 @@ func analyzeBundler(t *task) {
 				t.skip(why)
 				continue
 			}
-			t.want(c.user, dir, Locked)
+			t.want(c.User, dir, Locked)
 		}
 	}
 }

@@ -1,6 +1,10 @@
 package pkgmgr
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
+)
 
 // Cargo downloads into $CARGO_HOME (else ~/.cargo): registry/ (index,
 // .crate files, extracted sources) and git/db (bare clones of git
@@ -39,7 +43,7 @@ func init() {
 var cargoCLI = cli{
 	sub:     cargoSub,
 	fetches: cargoDownloads,
-	cache:   firstOf(envDir("CARGO_HOME", ""), homeDir(home, ".cargo")),
+	cache:   firstOf(envDir("CARGO_HOME", ""), homeDir(shell.Home, ".cargo")),
 	mounts: func(call, string) []mount {
 		return []mount{{dir: "registry"}, {dir: "git/db"}}
 	},
@@ -48,12 +52,12 @@ var cargoCLI = cli{
 
 func cargoSub(c call) string {
 	i := c.from
-	for i < len(c.argv) && c.argv[i].known && strings.HasPrefix(c.argv[i].val, "+") { // cargo +nightly build
+	for i < len(c.Argv) && c.Argv[i].Known && strings.HasPrefix(c.Argv[i].Val, "+") { // cargo +nightly build
 		i++
 	}
-	rest, ok := skipOptions(c.argv[i:], "CZ", cargoValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
+	rest, ok := shell.SkipOptions(c.Argv[i:], "CZ", cargoValued)
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return ""
 	}
-	return rest[0].val
+	return rest[0].Val
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/autocache/autocache/internal/fspath"
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // checkPlan asserts what every plan must satisfy, whatever the step.
@@ -61,12 +62,12 @@ func checkPlan(t testing.TB, where string, s Step, p Plan) {
 		return
 	}
 	// Edits keep the shell prefix and give a script that still parses.
-	if i, lang, ok := shellScript(s.Args); ok {
+	if i, lang, ok := shell.ScriptArg(s.Args); ok {
 		if len(p.Args) != len(s.Args) || !slices.Equal(p.Args[:i], s.Args[:i]) {
 			fail("shell prefix changed: %q → %q", s.Args, p.Args)
 			return
 		}
-		if _, _, err := parse(p.Args[i], lang); err != nil {
+		if _, _, err := shell.Parse(p.Args[i], lang); err != nil {
 			fail("edited script doesn't parse: %v\n%s", err, p.Args[i])
 		}
 	}

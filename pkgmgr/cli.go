@@ -1,6 +1,10 @@
 package pkgmgr
 
-import "path"
+import (
+	"path"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
+)
 
 // cli is the shape most managers' commands share: a program with options,
 // a subcommand that downloads into a cache directory, flags and variables
@@ -22,8 +26,8 @@ type cli struct {
 	check func(t *task, c call, dir string) string
 	// off matches the flags that turn the cache off, in offWords (nil:
 	// the words of the tool itself, toolWords); offEnv the variables.
-	off      func(w word) bool
-	offWords func(c call) []word
+	off      func(w shell.Word) bool
+	offWords func(c call) []shell.Word
 	offEnv   []string
 	// clears are the caches a command that doesn't fetch empties (nil:
 	// none); they go once mounted.
@@ -32,7 +36,7 @@ type cli struct {
 
 // call is one command of a cli manager.
 type call struct {
-	*command
+	*shell.Command
 	prog string // the manager's program it runs (program)
 	from int    // index in argv of the program's first argument
 	sub  string // cli.sub's answer
@@ -61,7 +65,7 @@ func (s cli) run(t *task) []fetch {
 		if !ok {
 			continue
 		}
-		c := call{command: cmd, prog: prog, from: from}
+		c := call{Command: cmd, prog: prog, from: from}
 		if s.sub != nil {
 			c.sub = s.sub(c)
 		}
@@ -87,11 +91,11 @@ func (s cli) run(t *task) []fetch {
 				if m.inside {
 					inside = dir
 				}
-				t.wantBuilt(c.user, inside, target, s.sharing)
+				t.wantBuilt(c.User, inside, target, s.sharing)
 			} else {
-				t.want(c.user, target, s.sharing)
+				t.want(c.User, target, s.sharing)
 			}
-			uses = append(uses, offUse{c: c.command, target: target, words: off})
+			uses = append(uses, offUse{c: c.Command, target: target, words: off})
 		}
 		fetches = append(fetches, fetch{c, dir})
 	}
@@ -108,7 +112,7 @@ func (s cli) clear(t *task, c call) {
 	}
 	if dir, ok, _ := s.cache(c); ok {
 		if targets := s.clears(c, dir); len(targets) > 0 {
-			t.clears(c.command, targets...)
+			t.clears(c.Command, targets...)
 		}
 	}
 }
@@ -121,15 +125,15 @@ func (s cli) cachesIn(c call, dir string) []mount {
 }
 
 // offSwitches are the command's flags that turn the cache off.
-func (s cli) offSwitches(c call) []word {
+func (s cli) offSwitches(c call) []shell.Word {
 	if s.off == nil {
 		return nil
 	}
-	words := toolWords(c.argv, c.from, 0, false, nil)
+	words := toolWords(c.Argv, c.from, 0, false, nil)
 	if s.offWords != nil {
 		words = s.offWords(c)
 	}
-	var off []word
+	var off []shell.Word
 	for _, w := range words {
 		if s.off(w) {
 			off = append(off, w)
@@ -139,10 +143,10 @@ func (s cli) offSwitches(c call) []word {
 }
 
 // flagIn matches a known word that is one of names.
-func flagIn(names ...string) func(w word) bool {
-	return func(w word) bool {
+func flagIn(names ...string) func(w shell.Word) bool {
+	return func(w shell.Word) bool {
 		for _, n := range names {
-			if w.known && w.val == n {
+			if w.Known && w.Val == n {
 				return true
 			}
 		}
@@ -154,10 +158,10 @@ func flagIn(names ...string) func(w word) bool {
 // the options before it are valued (short ones that take a value) and long.
 func subIn(valued string, long ...string) func(c call) string {
 	return func(c call) string {
-		rest, ok := skipOptions(c.argv[c.from:], valued, long)
-		if !ok || len(rest) == 0 || !rest[0].known {
+		rest, ok := shell.SkipOptions(c.Argv[c.from:], valued, long)
+		if !ok || len(rest) == 0 || !rest[0].Known {
 			return ""
 		}
-		return rest[0].val
+		return rest[0].Val
 	}
 }

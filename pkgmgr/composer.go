@@ -1,8 +1,6 @@
 package pkgmgr
 
-import (
-	"path"
-)
+import "path"
 
 // Composer's cache (downloaded dist archives, repository metadata, VCS
 // mirrors) is COMPOSER_CACHE_DIR, else $COMPOSER_HOME/cache; without
@@ -33,20 +31,20 @@ var composerDownloads = map[string]bool{
 // COMPOSER_CACHE_DIR for the step to make it so.
 func composerCache(c call) (dir string, set, ok bool, why string) {
 	devNull := false
-	if v, isSet, known := c.env.get("COMPOSER_CACHE_DIR"); isSet && (v != "" || !known) {
+	if v, isSet, known := c.Env.Get("COMPOSER_CACHE_DIR"); isSet && (v != "" || !known) {
 		if !known || v != "/dev/null" {
-			d, ok, why := dirSetting(c.env, "COMPOSER_CACHE_DIR", "")
+			d, ok, why := dirSetting(c.Env, "COMPOSER_CACHE_DIR", "")
 			return d, false, ok, why
 		}
-		if c.env["COMPOSER_CACHE_DIR"].site != nil {
+		if c.Env["COMPOSER_CACHE_DIR"].Site != nil {
 			return "", false, false, "the step sets COMPOSER_CACHE_DIR=/dev/null"
 		}
 		devNull = true // the image's: replaced for the step
 	}
-	if d, ok, why := dirSetting(c.env, "COMPOSER_HOME", ""); !ok || d != "" {
+	if d, ok, why := dirSetting(c.Env, "COMPOSER_HOME", ""); !ok || d != "" {
 		return path.Join(d, "cache"), devNull, ok, why
 	}
-	d, ok, why := userDir(c.env, c.user, "XDG_CACHE_HOME", "composer", ".cache/composer")
+	d, ok, why := userDir(c.Env, c.User, "XDG_CACHE_HOME", "composer", ".cache/composer")
 	return d, true, ok, why
 }
 

@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // conda, mamba and micromamba download package tarballs into a package
@@ -48,13 +50,13 @@ var condaValued = []string{
 }
 
 func condaSub(c call) string {
-	rest, ok := skipOptions(c.argv[c.from:], "nprcf", condaValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
+	rest, ok := shell.SkipOptions(c.Argv[c.from:], "nprcf", condaValued)
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return ""
 	}
-	sub := rest[0].val
-	if sub == "env" && len(rest) > 1 && rest[1].known {
-		return sub + " " + rest[1].val
+	sub := rest[0].Val
+	if sub == "env" && len(rest) > 1 && rest[1].Known {
+		return sub + " " + rest[1].Val
 	}
 	return sub
 }
@@ -73,7 +75,7 @@ func condaLooksLikeRoot(dir string) bool {
 // condaPkgsDir works out the package cache of one command.
 func condaPkgsDir(c call) (string, bool, string) {
 	name := c.prog
-	if v, set, known := c.env.get("CONDA_PKGS_DIRS"); set && v != "" {
+	if v, set, known := c.Env.Get("CONDA_PKGS_DIRS"); set && v != "" {
 		if !known {
 			return "", false, "CONDA_PKGS_DIRS is not a literal"
 		}
@@ -82,12 +84,12 @@ func condaPkgsDir(c call) (string, bool, string) {
 	}
 	root := ""
 	if name == "micromamba" {
-		if d, found, known := findFlag(c.argv, 1, "--root-prefix", "-r", false); found {
+		if d, found, known := shell.FindFlag(c.Argv, 1, "--root-prefix", "-r", false); found {
 			if !known {
 				return "", false, "--root-prefix is not a literal"
 			}
 			root = d
-		} else if d, ok, why := dirSetting(c.env, "MAMBA_ROOT_PREFIX", ""); !ok {
+		} else if d, ok, why := dirSetting(c.Env, "MAMBA_ROOT_PREFIX", ""); !ok {
 			return "", false, why
 		} else if d == "" {
 			return "", false, "MAMBA_ROOT_PREFIX not set (micromamba's default root prefix depends on its version)"
@@ -95,16 +97,16 @@ func condaPkgsDir(c call) (string, bool, string) {
 			root = d
 		}
 	} else {
-		prog := c.argv[0]
+		prog := c.Argv[0]
 		switch {
-		case prog.known && path.IsAbs(prog.val) && path.Base(path.Dir(prog.val)) == "bin":
-			root = path.Dir(path.Dir(path.Clean(prog.val)))
-		case c.env["CONDA_DIR"].known && c.env["CONDA_DIR"].val != "":
-			root = c.env["CONDA_DIR"].val
-		case c.env["MAMBA_ROOT_PREFIX"].known && c.env["MAMBA_ROOT_PREFIX"].val != "":
-			root = c.env["MAMBA_ROOT_PREFIX"].val
+		case prog.Known && path.IsAbs(prog.Val) && path.Base(path.Dir(prog.Val)) == "bin":
+			root = path.Dir(path.Dir(path.Clean(prog.Val)))
+		case c.Env["CONDA_DIR"].Known && c.Env["CONDA_DIR"].Val != "":
+			root = c.Env["CONDA_DIR"].Val
+		case c.Env["MAMBA_ROOT_PREFIX"].Known && c.Env["MAMBA_ROOT_PREFIX"].Val != "":
+			root = c.Env["MAMBA_ROOT_PREFIX"].Val
 		default:
-			p, _, known := c.env.get("PATH")
+			p, _, known := c.Env.Get("PATH")
 			if known {
 				for _, e := range strings.Split(p, ":") {
 					if path.IsAbs(e) && path.Base(e) == "bin" && condaLooksLikeRoot(path.Dir(e)) {
@@ -148,16 +150,16 @@ var condaCLI = cli{
 	cache:   condaPkgsDir,
 	sharing: Locked,
 	check: func(t *task, c call, dir string) string {
-		if v, set, _ := c.env.get("CONDA_ALWAYS_SOFTLINK"); set && truthy(v) {
+		if v, set, _ := c.Env.Get("CONDA_ALWAYS_SOFTLINK"); set && truthy(v) {
 			return "CONDA_ALWAYS_SOFTLINK: environments would link into the cache"
 		}
-		if hasWord(c.argv, c.from, "--offline", "--use-index-cache", "-C") {
-			t.block(dir, "`"+oneLine(c.raw)+"` works from the image's package cache")
+		if shell.HasWord(c.Argv, c.from, "--offline", "--use-index-cache", "-C") {
+			t.block(dir, "`"+shell.OneLine(c.Raw)+"` works from the image's package cache")
 		}
 		return ""
 	},
 	clears: func(c call, dir string) []string {
-		if c.sub == "clean" && !hasWord(c.argv, c.from, "-c", "--tempfiles") {
+		if c.sub == "clean" && !shell.HasWord(c.Argv, c.from, "-c", "--tempfiles") {
 			return []string{dir}
 		}
 		return nil

@@ -1,6 +1,9 @@
 package pkgmgr
 
-import "github.com/autocache/autocache/imagefacts"
+import (
+	"github.com/autocache/autocache/imagefacts"
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
+)
 
 // The RPM family: dnf (4 and 5), microdnf and tdnf here, yum in yum.go,
 // what they share in rpm.go.
@@ -103,13 +106,13 @@ func microdnfTakesFlags(r imagefacts.OSRelease) bool {
 // which the Dockerfile doesn't tell apart: only the image's os-release
 // can. Never break a build: unless it names a release known to have
 // microdnf 3.7+, leave the step alone.
-func microdnfGate(t *task, c *command) (string, bool) {
-	if hasWord(c.argv, 1, "--refresh") && rpmHasSetopt(c.argv, "keepcache") {
+func microdnfGate(t *task, c *shell.Command) (string, bool) {
+	if shell.HasWord(c.Argv, 1, "--refresh") && rpmHasSetopt(c.Argv, "keepcache") {
 		return "", true
 	}
 	rel := t.release()
 	if !microdnfTakesFlags(rel) {
-		msg := "`" + oneLine(c.raw) + "`: microdnf before 3.7 rejects the --setopt=keepcache=1 a cache needs"
+		msg := "`" + shell.OneLine(c.Raw) + "`: microdnf before 3.7 rejects the --setopt=keepcache=1 a cache needs"
 		if rel.Known() {
 			msg += " (the image is " + rel.String() + ", not known to have 3.7)"
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 	"mvdan.cc/sh/v3/syntax"
 )
 
@@ -24,7 +25,7 @@ func corpusScripts(f testing.TB) []string {
 			f.Fatal(err)
 		}
 		for _, cs := range corpusSteps(f, filepath.Base(file), data) {
-			if i, _, ok := shellScript(cs.step.Args); ok && !seen[cs.step.Args[i]] {
+			if i, _, ok := shell.ScriptArg(cs.step.Args); ok && !seen[cs.step.Args[i]] {
 				seen[cs.step.Args[i]] = true
 				out = append(out, cs.step.Args[i])
 			}
@@ -123,47 +124,46 @@ func FuzzSplice(f *testing.F) {
 		if bash {
 			s.Args[0], lang = "/bin/bash", syntax.LangBash
 		}
-		if _, _, err := parse(script, lang); err != nil {
+		if _, _, err := shell.Parse(script, lang); err != nil {
 			return
 		}
-		a := &analysis{step: s, sites: map[string][]*assignSite{}, scripts: map[int]syntax.LangVariant{}}
-		a.walk()
-		var edits []*edit
-		for _, c := range a.cmds {
-			if c.whole != nil && !c.whole.all {
-				edits = append(edits, c.whole)
+		walked := shell.Walk(s.Args, s.Env, s.User, s.Cwd)
+		var edits []*shell.Edit
+		for _, c := range walked.Commands {
+			if c.Whole != nil && !c.Whole.All {
+				edits = append(edits, c.Whole)
 			}
-			for _, w := range c.argv[1:] {
-				if e := wordDel(w); e != nil {
+			for _, w := range c.Argv[1:] {
+				if e := shell.DeleteWord(w); e != nil {
 					edits = append(edits, e)
 				}
 			}
-			for _, site := range c.inline {
-				if site.del != nil {
-					edits = append(edits, site.del)
+			for _, site := range c.Inline {
+				if site.Del != nil {
+					edits = append(edits, site.Del)
 				}
 			}
 		}
-		for _, sites := range a.sites {
+		for _, sites := range walked.Sites {
 			for _, site := range sites {
-				if site.del != nil {
-					edits = append(edits, site.del)
+				if site.Del != nil {
+					edits = append(edits, site.Del)
 				}
 			}
 		}
 		for _, e := range edits {
-			if e.elem { // argv elements of the exec form: not a splice
+			if e.Elem { // argv elements of the exec form: not a splice
 				continue
 			}
-			out, err := applyEdits(s.Args, []*edit{e})
+			out, err := shell.Apply(s.Args, []*shell.Edit{e})
 			if err != nil {
 				t.Fatalf("%q: %+v: %v", script, *e, err)
 			}
 			got := out[len(out)-1]
-			if _, _, err := parse(got, lang); err != nil {
+			if _, _, err := shell.Parse(got, lang); err != nil {
 				t.Fatalf("edit %+v of %q gives %q, which doesn't parse: %v", *e, script, got, err)
 			}
-			if e.arg == len(s.Args)-1 && (got[:e.start] != script[:e.start] || got[len(got)-(len(script)-e.end):] != script[e.end:]) {
+			if e.Arg == len(s.Args)-1 && (got[:e.Start] != script[:e.Start] || got[len(got)-(len(script)-e.End):] != script[e.End:]) {
 				t.Fatalf("edit %+v of %q changed bytes outside it: %q", *e, script, got)
 			}
 		}

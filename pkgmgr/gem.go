@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // `gem install` downloads each .gem into <install dir>/cache before
@@ -24,8 +26,8 @@ var gemDownloads = map[string]bool{"install": true, "i": true, "update": true, "
 
 // rubyABI is the directory name Ruby uses for a version (3.4.9 → 3.4.0),
 // from RUBY_VERSION (official ruby images).
-func rubyABI(env vars) (string, bool) {
-	v, set, known := env.get("RUBY_VERSION")
+func rubyABI(env shell.Vars) (string, bool) {
+	v, set, known := env.Get("RUBY_VERSION")
 	if !set || !known {
 		return "", false
 	}
@@ -37,20 +39,20 @@ func rubyABI(env vars) (string, bool) {
 }
 
 func gemCache(c call) (string, bool, string) {
-	if d, found, known := findFlag(c.argv, c.from, "--install-dir", "-i", false); found {
+	if d, found, known := shell.FindFlag(c.Argv, c.from, "--install-dir", "-i", false); found {
 		if !known {
 			return "", false, "--install-dir is not a literal"
 		}
-		if !path.IsAbs(d) && c.cwd != "" {
-			d = path.Join(c.cwd, d)
+		if !path.IsAbs(d) && c.Cwd != "" {
+			d = path.Join(c.Cwd, d)
 		}
 		d, ok, why := absDir("--install-dir "+d, d, "")
 		return path.Join(d, "cache"), ok, why
 	}
-	if hasWord(c.argv, c.from, "--user-install") {
+	if shell.HasWord(c.Argv, c.from, "--user-install") {
 		return "", false, "--user-install: a per-version user dir"
 	}
-	d, ok, why := dirSetting(c.env, "GEM_HOME", "")
+	d, ok, why := dirSetting(c.Env, "GEM_HOME", "")
 	if !ok {
 		return "", false, why
 	}
@@ -72,7 +74,7 @@ func init() {
 
 var gemCLI = cli{
 	sub: func(c call) string {
-		if hasWord(c.argv, c.from, "--local", "-l") {
+		if shell.HasWord(c.Argv, c.from, "--local", "-l") {
 			return "" // installs from what is already there
 		}
 		return subIn("")(c)

@@ -1,5 +1,7 @@
 package pkgmgr
 
+import "github.com/autocache/autocache/pkgmgr/internal/shell"
+
 // Gradle keeps downloaded dependencies (caches/modules-2), transformed
 // jars, generated Gradle API jars and the local build cache under
 // $GRADLE_USER_HOME/caches, and the Gradle Wrapper's downloaded
@@ -19,8 +21,8 @@ package pkgmgr
 // can't reach each other's, so concurrent builds time out waiting for the
 // lock (gradle/gradle#851, #7518).
 
-func gradleRuns(argv []word, from int) bool {
-	rest, ok := skipOptions(argv[from:], "gpcIDPSb", []string{
+func gradleRuns(argv []shell.Word, from int) bool {
+	rest, ok := shell.SkipOptions(argv[from:], "gpcIDPSb", []string{
 		"-g", "--gradle-user-home", "-p", "--project-dir", "-c", "--settings-file", "-I", "--init-script", "-D",
 		"--system-prop", "-P", "--project-prop", "--project-cache-dir", "-x", "--exclude-task", "--max-workers",
 		"--console", "--warning-mode", "--include-build", "-b", "--build-file", "-M", "--write-verification-metadata",
@@ -28,7 +30,7 @@ func gradleRuns(argv []word, from int) bool {
 	if !ok || len(rest) > 0 {
 		return true
 	}
-	return !hasWord(argv, from, "-v", "--version", "-h", "-?", "--help", "--stop", "--status")
+	return !shell.HasWord(argv, from, "-v", "--version", "-h", "-?", "--help", "--stop", "--status")
 }
 
 func init() {
@@ -43,7 +45,7 @@ func init() {
 
 var gradleCLI = cli{
 	sub: func(c call) string {
-		if gradleRuns(c.argv, c.from) {
+		if gradleRuns(c.Argv, c.from) {
 			return "run"
 		}
 		return ""

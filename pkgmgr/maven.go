@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // Maven's local repository is user.home/.m2/repository — user.home is the
@@ -35,16 +37,16 @@ var mavenValued = []string{
 
 // mavenRuns reports whether an mvn command line does some work (a goal or
 // phase, or the pom's defaultGoal), not just --version/--help.
-func mavenRuns(argv []word, from int) bool {
-	rest, ok := skipOptions(argv[from:], "", mavenValued)
+func mavenRuns(argv []shell.Word, from int) bool {
+	rest, ok := shell.SkipOptions(argv[from:], "", mavenValued)
 	if !ok || len(rest) > 0 {
 		return true
 	}
-	return !hasWord(argv, from, "-v", "--version", "-h", "--help")
+	return !shell.HasWord(argv, from, "-v", "--version", "-h", "--help")
 }
 
 // mavenProp finds -Dname=value in a command line and the env options.
-func mavenProp(c *command, from int, name string) (string, bool, bool) {
+func mavenProp(c *shell.Command, from int, name string) (string, bool, bool) {
 	val, found, known := "", false, true
 	scan := func(ws []string, k bool) {
 		for i, w := range ws {
@@ -61,15 +63,15 @@ func mavenProp(c *command, from int, name string) (string, bool, bool) {
 		}
 	}
 	for _, env := range []string{"MAVEN_OPTS", "MAVEN_ARGS"} {
-		if v, set, k := c.env.get(env); set {
+		if v, set, k := c.Env.Get(env); set {
 			scan(strings.Fields(v), k)
 		}
 	}
 	var ws []string
 	k := true
-	for _, w := range c.argv[from:] {
-		ws = append(ws, w.text())
-		if strings.Contains(w.text(), name) && !w.known {
+	for _, w := range c.Argv[from:] {
+		ws = append(ws, w.Text())
+		if strings.Contains(w.Text(), name) && !w.Known {
 			k = false
 		}
 	}
@@ -78,20 +80,20 @@ func mavenProp(c *command, from int, name string) (string, bool, bool) {
 }
 
 // mavenRepo is the local repository of a command.
-func mavenRepo(c *command, from int) (string, bool, string) {
+func mavenRepo(c *shell.Command, from int) (string, bool, string) {
 	if v, found, known := mavenProp(c, from, "maven.repo.local"); found {
 		if !known {
 			return "", false, "maven.repo.local is not a literal"
 		}
-		if !path.IsAbs(v) && c.cwd != "" {
-			v = path.Join(c.cwd, v)
+		if !path.IsAbs(v) && c.Cwd != "" {
+			v = path.Join(c.Cwd, v)
 		}
 		return absDir("maven.repo.local="+v, v, "")
 	}
-	if s, found, known := findFlag(c.argv, from, "--settings", "-s", false); found && known && s == "/usr/share/maven/ref/settings-docker.xml" {
+	if s, found, known := shell.FindFlag(c.Argv, from, "--settings", "-s", false); found && known && s == "/usr/share/maven/ref/settings-docker.xml" {
 		return "/usr/share/maven/ref/repository", true, ""
 	}
-	return inHome(javaHome, c.env, c.user, ".m2/repository")
+	return inHome(javaHome, c.Env, c.User, ".m2/repository")
 }
 
 func init() {
@@ -105,12 +107,12 @@ func init() {
 }
 
 func analyzeMaven(t *task) {
-	var fixes []*edit
+	var fixes []*shell.Edit
 	var notes []string
 	var targets []string
 	for _, c := range t.commands() {
 		name, from, ok := t.runs(c)
-		if !ok || !mavenRuns(c.argv, from) {
+		if !ok || !mavenRuns(c.Argv, from) {
 			continue
 		}
 		t.detect()
@@ -119,25 +121,25 @@ func analyzeMaven(t *task) {
 			t.skip(why)
 			continue
 		}
-		if hasWord(c.argv, from, "-nsu", "--no-snapshot-updates") {
-			t.skip("`" + oneLine(c.raw) + "` asks for cached snapshots (-nsu)")
+		if shell.HasWord(c.Argv, from, "-nsu", "--no-snapshot-updates") {
+			t.skip("`" + shell.OneLine(c.Raw) + "` asks for cached snapshots (-nsu)")
 			continue
 		}
-		t.want(c.user, repo, Locked)
+		t.want(c.User, repo, Locked)
 		targets = append(targets, repo)
 		if name == "mvnw" {
 			mavenWrapperDists(t, c)
 		}
-		if hasWord(c.argv, from, "-U", "--update-snapshots", "-o", "--offline") {
+		if shell.HasWord(c.Argv, from, "-U", "--update-snapshots", "-o", "--offline") {
 			continue
 		}
-		e := insertAfter(c.argv[from-1], "-U")
+		e := shell.InsertAfter(c.Argv[from-1], "-U")
 		if e == nil {
-			t.block(repo, "can't add -U (fresh snapshot metadata) to `"+oneLine(c.raw)+"`")
+			t.block(repo, "can't add -U (fresh snapshot metadata) to `"+shell.OneLine(c.Raw)+"`")
 			continue
 		}
 		fixes = append(fixes, e)
-		notes = append(notes, "added -U to `"+oneLine(c.raw)+"` (fresh snapshot metadata)")
+		notes = append(notes, "added -U to `"+shell.OneLine(c.Raw)+"` (fresh snapshot metadata)")
 	}
 	if len(fixes) > 0 {
 		t.whenMounted(targets, fixes, notes)
@@ -146,11 +148,11 @@ func analyzeMaven(t *task) {
 
 // mavenWrapperDists: the Maven Wrapper downloads Maven itself into
 // ${MAVEN_USER_HOME:-~/.m2}/wrapper/dists.
-func mavenWrapperDists(t *task, c *command) {
-	if d, ok, _ := dirSetting(c.env, "MAVEN_USER_HOME", ""); ok && d != "" {
-		t.want(c.user, path.Join(d, "wrapper/dists"), Locked)
-	} else if h, ok, why := home(c.env, c.user); ok {
-		t.want(c.user, path.Join(h, ".m2/wrapper/dists"), Locked)
+func mavenWrapperDists(t *task, c *shell.Command) {
+	if d, ok, _ := dirSetting(c.Env, "MAVEN_USER_HOME", ""); ok && d != "" {
+		t.want(c.User, path.Join(d, "wrapper/dists"), Locked)
+	} else if h, ok, why := shell.Home(c.Env, c.User); ok {
+		t.want(c.User, path.Join(h, ".m2/wrapper/dists"), Locked)
 	} else {
 		t.skip("wrapper dists: " + why)
 	}

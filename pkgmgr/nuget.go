@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // NuGet (dotnet restore and everything that restores implicitly: build,
@@ -46,16 +48,16 @@ var nugetCLI = cli{
 	fetches: map[string]bool{"restore": true},
 	cache:   firstOf(envDir("NUGET_HTTP_CACHE_PATH", ""), xdgDir("XDG_DATA_HOME", "NuGet/v3-cache", ".local/share/NuGet/v3-cache")),
 	sharing: Locked,
-	off: func(w word) bool {
-		return w.known && (w.val == "--no-cache" || w.val == "--no-http-cache" || strings.EqualFold(w.val, "-NoCache") ||
-			strings.EqualFold(w.val, "-NoHttpCache"))
+	off: func(w shell.Word) bool {
+		return w.Known && (w.Val == "--no-cache" || w.Val == "--no-http-cache" || strings.EqualFold(w.Val, "-NoCache") ||
+			strings.EqualFold(w.Val, "-NoHttpCache"))
 	},
 	clears: func(c call, dir string) []string {
 		switch c.sub {
 		case "clear http-cache":
 			return []string{dir}
 		case "clear all":
-			return []string{dir, nugetGlobalPackages(c.command)}
+			return []string{dir, nugetGlobalPackages(c.Command)}
 		}
 		return nil
 	},
@@ -65,12 +67,12 @@ var nugetCLI = cli{
 // build, publish, …), "clear http-cache" or "clear all" (`locals … --clear`),
 // or "".
 func nugetSub(c call) string {
-	rest, ok := skipOptions(c.argv[c.from:], "", nil)
-	if !ok || len(rest) == 0 || !rest[0].known {
+	rest, ok := shell.SkipOptions(c.Argv[c.from:], "", nil)
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return ""
 	}
-	sub, dotnet := rest[0].val, c.prog == "dotnet"
-	if sub == "nuget" && len(rest) > 1 && rest[1].known && rest[1].val == "locals" || !dotnet && sub == "locals" {
+	sub, dotnet := rest[0].Val, c.prog == "dotnet"
+	if sub == "nuget" && len(rest) > 1 && rest[1].Known && rest[1].Val == "locals" || !dotnet && sub == "locals" {
 		return nugetLocals(rest, sub)
 	}
 	if nugetRestores(c, rest, sub) {
@@ -80,48 +82,48 @@ func nugetSub(c call) string {
 }
 
 // nugetLocals reads `dotnet nuget locals KIND --clear`, `nuget locals …`.
-func nugetLocals(rest []word, sub string) string {
+func nugetLocals(rest []shell.Word, sub string) string {
 	args := rest[1:]
 	if sub == "nuget" {
 		args = rest[2:]
 	}
 	switch {
-	case !hasWord(args, 0, "-c", "--clear", "-clear", "-Clear"):
-	case hasWord(args, 0, "http-cache"):
+	case !shell.HasWord(args, 0, "-c", "--clear", "-clear", "-Clear"):
+	case shell.HasWord(args, 0, "http-cache"):
 		return "clear http-cache"
-	case hasWord(args, 0, "all"):
+	case shell.HasWord(args, 0, "all"):
 		return "clear all"
 	}
 	return ""
 }
 
 // nugetRestores reports whether a command restores packages.
-func nugetRestores(c call, rest []word, sub string) bool {
+func nugetRestores(c call, rest []shell.Word, sub string) bool {
 	if c.prog != "dotnet" {
 		return sub == "restore" || sub == "install"
 	}
 	if !dotnetRestores[sub] {
 		return false
 	}
-	restore := !hasWord(c.argv, c.from, "--no-restore")
+	restore := !shell.HasWord(c.Argv, c.from, "--no-restore")
 	if sub == "add" {
-		restore = len(rest) > 2 && rest[2].known && rest[2].val == "package" || len(rest) > 1 && rest[1].known && rest[1].val == "package"
+		restore = len(rest) > 2 && rest[2].Known && rest[2].Val == "package" || len(rest) > 1 && rest[1].Known && rest[1].Val == "package"
 	}
 	if sub == "tool" {
-		restore = len(rest) > 1 && rest[1].known && (rest[1].val == "install" || rest[1].val == "restore" || rest[1].val == "update" || rest[1].val == "run")
+		restore = len(rest) > 1 && rest[1].Known && (rest[1].Val == "install" || rest[1].Val == "restore" || rest[1].Val == "update" || rest[1].Val == "run")
 	}
 	if sub == "msbuild" {
-		restore = hasWord(c.argv, c.from, "-restore", "/restore", "-r", "/r", "--restore")
+		restore = shell.HasWord(c.Argv, c.from, "-restore", "/restore", "-r", "/r", "--restore")
 	}
 	return restore
 }
 
 // nugetGlobalPackages is the folder `locals all --clear` also empties.
-func nugetGlobalPackages(c *command) string {
-	if d, ok, _ := dirSetting(c.env, "NUGET_PACKAGES", ""); ok && d != "" {
+func nugetGlobalPackages(c *shell.Command) string {
+	if d, ok, _ := dirSetting(c.Env, "NUGET_PACKAGES", ""); ok && d != "" {
 		return d
 	}
-	if h, ok, _ := home(c.env, c.user); ok {
+	if h, ok, _ := shell.Home(c.Env, c.User); ok {
 		return path.Join(h, ".nuget/packages")
 	}
 	return "/.nuget/packages"

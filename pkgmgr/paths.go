@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/autocache/autocache/internal/fspath"
-	"mvdan.cc/sh/v3/syntax"
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // Paths here are absolute and clean. Patterns are path.Match patterns
@@ -82,41 +82,41 @@ func patReaches(pat, dir string) bool {
 
 // absPattern makes a word's pattern absolute against cwd; ok=false when it
 // can't be placed.
-func absPattern(w word, cwd string) (string, bool) {
-	if !w.known || w.val == "" {
+func absPattern(w shell.Word, cwd string) (string, bool) {
+	if !w.Known || w.Val == "" {
 		return "", false
 	}
-	p := w.pat
+	p := w.Pat
 	if !strings.HasPrefix(p, "/") {
 		if cwd == "" {
 			return "", false
 		}
-		p = escapeGlob(cwd) + "/" + p
+		p = shell.EscapeGlob(cwd) + "/" + p
 	}
 	return path.Clean(p), true
 }
 
 // rmCmd is an `rm` of the step and its path operands.
 type rmCmd struct {
-	cmd   *command
+	cmd   *shell.Command
 	paths []int // indexes into cmd.argv
 }
 
-func findRms(cmds []*command) []rmCmd {
+func findRms(cmds []*shell.Command) []rmCmd {
 	var rms []rmCmd
 	for _, c := range cmds {
-		if c.name != "rm" {
+		if c.Name != "rm" {
 			continue
 		}
 		r := rmCmd{cmd: c}
 		opts := true
-		for i := 1; i < len(c.argv); i++ {
-			a := c.argv[i]
-			if opts && a.known && a.val == "--" {
+		for i := 1; i < len(c.Argv); i++ {
+			a := c.Argv[i]
+			if opts && a.Known && a.Val == "--" {
 				opts = false
 				continue
 			}
-			if opts && a.known && len(a.val) > 1 && a.val[0] == '-' {
+			if opts && a.Known && len(a.Val) > 1 && a.Val[0] == '-' {
 				continue
 			}
 			r.paths = append(r.paths, i)
@@ -129,27 +129,24 @@ func findRms(cmds []*command) []rmCmd {
 // mayHit reports whether an rm operand we could not resolve may remove
 // target: it names a cache variable or asks a package manager, and its
 // known prefix doesn't rule target out.
-func mayHit(w word, target, cwd string) bool {
+func mayHit(w shell.Word, target, cwd string) bool {
 	suspect := false
-	for _, p := range w.params {
+	for _, p := range w.Params {
 		if isCacheVar(p) {
 			suspect = true
 		}
 	}
-	for _, s := range w.subst {
-		syntax.Walk(s, func(n syntax.Node) bool {
-			if c, ok := n.(*syntax.CallExpr); ok && len(c.Args) > 0 && registered().cachePrograms[path.Base(c.Args[0].Lit())] {
-				suspect = true
-			}
-			return !suspect
-		})
+	for _, p := range w.Substituted() {
+		if registered().cachePrograms[p] {
+			suspect = true
+		}
 	}
 	if !suspect {
 		return false
 	}
-	pre := w.prefix
-	if w.known {
-		pre = w.val
+	pre := w.Prefix
+	if w.Known {
+		pre = w.Val
 	}
 	if pre == "" { // starts with the unknown part: could be anywhere
 		return true

@@ -2,6 +2,8 @@ package pkgmgr
 
 import (
 	"path"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // PDM's cache_dir is PDM_CACHE_DIR, else platformdirs'
@@ -60,15 +62,15 @@ var pdmValued = []string{"-p", "--project", "-g", "--global", "-c", "--config"}
 // pdmClears reads `pdm cache clear [TYPE]`: without a type it clears
 // everything, packages/ included, which stays, so nothing is mounted.
 func pdmClears(c call, dir string) []string {
-	rest, _ := skipOptions(c.argv[c.from:], "pg", pdmValued)
-	if c.sub != "cache" || len(rest) < 2 || !rest[1].known || rest[1].val != "clear" {
+	rest, _ := shell.SkipOptions(c.Argv[c.from:], "pg", pdmValued)
+	if c.sub != "cache" || len(rest) < 2 || !rest[1].Known || rest[1].Val != "clear" {
 		return nil
 	}
 	switch {
 	case len(rest) == 2:
 		return []string{path.Join(dir, "http"), path.Join(dir, "wheels"), path.Join(dir, "packages")}
-	case rest[2].known && (rest[2].val == "http" || rest[2].val == "wheels"):
-		return []string{path.Join(dir, rest[2].val)}
+	case rest[2].Known && (rest[2].Val == "http" || rest[2].Val == "wheels"):
+		return []string{path.Join(dir, rest[2].Val)}
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // pip's general options that take a value (they may come before the
@@ -18,28 +20,28 @@ var pipDownloads = map[string]bool{"install": true, "download": true, "wheel": t
 
 // pipArgs finds pip's arguments in a command: `pip3 …`, `python3 -m pip …`.
 // It returns the index in argv of the first one, or -1.
-func pipArgs(t *task, c *command) int {
+func pipArgs(t *task, c *shell.Command) int {
 	if t.is(c) {
 		return 1
 	}
-	if !isVersioned(c.name, "python") && !isVersioned(c.name, "pypy") {
+	if !isVersioned(c.Name, "python") && !isVersioned(c.Name, "pypy") {
 		return -1
 	}
-	for i := 1; i < len(c.argv); i++ {
-		a := c.argv[i]
+	for i := 1; i < len(c.Argv); i++ {
+		a := c.Argv[i]
 		switch {
-		case !a.known:
+		case !a.Known:
 			return -1
-		case a.val == "-m":
-			if i+1 < len(c.argv) && c.argv[i+1].known && c.argv[i+1].val == "pip" {
+		case a.Val == "-m":
+			if i+1 < len(c.Argv) && c.Argv[i+1].Known && c.Argv[i+1].Val == "pip" {
 				return i + 2
 			}
 			return -1
-		case a.val == "-mpip":
+		case a.Val == "-mpip":
 			return i + 1
-		case a.val == "-W" || a.val == "-X" || a.val == "--check-hash-based-pycs":
+		case a.Val == "-W" || a.Val == "-X" || a.Val == "--check-hash-based-pycs":
 			i++
-		case len(a.val) > 1 && a.val[0] == '-' && !strings.ContainsAny(a.val[1:], "cm"):
+		case len(a.Val) > 1 && a.Val[0] == '-' && !strings.ContainsAny(a.Val[1:], "cm"):
 		default:
 			return -1 // a script, -c code, another module
 		}
@@ -48,28 +50,28 @@ func pipArgs(t *task, c *command) int {
 }
 
 // pipSub returns pip's subcommand and the index of its word.
-func pipSub(argv []word, from int) (string, int) {
-	rest, ok := skipOptions(argv[from:], "", pipValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
+func pipSub(argv []shell.Word, from int) (string, int) {
+	rest, ok := shell.SkipOptions(argv[from:], "", pipValued)
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return "", -1
 	}
-	return rest[0].val, len(argv) - len(rest)
+	return rest[0].Val, len(argv) - len(rest)
 }
 
 // isNoCacheDir matches --no-cache-dir, --no-cache-dir=…, and the unique
 // abbreviations optparse accepts (--no-cache, --no-ca).
-func isNoCacheDir(w word) bool {
-	if !w.known {
+func isNoCacheDir(w shell.Word) bool {
+	if !w.Known {
 		return false
 	}
-	name, _, _ := strings.Cut(w.val, "=")
+	name, _, _ := strings.Cut(w.Val, "=")
 	return len(name) >= len("--no-ca") && strings.HasPrefix("--no-cache-dir", name)
 }
 
 // pipCacheDir is where a pip command keeps its cache: --cache-dir, else
 // PIP_CACHE_DIR, else $XDG_CACHE_HOME/pip, else ~/.cache/pip.
-func pipCacheDir(c *command, argv []word) (string, bool, string) {
-	h, hok, hwhy := home(c.env, c.user)
+func pipCacheDir(c *shell.Command, argv []shell.Word) (string, bool, string) {
+	h, hok, hwhy := shell.Home(c.Env, c.User)
 	tilde := ""
 	if hok {
 		tilde = h
@@ -77,22 +79,22 @@ func pipCacheDir(c *command, argv []word) (string, bool, string) {
 	for i, a := range argv {
 		v, flag := "", false
 		switch {
-		case a.known && a.val == "--cache-dir" && i+1 < len(argv):
-			v, flag = argv[i+1].val, argv[i+1].known
+		case a.Known && a.Val == "--cache-dir" && i+1 < len(argv):
+			v, flag = argv[i+1].Val, argv[i+1].Known
 			if !flag {
 				return "", false, "--cache-dir is not a literal"
 			}
-		case a.known && strings.HasPrefix(a.val, "--cache-dir="):
-			v, flag = strings.TrimPrefix(a.val, "--cache-dir="), true
+		case a.Known && strings.HasPrefix(a.Val, "--cache-dir="):
+			v, flag = strings.TrimPrefix(a.Val, "--cache-dir="), true
 		}
 		if flag {
 			return absDir("--cache-dir "+v, v, tilde)
 		}
 	}
-	if d, ok, why := dirSetting(c.env, "PIP_CACHE_DIR", tilde); !ok || d != "" {
+	if d, ok, why := dirSetting(c.Env, "PIP_CACHE_DIR", tilde); !ok || d != "" {
 		return d, ok, why
 	}
-	if d, ok, why := dirSetting(c.env, "XDG_CACHE_HOME", ""); !ok || d != "" {
+	if d, ok, why := dirSetting(c.Env, "XDG_CACHE_HOME", ""); !ok || d != "" {
 		return d + "/pip", ok, why
 	}
 	if !hok {
@@ -118,12 +120,12 @@ func analyzePip(t *task) {
 		if from < 0 {
 			continue
 		}
-		sub, at := pipSub(c.argv, from)
+		sub, at := pipSub(c.Argv, from)
 		switch {
 		case pipDownloads[sub]:
-			dir, ok, why := pipCacheDir(c, c.argv[from:])
-			var off []word
-			for _, w := range c.argv[from:] {
+			dir, ok, why := pipCacheDir(c, c.Argv[from:])
+			var off []shell.Word
+			for _, w := range c.Argv[from:] {
 				if isNoCacheDir(w) {
 					off = append(off, w)
 				}
@@ -134,13 +136,13 @@ func analyzePip(t *task) {
 				t.skip(why)
 				continue
 			}
-			t.want(c.user, dir, Shared)
+			t.want(c.User, dir, Shared)
 			// Wheels built from sdists: keyed by URL and interpreter
 			// (cache.py), tagged linux_<arch> on glibc and musl alike.
-			t.wantBuilt(c.user, dir, path.Join(dir, "wheels"), Shared)
+			t.wantBuilt(c.User, dir, path.Join(dir, "wheels"), Shared)
 		case sub == "cache":
-			if op, _ := pipSub(c.argv, at+1); op == "purge" || op == "remove" {
-				if dir, ok, _ := pipCacheDir(c, c.argv[from:]); ok {
+			if op, _ := pipSub(c.Argv, at+1); op == "purge" || op == "remove" {
+				if dir, ok, _ := pipCacheDir(c, c.Argv[from:]); ok {
 					t.clears(c, dir)
 				}
 			}

@@ -1,5 +1,7 @@
 package pkgmgr
 
+import "github.com/autocache/autocache/pkgmgr/internal/shell"
+
 // Pipenv's cache is PIPENV_CACHE_DIR, else platformdirs'
 // user_cache_dir("pipenv"): $XDG_CACHE_HOME/pipenv or ~/.cache/pipenv
 // (pipenv/environments.py). Pipenv runs pip with PIP_CACHE_DIR set to that
@@ -39,7 +41,7 @@ var pipenvCLI = cli{
 	sharing: Shared,
 	offEnv:  []string{"PIP_NO_CACHE_DIR"},
 	clears: func(c call, dir string) []string {
-		if hasWord(c.argv, c.from, "--clear") {
+		if shell.HasWord(c.Argv, c.from, "--clear") {
 			return []string{dir}
 		}
 		return nil

@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"sort"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // pnpm keeps every package file once, in a content-addressable store, and
@@ -42,19 +44,19 @@ func pnpmSub(c call) string {
 	if c.prog == "pnpx" {
 		return "dlx"
 	}
-	rest, ok := skipOptions(c.argv[c.from:], "CF", pnpmValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
+	rest, ok := shell.SkipOptions(c.Argv[c.from:], "CF", pnpmValued)
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return ""
 	}
-	if rest[0].val == "store" && len(rest) > 1 && rest[1].known {
-		return "store " + rest[1].val
+	if rest[0].Val == "store" && len(rest) > 1 && rest[1].Known {
+		return "store " + rest[1].Val
 	}
-	return rest[0].val
+	return rest[0].Val
 }
 
 // pnpmSetting reads a pnpm setting from the environment (pnpm_config_* and,
 // case-insensitively, npm_config_*).
-func pnpmSetting(env vars, key string) (value, string, bool) {
+func pnpmSetting(env shell.Vars, key string) (shell.Value, string, bool) {
 	var names []string
 	for k := range env {
 		if strings.EqualFold(k, "npm_config_"+key) || k == "pnpm_config_"+key {
@@ -63,21 +65,21 @@ func pnpmSetting(env vars, key string) (value, string, bool) {
 	}
 	sort.Strings(names)
 	if len(names) == 0 {
-		return value{}, "", false
+		return shell.Value{}, "", false
 	}
 	return env[names[len(names)-1]], names[len(names)-1], true
 }
 
 // pnpmStoreSetting is the store-dir setting in the environment.
 func pnpmStoreSetting(c call) (string, bool, bool, string) {
-	v, name, ok := pnpmSetting(c.env, "store_dir")
+	v, name, ok := pnpmSetting(c.Env, "store_dir")
 	if !ok {
 		return "", false, false, ""
 	}
-	if !v.known {
+	if !v.Known {
 		return "", true, false, name + " is not a literal"
 	}
-	d, ok, why := absDir(name+"="+v.val, v.val, "")
+	d, ok, why := absDir(name+"="+v.Val, v.Val, "")
 	return d, true, ok, why
 }
 
@@ -99,7 +101,7 @@ var pnpmCLI = cli{
 		xdgDir("XDG_DATA_HOME", "pnpm/store", ".local/share/pnpm/store")),
 	sharing: Shared,
 	check: func(_ *task, c call, _ string) string {
-		if v, _, set := pnpmSetting(c.env, "enable_global_virtual_store"); set && truthy(v.val) {
+		if v, _, set := pnpmSetting(c.Env, "enable_global_virtual_store"); set && truthy(v.Val) {
 			return "the global virtual store links node_modules into the store"
 		}
 		return ""

@@ -4,6 +4,7 @@ import (
 	"path"
 
 	"github.com/autocache/autocache/internal/fspath"
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // Poetry's cache-dir is POETRY_CACHE_DIR, else $XDG_CACHE_HOME/pypoetry,
@@ -38,14 +39,14 @@ var poetryDownloads = map[string]bool{
 
 var poetryValued = []string{"-C", "--directory", "-P", "--project"}
 
-func poetrySub(argv []word, from int) (string, int) {
-	rest, ok := skipOptions(argv[from:], "CP", poetryValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
+func poetrySub(argv []shell.Word, from int) (string, int) {
+	rest, ok := shell.SkipOptions(argv[from:], "CP", poetryValued)
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return "", -1
 	}
-	sub := rest[0].val
-	if (sub == "self" || sub == "cache") && len(rest) > 1 && rest[1].known {
-		return sub + " " + rest[1].val, len(argv) - len(rest) + 1
+	sub := rest[0].Val
+	if (sub == "self" || sub == "cache") && len(rest) > 1 && rest[1].Known {
+		return sub + " " + rest[1].Val, len(argv) - len(rest) + 1
 	}
 	return sub, len(argv) - len(rest)
 }
@@ -62,7 +63,7 @@ func init() {
 
 var poetryCLI = cli{
 	sub: func(c call) string {
-		sub, _ := poetrySub(c.argv, c.from)
+		sub, _ := poetrySub(c.Argv, c.from)
 		return sub
 	},
 	fetches: poetryDownloads,
@@ -89,12 +90,12 @@ var poetryCLI = cli{
 // poetryWhole reports whether the environment surely keeps the venvs
 // outside the cache dir, so all of it may be mounted.
 func poetryWhole(c call, dir string) bool {
-	if v, set, known := c.env.get("POETRY_VIRTUALENVS_CREATE"); set && known && !truthy(v) && v != "" {
+	if v, set, known := c.Env.Get("POETRY_VIRTUALENVS_CREATE"); set && known && !truthy(v) && v != "" {
 		return true
 	}
-	if v, set, known := c.env.get("POETRY_VIRTUALENVS_IN_PROJECT"); set && known && truthy(v) {
+	if v, set, known := c.Env.Get("POETRY_VIRTUALENVS_IN_PROJECT"); set && known && truthy(v) {
 		return true
 	}
-	p, set, known := c.env.get("POETRY_VIRTUALENVS_PATH")
+	p, set, known := c.Env.Get("POETRY_VIRTUALENVS_PATH")
 	return set && known && path.IsAbs(p) && !fspath.Within(path.Clean(p), dir)
 }

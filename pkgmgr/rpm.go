@@ -1,6 +1,10 @@
 package pkgmgr
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
+)
 
 // What the RPM family shares: dnf.go (dnf, microdnf, tdnf) and yum.go are
 // its managers, and their headers say why each does what it does.
@@ -13,7 +17,7 @@ type rpmTool struct {
 	cleanAll []string
 	// gate says whether a downloading command may get flags, and why (for
 	// the note; "" = always); ok=false skips the step, with a note.
-	gate func(t *task, c *command) (why string, ok bool)
+	gate func(t *task, c *shell.Command) (why string, ok bool)
 }
 
 // Subcommands that download packages. Group and module ones are matched
@@ -44,26 +48,26 @@ var rpmCleanKinds = map[string]bool{
 
 // rpmSub returns a command's subcommand ("install", "group install") and
 // the index of its last word.
-func rpmSub(argv []word) (string, int) {
-	rest, ok := skipOptions(argv[1:], "cdex", rpmValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
+func rpmSub(argv []shell.Word) (string, int) {
+	rest, ok := shell.SkipOptions(argv[1:], "cdex", rpmValued)
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return "", -1
 	}
 	at := len(argv) - len(rest)
-	sub := rest[0].val
+	sub := rest[0].Val
 	switch sub {
 	case "group", "groups", "module", "mod":
-		if r2, ok := skipOptions(rest[1:], "", nil); ok && len(r2) > 0 && r2[0].known {
-			return sub + " " + r2[0].val, len(argv) - len(r2)
+		if r2, ok := shell.SkipOptions(rest[1:], "", nil); ok && len(r2) > 0 && r2[0].Known {
+			return sub + " " + r2[0].Val, len(argv) - len(r2)
 		}
 	}
 	return sub, at
 }
 
 // rpmHasSetopt reports whether the command sets option (e.g. "keepcache").
-func rpmHasSetopt(argv []word, option string) bool {
+func rpmHasSetopt(argv []shell.Word, option string) bool {
 	for i := 1; i < len(argv); i++ {
-		if v, n, _ := flagAt(argv, i, "--setopt", "", false); n > 0 {
+		if v, n, _ := shell.FlagAt(argv, i, "--setopt", "", false); n > 0 {
 			if k, _, ok := strings.Cut(v, "="); ok && k == option {
 				return true
 			}
@@ -75,14 +79,14 @@ func rpmHasSetopt(argv []word, option string) bool {
 
 // rpmDownload is a command that downloads packages into tool's caches.
 type rpmDownload struct {
-	c    *command
+	c    *shell.Command
 	tool rpmTool
 	why  string // what allows the flags, for the note ("" = always allowed)
 }
 
 // rpmClean is a `clean` command and what it empties.
 type rpmClean struct {
-	c       *command
+	c       *shell.Command
 	targets []string
 }
 
@@ -92,19 +96,19 @@ func analyzeRpm(t *task, tools map[string]rpmTool) []rpmClean {
 	var downloads []rpmDownload
 	var cleans []rpmClean
 	for _, c := range t.commands() {
-		tool, ok := tools[c.name]
+		tool, ok := tools[c.Name]
 		if !ok {
 			continue
 		}
-		sub, at := rpmSub(c.argv)
+		sub, at := rpmSub(c.Argv)
 		switch {
 		case rpmDownloads[sub]:
-			if _, found, _ := findFlag(c.argv, 1, "--installroot", "", false); found {
+			if _, found, _ := shell.FindFlag(c.Argv, 1, "--installroot", "", false); found {
 				continue // the cachedir is under the other root: left alone
 			}
 			t.detect()
-			if c.user.kind == numericUser {
-				t.skip("`" + oneLine(c.raw) + "` runs as user " + c.user.spec) // needs root
+			if c.User.Kind == shell.NumericUser {
+				t.skip("`" + shell.OneLine(c.Raw) + "` runs as user " + c.User.Spec) // needs root
 				return cleans
 			}
 			why := ""
@@ -116,7 +120,7 @@ func analyzeRpm(t *task, tools map[string]rpmTool) []rpmClean {
 			rpmBlocks(t, c, tool)
 			downloads = append(downloads, rpmDownload{c, tool, why})
 			for _, target := range tool.caches {
-				t.want(c.user, target, Locked)
+				t.want(c.User, target, Locked)
 			}
 		case sub == "clean":
 			if targets := rpmCleaned(c, at, tool); targets != nil {
@@ -133,20 +137,20 @@ func analyzeRpm(t *task, tools map[string]rpmTool) []rpmClean {
 
 // rpmBlocks blocks the caches of a command that runs from the image's
 // cache or sets its own.
-func rpmBlocks(t *task, c *command, tool rpmTool) {
-	if hasWord(c.argv, 1, "-C", "--cacheonly") {
+func rpmBlocks(t *task, c *shell.Command, tool rpmTool) {
+	if shell.HasWord(c.Argv, 1, "-C", "--cacheonly") {
 		for _, target := range tool.caches {
-			t.block(target, "`"+oneLine(c.raw)+"` runs from the image's cache only")
+			t.block(target, "`"+shell.OneLine(c.Raw)+"` runs from the image's cache only")
 		}
 	}
-	if _, found, _ := findFlag(c.argv, 1, "--setopt", "", false); !found {
+	if _, found, _ := shell.FindFlag(c.Argv, 1, "--setopt", "", false); !found {
 		return
 	}
-	for i := 1; i < len(c.argv); i++ {
-		if v, n, _ := flagAt(c.argv, i, "--setopt", "", false); n > 0 &&
+	for i := 1; i < len(c.Argv); i++ {
+		if v, n, _ := shell.FlagAt(c.Argv, i, "--setopt", "", false); n > 0 &&
 			(strings.HasPrefix(v, "cachedir=") || strings.HasPrefix(v, "system_cachedir=")) {
 			for _, target := range tool.caches {
-				t.block(target, "`"+oneLine(c.raw)+"` sets its own cachedir")
+				t.block(target, "`"+shell.OneLine(c.Raw)+"` sets its own cachedir")
 			}
 		}
 	}
@@ -154,18 +158,18 @@ func rpmBlocks(t *task, c *command, tool rpmTool) {
 
 // rpmCleaned is what `clean KINDS` empties, or nil when it touches more
 // than the cachedir (`clean rpmdb` and the like).
-func rpmCleaned(c *command, at int, tool rpmTool) []string {
-	kinds := c.argv[at+1:]
+func rpmCleaned(c *shell.Command, at int, tool rpmTool) []string {
+	kinds := c.Argv[at+1:]
 	if len(kinds) == 0 {
 		return nil
 	}
 	for _, k := range kinds {
-		if !k.known || !rpmCleanKinds[k.val] {
+		if !k.Known || !rpmCleanKinds[k.Val] {
 			return nil
 		}
 	}
 	targets := tool.caches
-	if hasWord(kinds, 0, "all") {
+	if shell.HasWord(kinds, 0, "all") {
 		targets = append(targets[:len(targets):len(targets)], tool.cleanAll...)
 	}
 	return targets
@@ -174,7 +178,7 @@ func rpmCleaned(c *command, at int, tool rpmTool) []string {
 // rpmFlags adds, once a cache is mounted, the flags each downloading
 // command lacks.
 func rpmFlags(t *task, downloads []rpmDownload) {
-	var fixes []*edit
+	var fixes []*shell.Edit
 	var notes, targets []string
 	for _, d := range downloads {
 		targets = append(targets, d.tool.caches...)
@@ -183,15 +187,15 @@ func rpmFlags(t *task, downloads []rpmDownload) {
 			continue
 		}
 		text := strings.Join(missing, " ")
-		e := insertAfter(d.c.argv[0], text)
+		e := shell.InsertAfter(d.c.Argv[0], text)
 		if e == nil {
 			for _, target := range d.tool.caches {
-				t.block(target, "can't add "+text+" to `"+oneLine(d.c.raw)+"`")
+				t.block(target, "can't add "+text+" to `"+shell.OneLine(d.c.Raw)+"`")
 			}
 			continue
 		}
 		fixes = append(fixes, e)
-		notes = append(notes, "added "+text+" to `"+oneLine(d.c.raw)+"`"+d.why)
+		notes = append(notes, "added "+text+" to `"+shell.OneLine(d.c.Raw)+"`"+d.why)
 	}
 	t.whenMounted(targets, fixes, notes)
 }
@@ -204,10 +208,10 @@ func rpmMissing(d rpmDownload) []string {
 		switch {
 		case name == "--setopt" || name == "'--setopt":
 			k, _, _ := strings.Cut(val, "=")
-			if rpmHasSetopt(d.c.argv, k) {
+			if rpmHasSetopt(d.c.Argv, k) {
 				continue
 			}
-		case hasWord(d.c.argv, 1, f):
+		case shell.HasWord(d.c.Argv, 1, f):
 			continue
 		}
 		missing = append(missing, f)

@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // sbt (1.3+) resolves through Coursier, whose cache is COURSIER_CACHE, or
@@ -23,10 +25,10 @@ import (
 // across containers on one filesystem). Ivy's cache is locked: Ivy does
 // not lock by default.
 
-func jvmProp(c *command, name string) (string, bool, bool) {
+func jvmProp(c *shell.Command, name string) (string, bool, bool) {
 	val, found, known := "", false, true
 	for _, env := range []string{"SBT_OPTS", "JAVA_OPTS", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS"} {
-		v, set, k := c.env.get(env)
+		v, set, k := c.Env.Get(env)
 		if !set {
 			continue
 		}
@@ -36,30 +38,30 @@ func jvmProp(c *command, name string) (string, bool, bool) {
 			}
 		}
 	}
-	for _, w := range c.argv[1:] {
-		t := w.text()
+	for _, w := range c.Argv[1:] {
+		t := w.Text()
 		if strings.HasPrefix(t, "-D"+name+"=") || strings.HasPrefix(t, "-J-D"+name+"=") {
-			_, v, _ := strings.Cut(w.val, "=")
-			val, found, known = v, true, w.known
+			_, v, _ := strings.Cut(w.Val, "=")
+			val, found, known = v, true, w.Known
 		}
 	}
 	return val, found, known
 }
 
-func coursierCache(c *command) (string, bool, string) {
+func coursierCache(c *shell.Command) (string, bool, string) {
 	if v, found, known := jvmProp(c, "coursier.cache"); found {
 		if !known {
 			return "", false, "coursier.cache is not a literal"
 		}
 		return absDir("coursier.cache="+v, v, "")
 	}
-	if d, ok, why := dirSetting(c.env, "COURSIER_CACHE", ""); !ok || d != "" {
+	if d, ok, why := dirSetting(c.Env, "COURSIER_CACHE", ""); !ok || d != "" {
 		return d, ok, why
 	}
-	return inHome(javaHome, c.env, c.user, ".cache/coursier/v1")
+	return inHome(javaHome, c.Env, c.User, ".cache/coursier/v1")
 }
 
-func ivyCache(c *command) (string, bool, string) {
+func ivyCache(c *shell.Command) (string, bool, string) {
 	if v, found, known := jvmProp(c, "sbt.ivy.home"); found {
 		if !known {
 			return "", false, "sbt.ivy.home is not a literal"
@@ -67,7 +69,7 @@ func ivyCache(c *command) (string, bool, string) {
 		d, ok, why := absDir("sbt.ivy.home="+v, v, "")
 		return path.Join(d, "cache"), ok, why
 	}
-	return inHome(javaHome, c.env, c.user, ".ivy2/cache")
+	return inHome(javaHome, c.Env, c.User, ".ivy2/cache")
 }
 
 var coursierDownloads = map[string]bool{
@@ -95,7 +97,7 @@ func analyzeSbt(t *task) {
 		}
 		t.detect()
 		if d, ok, why := coursierCache(c); ok {
-			t.want(c.user, d, Shared)
+			t.want(c.User, d, Shared)
 		} else {
 			t.skip("coursier cache: " + why)
 		}
@@ -103,7 +105,7 @@ func analyzeSbt(t *task) {
 			continue
 		}
 		if d, ok, why := ivyCache(c); ok {
-			t.want(c.user, d, Locked)
+			t.want(c.User, d, Locked)
 		} else {
 			t.skip("ivy cache: " + why)
 		}
@@ -111,13 +113,13 @@ func analyzeSbt(t *task) {
 }
 
 // sbtOnlyAsks: `sbt --version` and the like run nothing.
-func sbtOnlyAsks(c *command, from int) bool {
-	rest, ok := skipOptions(c.argv[from:], "", []string{"--sbt-version", "--java-home", "-java-home", "--sbt-dir", "--ivy", "-ivy"})
-	return ok && len(rest) == 0 && hasWord(c.argv, from, "--version", "-V", "--help", "-h", "--numeric-version", "--script-version")
+func sbtOnlyAsks(c *shell.Command, from int) bool {
+	rest, ok := shell.SkipOptions(c.Argv[from:], "", []string{"--sbt-version", "--java-home", "-java-home", "--sbt-dir", "--ivy", "-ivy"})
+	return ok && len(rest) == 0 && shell.HasWord(c.Argv, from, "--version", "-V", "--help", "-h", "--numeric-version", "--script-version")
 }
 
 // coursierFetches: `cs fetch|launch|…` downloads.
-func coursierFetches(c *command, from int) bool {
-	rest, ok := skipOptions(c.argv[from:], "", nil)
-	return ok && len(rest) > 0 && rest[0].known && coursierDownloads[rest[0].val]
+func coursierFetches(c *shell.Command, from int) bool {
+	rest, ok := shell.SkipOptions(c.Argv[from:], "", nil)
+	return ok && len(rest) > 0 && rest[0].Known && coursierDownloads[rest[0].Val]
 }

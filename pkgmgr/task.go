@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/autocache/autocache/imagefacts"
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // task is one manager's part in one step's analysis. A manager sees the
@@ -19,7 +20,7 @@ type task struct {
 }
 
 // commands are the step's simple commands, in the order they run.
-func (t *task) commands() []*command { return t.a.cmds }
+func (t *task) commands() []*shell.Command { return t.a.cmds }
 
 // removals are the step's rm commands.
 func (t *task) removals() []rmCmd { return t.a.rms }
@@ -28,11 +29,11 @@ func (t *task) removals() []rmCmd { return t.a.rms }
 func (t *task) step() Step { return t.a.step }
 
 // is reports whether c runs one of the manager's programs by name.
-func (t *task) is(c *command) bool { return answers(t.m.Programs, c.name) }
+func (t *task) is(c *shell.Command) bool { return answers(t.m.Programs, c.Name) }
 
 // runs finds the manager's program in c, also behind a launcher, a shell
 // or `python -m` (program): its name and the index of its first argument.
-func (t *task) runs(c *command) (name string, from int, ok bool) {
+func (t *task) runs(c *shell.Command) (name string, from int, ok bool) {
 	name, from = program(c)
 	return name, from, answers(t.m.Programs, name)
 }
@@ -61,17 +62,17 @@ func (t *task) block(target, why string) { t.a.bad[target] = why }
 func (t *task) release() imagefacts.OSRelease { return t.a.release() }
 
 // want asks for a cache at target for a command run as u.
-func (t *task) want(u user, target, sharing string) {
+func (t *task) want(u shell.User, target, sharing string) {
 	a, mgr := t.a, t.m.Name
 	if a.blocked != "" {
 		t.note("skipped: " + a.blocked)
 		return
 	}
-	if u.kind == namedUser {
-		t.note("skipped: user " + u.spec + " not resolved yet")
+	if u.Kind == shell.NamedUser {
+		t.note("skipped: user " + u.Spec + " not resolved yet")
 		return
 	}
-	uid, gid := u.owner()
+	uid, gid := u.Owner()
 	for _, r := range a.reqs {
 		if r.Target != target {
 			continue
@@ -102,8 +103,8 @@ func (t *task) want(u user, target, sharing string) {
 // mountpoint in the outer cache as root, and a hand-written mount of that
 // cache (same id) run as the user could then not write there. A non-root
 // step's built wheels stay in the outer cache.
-func (t *task) wantBuilt(u user, inside, target, sharing string) {
-	if uid, _ := u.owner(); inside != "" && uid != 0 {
+func (t *task) wantBuilt(u shell.User, inside, target, sharing string) {
+	if uid, _ := u.Owner(); inside != "" && uid != 0 {
 		t.note("built wheels stay in " + inside + ", shared by every image: the step is not run as root")
 		return
 	}
@@ -116,12 +117,12 @@ func (t *task) wantBuilt(u user, inside, target, sharing string) {
 }
 
 // cleanup says c empties caches: item by item, or as a whole (word -1).
-func (t *task) cleanup(c *command, items ...cleanItem) {
+func (t *task) cleanup(c *shell.Command, items ...cleanItem) {
 	t.a.cleanups = append(t.a.cleanups, &cleanup{mgr: t.m.Name, cmd: c, items: items})
 }
 
 // clears says the whole command c empties targets, all of them.
-func (t *task) clears(c *command, targets ...string) {
+func (t *task) clears(c *shell.Command, targets ...string) {
 	t.cleanup(c, cleanItem{word: -1, targets: targets})
 }
 
@@ -132,7 +133,7 @@ func (t *task) afterMount(f func(m mounted)) {
 
 // whenMounted makes edits and notes once any of targets is mounted: the
 // flags a cache needs, say.
-func (t *task) whenMounted(targets []string, edits []*edit, notes []string) {
+func (t *task) whenMounted(targets []string, edits []*shell.Edit, notes []string) {
 	t.afterMount(func(m mounted) {
 		if m.anyOf(targets) {
 			m.edit(edits...)
@@ -157,7 +158,7 @@ func (m mounted) anyOf(targets []string) bool {
 
 func (m mounted) note(msg string) { m.t.note(msg) }
 
-func (m mounted) edit(es ...*edit) { m.t.a.edits = append(m.t.a.edits, es...) }
+func (m mounted) edit(es ...*shell.Edit) { m.t.a.edits = append(m.t.a.edits, es...) }
 
 // file binds a small generated file read-only for the step.
 func (m mounted) file(target string, contents []byte) {
@@ -171,7 +172,7 @@ func (m mounted) setEnv(name, val string) {
 	if !slices.Contains(m.t.m.StepEnv, name) {
 		panic("pkgmgr: " + m.t.m.Name + " sets " + name + " for the step")
 	}
-	if v, ok := envVars(a.step.Env)[name]; ok && v.val == val {
+	if v, ok := shell.EnvVars(a.step.Env)[name]; ok && v.Val == val {
 		return // already so
 	}
 	if a.setEnv[name] == val {
@@ -184,9 +185,9 @@ func (m mounted) setEnv(name, val string) {
 // offUse is one command that would leave a cache unused: flags that turn
 // the cache off (dropped once the cache is mounted) and its target.
 type offUse struct {
-	c      *command
+	c      *shell.Command
 	target string
-	words  []word
+	words  []shell.Word
 	bare   bool // notes name the flag alone ("dropped --no-cache-dir")
 }
 
@@ -196,18 +197,18 @@ type offUse struct {
 // the script, in Step.Env) once any target is mounted.
 func (t *task) dropOffSwitches(envs []string, uses []offUse) {
 	t.afterMount(func(m mounted) {
-		done := map[*assignSite]bool{}
-		dropSite := func(s *assignSite) {
+		done := map[*shell.AssignSite]bool{}
+		dropSite := func(s *shell.AssignSite) {
 			if done[s] {
 				return
 			}
 			done[s] = true
-			what := "`" + oneLine(s.raw) + "`"
-			if s.del == nil {
+			what := "`" + shell.OneLine(s.Raw) + "`"
+			if s.Del == nil {
 				m.note("kept " + what + " (inside a string it can't edit): the cache stays unused")
 				return
 			}
-			m.edit(s.del)
+			m.edit(s.Del)
 			m.note("dropped " + what)
 		}
 		hit := false
@@ -218,7 +219,7 @@ func (t *task) dropOffSwitches(envs []string, uses []offUse) {
 			}
 			hit = true
 			for _, w := range u.words {
-				if k := [2]int{w.arg, w.start}; w.arg >= 0 {
+				if k := [2]int{w.Arg, w.Start}; w.Arg >= 0 {
 					if dropped[k] {
 						continue
 					}
@@ -226,8 +227,8 @@ func (t *task) dropOffSwitches(envs []string, uses []offUse) {
 				}
 				dropOffWord(m, u, w)
 			}
-			for _, s := range u.c.inline {
-				if slices.Contains(envs, s.name) {
+			for _, s := range u.c.Inline {
+				if slices.Contains(envs, s.Name) {
 					dropSite(s)
 				}
 			}
@@ -250,17 +251,17 @@ func (t *task) dropOffSwitches(envs []string, uses []offUse) {
 }
 
 // dropOffWord drops one flag of u, or notes that it can't.
-func dropOffWord(m mounted, u offUse, w word) {
-	what := w.raw
+func dropOffWord(m mounted, u offUse, w shell.Word) {
+	what := w.Raw
 	if u.bare {
-		what = w.val
+		what = w.Val
 	}
-	if e := wordDel(w); e != nil {
+	if e := shell.DeleteWord(w); e != nil {
 		m.edit(e)
 		if u.bare {
 			m.note("dropped " + what)
 		} else {
-			m.note("dropped " + what + " from `" + oneLine(u.c.raw) + "`")
+			m.note("dropped " + what + " from `" + shell.OneLine(u.c.Raw) + "`")
 		}
 		return
 	}

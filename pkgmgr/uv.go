@@ -1,6 +1,10 @@
 package pkgmgr
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
+)
 
 // uv keeps everything it downloads or builds in one cache: --cache-dir,
 // else UV_CACHE_DIR, else $XDG_CACHE_HOME/uv, else ~/.cache/uv (uv's
@@ -53,15 +57,15 @@ var uvDownloads = map[string]bool{
 
 // uvSub returns uv's subcommand ("sync", "pip install") and the index of
 // its last word.
-func uvSub(argv []word, from int) (string, int) {
-	rest, ok := skipOptions(argv[from:], "pi", uvValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
+func uvSub(argv []shell.Word, from int) (string, int) {
+	rest, ok := shell.SkipOptions(argv[from:], "pi", uvValued)
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return "", -1
 	}
-	sub := rest[0].val
+	sub := rest[0].Val
 	if sub == "pip" || sub == "tool" || sub == "cache" || sub == "python" {
-		if r2, ok := skipOptions(rest[1:], "pi", uvValued); ok && len(r2) > 0 && r2[0].known {
-			return sub + " " + r2[0].val, len(argv) - len(r2)
+		if r2, ok := shell.SkipOptions(rest[1:], "pi", uvValued); ok && len(r2) > 0 && r2[0].Known {
+			return sub + " " + r2[0].Val, len(argv) - len(r2)
 		}
 	}
 	return sub, len(argv) - len(rest)
@@ -83,7 +87,7 @@ var uvCLI = cli{
 		if c.prog == "uvx" {
 			return "tool run"
 		}
-		sub, _ := uvSub(c.argv, c.from)
+		sub, _ := uvSub(c.Argv, c.from)
 		return sub
 	},
 	fetches: uvDownloads,
@@ -93,17 +97,17 @@ var uvCLI = cli{
 	},
 	sharing: Shared,
 	check:   uvCheck,
-	off: func(w word) bool {
-		return w.known && (w.val == "--no-cache" || w.val == "-n" || w.val == "--no-cache-dir" ||
-			strings.HasPrefix(w.val, "--no-cache="))
+	off: func(w shell.Word) bool {
+		return w.Known && (w.Val == "--no-cache" || w.Val == "-n" || w.Val == "--no-cache-dir" ||
+			strings.HasPrefix(w.Val, "--no-cache="))
 	},
-	offWords: func(c call) []word {
+	offWords: func(c call) []shell.Word {
 		subWords := 0
 		if c.prog == "uv" {
 			subWords = len(strings.Fields(c.sub))
 		}
 		runs := c.sub == "run" || c.sub == "tool run"
-		return toolWords(c.argv, c.from, subWords, runs, uvValued)
+		return toolWords(c.Argv, c.from, subWords, runs, uvValued)
 	},
 	offEnv: []string{"UV_NO_CACHE"},
 	clears: func(c call, dir string) []string {
@@ -117,14 +121,14 @@ var uvCLI = cli{
 // uvCheck blocks the cache of a command that would link into it or run
 // from the image's.
 func uvCheck(t *task, c call, dir string) string {
-	if v, found, _ := findFlag(c.argv, c.from, "--link-mode", "", false); found && v != "copy" {
-		t.block(dir, "`"+oneLine(c.raw)+"` sets --link-mode "+v)
+	if v, found, _ := shell.FindFlag(c.Argv, c.from, "--link-mode", "", false); found && v != "copy" {
+		t.block(dir, "`"+shell.OneLine(c.Raw)+"` sets --link-mode "+v)
 	}
-	if v, set, known := c.env.get("UV_LINK_MODE"); set && c.env["UV_LINK_MODE"].site != nil && (!known || v != "copy") {
+	if v, set, known := c.Env.Get("UV_LINK_MODE"); set && c.Env["UV_LINK_MODE"].Site != nil && (!known || v != "copy") {
 		t.block(dir, "the script sets UV_LINK_MODE="+v)
 	}
-	if hasWord(c.argv, c.from, "--offline") || truthy(c.env["UV_OFFLINE"].val) {
-		t.block(dir, "`"+oneLine(c.raw)+"` runs offline from the image's cache")
+	if shell.HasWord(c.Argv, c.from, "--offline") || truthy(c.Env["UV_OFFLINE"].Val) {
+		t.block(dir, "`"+shell.OneLine(c.Raw)+"` runs offline from the image's cache")
 	}
 	return ""
 }

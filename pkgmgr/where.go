@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // Where a manager keeps its cache: the first of several places that says
@@ -28,15 +30,15 @@ func firstOf(places ...place) func(c call) (string, bool, string) {
 // relative D is taken from the working directory when rel is set.
 func flagDir(long, short string, rel bool) place {
 	return func(c call) (string, bool, bool, string) {
-		d, found, known := findFlag(c.argv, c.from, long, short, false)
+		d, found, known := shell.FindFlag(c.Argv, c.from, long, short, false)
 		if !found {
 			return "", false, false, ""
 		}
 		if !known {
 			return "", true, false, long + " is not a literal"
 		}
-		if rel && !path.IsAbs(d) && c.cwd != "" {
-			d = path.Join(c.cwd, d)
+		if rel && !path.IsAbs(d) && c.Cwd != "" {
+			d = path.Join(c.Cwd, d)
 		}
 		d, ok, why := absDir(long+" "+d, d, "")
 		return d, true, ok, why
@@ -46,7 +48,7 @@ func flagDir(long, short string, rel bool) place {
 // envDir is $name/sub when the variable is set and not empty.
 func envDir(name, sub string) place {
 	return func(c call) (string, bool, bool, string) {
-		d, ok, why := dirSetting(c.env, name, "")
+		d, ok, why := dirSetting(c.Env, name, "")
 		if ok && d == "" {
 			return "", false, false, ""
 		}
@@ -57,15 +59,15 @@ func envDir(name, sub string) place {
 // xdgDir is $xdgVar/sub when that is set, else ~/homeSub (userDir).
 func xdgDir(xdgVar, sub, homeSub string) place {
 	return func(c call) (string, bool, bool, string) {
-		d, ok, why := userDir(c.env, c.user, xdgVar, sub, homeSub)
+		d, ok, why := userDir(c.Env, c.User, xdgVar, sub, homeSub)
 		return d, true, ok, why
 	}
 }
 
 // homeDir is rel under the user's home (home, or javaHome for JVM tools).
-func homeDir(homeOf func(vars, user) (string, bool, string), rel string) place {
+func homeDir(homeOf func(shell.Vars, shell.User) (string, bool, string), rel string) place {
 	return func(c call) (string, bool, bool, string) {
-		d, ok, why := inHome(homeOf, c.env, c.user, rel)
+		d, ok, why := inHome(homeOf, c.Env, c.User, rel)
 		return d, true, ok, why
 	}
 }
@@ -74,8 +76,8 @@ func homeDir(homeOf func(vars, user) (string, bool, string), rel string) place {
 // GOCACHE, …). It returns the clean absolute path, or ok=false and a reason.
 // Unset and empty values come back as "", true: the caller falls back.
 // tildeHome, if non-empty, expands a leading "~" (pip and npm do that).
-func dirSetting(env vars, name, tildeHome string) (dir string, ok bool, why string) {
-	v, set, known := env.get(name)
+func dirSetting(env shell.Vars, name, tildeHome string) (dir string, ok bool, why string) {
+	v, set, known := env.Get(name)
 	if !set || (known && v == "") {
 		return "", true, ""
 	}
@@ -98,19 +100,19 @@ func absDir(what, v, tildeHome string) (string, bool, string) {
 
 // userDir resolves a per-user directory the XDG way: $xdgVar/sub when the
 // variable is set, else ~/homeSub.
-func userDir(env vars, u user, xdgVar, sub, homeSub string) (string, bool, string) {
+func userDir(env shell.Vars, u shell.User, xdgVar, sub, homeSub string) (string, bool, string) {
 	if d, ok, why := dirSetting(env, xdgVar, ""); !ok || d != "" {
 		if !ok {
 			return "", false, why
 		}
 		return path.Join(d, sub), true, ""
 	}
-	return inHome(home, env, u, homeSub)
+	return inHome(shell.Home, env, u, homeSub)
 }
 
 // inHome is rel under the home that homeOf (home, or javaHome for JVM
 // tools) gives u.
-func inHome(homeOf func(vars, user) (string, bool, string), env vars, u user, rel string) (string, bool, string) {
+func inHome(homeOf func(shell.Vars, shell.User) (string, bool, string), env shell.Vars, u shell.User, rel string) (string, bool, string) {
 	h, ok, why := homeOf(env, u)
 	if !ok {
 		return "", false, why
@@ -123,17 +125,17 @@ func inHome(homeOf func(vars, user) (string, bool, string), env vars, u user, re
 // users HOME is what we have (llbtransform passes the passwd home as HOME
 // when the image's env has none); an image HOME that differs from the
 // passwd entry would only give a mount the JVM doesn't use.
-func javaHome(env vars, u user) (string, bool, string) {
-	switch u.kind {
-	case rootUser:
+func javaHome(env shell.Vars, u shell.User) (string, bool, string) {
+	switch u.Kind {
+	case shell.RootUser:
 		return "/root", true, ""
-	case namedUser:
-		return "", false, "user " + u.spec + " not resolved yet"
+	case shell.NamedUser:
+		return "", false, "user " + u.Spec + " not resolved yet"
 	}
-	if h, ok, _ := home(env, u); ok {
+	if h, ok, _ := shell.Home(env, u); ok {
 		return h, true, ""
 	}
-	return "", false, "Java's user.home of user " + u.spec + " unknown"
+	return "", false, "Java's user.home of user " + u.Spec + " unknown"
 }
 
 // truthy reads a boolean setting the way most tools do.

@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // Yarn comes in two unrelated lines, and which one runs is decided by
@@ -57,81 +59,81 @@ var yarnDownloads = map[string]bool{
 	"global": true, "dlx": true, "import": true, "workspaces focus": true,
 }
 
-func yarnSub(argv []word, from int) (string, int) {
-	rest, ok := skipOptions(argv[from:], "", yarnValued)
+func yarnSub(argv []shell.Word, from int) (string, int) {
+	rest, ok := shell.SkipOptions(argv[from:], "", yarnValued)
 	if !ok {
 		return "?", -1
 	}
 	if len(rest) == 0 {
-		if hasWord(argv, from, "--version", "-v", "--help", "-h") {
+		if shell.HasWord(argv, from, "--version", "-v", "--help", "-h") {
 			return "--version", -1
 		}
 		return "", len(argv)
 	}
-	if !rest[0].known {
+	if !rest[0].Known {
 		return "?", -1
 	}
-	if rest[0].val == "workspaces" && len(rest) > 1 && rest[1].known {
-		return "workspaces " + rest[1].val, len(argv) - len(rest) + 1
+	if rest[0].Val == "workspaces" && len(rest) > 1 && rest[1].Known {
+		return "workspaces " + rest[1].Val, len(argv) - len(rest) + 1
 	}
-	return rest[0].val, len(argv) - len(rest)
+	return rest[0].Val, len(argv) - len(rest)
 }
 
 // yarn1Cache is Yarn 1's cache folder for a command, and whether it came
 // from YARN_CACHE_FOLDER (which berry reads too).
-func yarn1Cache(c *command, from int) (dir string, fromEnv, ok bool, why string) {
-	if d, found, known := findFlag(c.argv, from, "--cache-folder", "", false); found {
+func yarn1Cache(c *shell.Command, from int) (dir string, fromEnv, ok bool, why string) {
+	if d, found, known := shell.FindFlag(c.Argv, from, "--cache-folder", "", false); found {
 		if !known {
 			return "", false, false, "--cache-folder is not a literal"
 		}
 		d, ok, why := absDir("--cache-folder "+d, d, "")
 		return d, false, ok, why
 	}
-	if d, ok, why := dirSetting(c.env, "YARN_CACHE_FOLDER", ""); !ok || d != "" {
+	if d, ok, why := dirSetting(c.Env, "YARN_CACHE_FOLDER", ""); !ok || d != "" {
 		return d, true, ok, why
 	}
-	if d, ok, why := dirSetting(c.env, "XDG_CACHE_HOME", ""); !ok || d != "" {
+	if d, ok, why := dirSetting(c.Env, "XDG_CACHE_HOME", ""); !ok || d != "" {
 		return path.Join(d, "yarn"), false, ok, why
 	}
-	if c.user.kind == rootUser {
+	if c.User.Kind == shell.RootUser {
 		return "/usr/local/share/.cache/yarn", false, true, ""
 	}
-	h, ok, why := home(c.env, c.user)
+	h, ok, why := shell.Home(c.Env, c.User)
 	return path.Join(h, ".cache/yarn"), false, ok, why
 }
 
 // yarnBerryCache is berry's global cache when the environment makes it pure
 // cache (node-modules or pnpm linker, global cache not turned off).
-func yarnBerryCache(c *command) (string, bool) {
-	linker, _, known := c.env.get("YARN_NODE_LINKER")
+func yarnBerryCache(c *shell.Command) (string, bool) {
+	linker, _, known := c.Env.Get("YARN_NODE_LINKER")
 	if !known || (linker != "node-modules" && linker != "pnpm") {
 		return "", false
 	}
-	if v, set, known := c.env.get("YARN_ENABLE_GLOBAL_CACHE"); set && (!known || !truthy(v)) {
+	if v, set, known := c.Env.Get("YARN_ENABLE_GLOBAL_CACHE"); set && (!known || !truthy(v)) {
 		return "", false
 	}
-	if d, ok, _ := dirSetting(c.env, "YARN_GLOBAL_FOLDER", ""); ok && d != "" {
+	if d, ok, _ := dirSetting(c.Env, "YARN_GLOBAL_FOLDER", ""); ok && d != "" {
 		return path.Join(d, "cache"), true
 	}
-	if d, ok, _ := dirSetting(c.env, "XDG_DATA_HOME", ""); ok && d != "" {
+	if d, ok, _ := dirSetting(c.Env, "XDG_DATA_HOME", ""); ok && d != "" {
 		return path.Join(d, "yarn/berry/cache"), true
 	}
-	h, ok, _ := home(c.env, c.user)
+	h, ok, _ := shell.Home(c.Env, c.User)
 	if !ok {
 		return "", false
 	}
 	return path.Join(h, ".yarn/berry/cache"), true
 }
 
-func yarnIsOne(c *command, from int, sub string) bool {
+func yarnIsOne(c *shell.Command, from int, sub string) bool {
 	if sub == "global" {
 		return true
 	}
 	if sub == "dlx" {
 		return false // the rest is the downloaded tool's command line
 	}
-	for _, w := range c.argv[from:] {
-		name, _, _ := strings.Cut(w.text(), "=")
+	for _, w := range c.Argv[from:] {
+		name, _, _ := strings.Cut(w.Text(), "=")
 		if yarn1Only[name] {
 			return true
 		}
@@ -152,7 +154,7 @@ func init() {
 
 // yarnUse is a yarn command and where its arguments start.
 type yarnUse struct {
-	c    *command
+	c    *shell.Command
 	from int
 }
 
@@ -164,7 +166,7 @@ func analyzeYarn(t *task) {
 		if !ok {
 			continue
 		}
-		sub, _ := yarnSub(c.argv, from)
+		sub, _ := yarnSub(c.Argv, from)
 		switch {
 		case yarnDownloads[sub]:
 			uses = append(uses, yarnUse{c, from})
@@ -193,19 +195,19 @@ func yarnWant(t *task, u yarnUse, one bool) {
 	switch {
 	case !ok:
 		t.skip(why)
-	case hasWord(c.argv, u.from, "--pnp"):
-		t.skip("`" + oneLine(c.raw) + "` uses Plug'n'Play, which loads packages from the cache")
+	case shell.HasWord(c.Argv, u.from, "--pnp"):
+		t.skip("`" + shell.OneLine(c.Raw) + "` uses Plug'n'Play, which loads packages from the cache")
 	case fromEnv && !one:
 		if _, pure := yarnBerryCache(c); !pure {
 			t.skip("YARN_CACHE_FOLDER may be Yarn 2+'s cacheFolder, which Plug'n'Play runs from")
 			break
 		}
-		t.want(c.user, dir, Locked)
+		t.want(c.User, dir, Locked)
 	default:
-		t.want(c.user, dir, Locked)
+		t.want(c.User, dir, Locked)
 	}
 	if berry, pure := yarnBerryCache(c); pure && !one {
-		t.want(c.user, berry, Locked)
+		t.want(c.User, berry, Locked)
 	}
 }
 
@@ -213,8 +215,8 @@ func yarnWant(t *task, u yarnUse, one bool) {
 // surely Yarn 1 (in berry it cleans the project's cache, which stays).
 func yarnClean(t *task, cl yarnUse, one bool) {
 	c := cl.c
-	rest, _ := skipOptions(c.argv[cl.from:], "", yarnValued)
-	if len(rest) < 2 || !rest[1].known || rest[1].val != "clean" {
+	rest, _ := shell.SkipOptions(c.Argv[cl.from:], "", yarnValued)
+	if len(rest) < 2 || !rest[1].Known || rest[1].Val != "clean" {
 		return
 	}
 	dir, _, ok, _ := yarn1Cache(c, cl.from)
@@ -222,13 +224,13 @@ func yarnClean(t *task, cl yarnUse, one bool) {
 		return
 	}
 	switch {
-	case hasWord(c.argv, cl.from, "--all", "--mirror"):
+	case shell.HasWord(c.Argv, cl.from, "--all", "--mirror"):
 		if berry, pure := yarnBerryCache(c); pure {
-			t.block(berry, "`"+oneLine(c.raw)+"` empties it at the end")
+			t.block(berry, "`"+shell.OneLine(c.Raw)+"` empties it at the end")
 		}
 	case one:
 		t.clears(c, dir)
 	default:
-		t.block(dir, "`"+oneLine(c.raw)+"` may be Yarn 2+'s (which cleans the project's cache): it stays, and would empty Yarn 1's")
+		t.block(dir, "`"+shell.OneLine(c.Raw)+"` may be Yarn 2+'s (which cleans the project's cache): it stays, and would empty Yarn 1's")
 	}
 }

@@ -49,7 +49,7 @@ func analyzeYum(t *task) {
 	for _, cl := range cleans {
 		for _, target := range cl.targets {
 			if target == yumRpmdbIndexes {
-				t.want(cl.c.user, yumRpmdbIndexes, Locked)
+				t.want(cl.c.User, yumRpmdbIndexes, Locked)
 			}
 		}
 	}

@@ -2,6 +2,8 @@ package pkgmgr
 
 import (
 	"path"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // zypper (openSUSE, SLE) keeps raw repository metadata (/var/cache/zypp/raw),
@@ -42,25 +44,25 @@ var zypperDownloads = map[string]bool{
 	"source-install": true, "si": true, "install-new-recommends": true, "inr": true, "download": true,
 }
 
-func zypperSub(argv []word) (string, int) {
-	rest, ok := skipOptions(argv[1:], "DCRcp", zypperValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
+func zypperSub(argv []shell.Word) (string, int) {
+	rest, ok := shell.SkipOptions(argv[1:], "DCRcp", zypperValued)
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return "", -1
 	}
-	return rest[0].val, len(argv) - len(rest)
+	return rest[0].Val, len(argv) - len(rest)
 }
 
 // zypperPkgDir is where a command keeps packages: --pkg-cache-dir, else
 // --cache-dir/packages, else the default.
-func zypperPkgDir(c *command, at int) (string, bool, string) {
-	global := c.argv[:at]
-	if d, found, known := findFlag(global, 1, "--pkg-cache-dir", "", false); found {
+func zypperPkgDir(c *shell.Command, at int) (string, bool, string) {
+	global := c.Argv[:at]
+	if d, found, known := shell.FindFlag(global, 1, "--pkg-cache-dir", "", false); found {
 		if !known {
 			return "", false, "--pkg-cache-dir is not a literal"
 		}
 		return absDir("--pkg-cache-dir "+d, d, "")
 	}
-	if d, found, known := findFlag(global, 1, "--cache-dir", "-C", false); found {
+	if d, found, known := shell.FindFlag(global, 1, "--cache-dir", "-C", false); found {
 		if !known {
 			return "", false, "--cache-dir is not a literal"
 		}
@@ -84,8 +86,8 @@ func init() {
 
 // zypperAll is a `clean --all` word to rewrite, and its command.
 type zypperAll struct {
-	c *command
-	w word
+	c *shell.Command
+	w shell.Word
 }
 
 func analyzeZypper(t *task) {
@@ -95,7 +97,7 @@ func analyzeZypper(t *task) {
 		if !t.is(c) {
 			continue
 		}
-		sub, at := zypperSub(c.argv)
+		sub, at := zypperSub(c.Argv)
 		if sub == "" || zypperOtherRoot(c, at) {
 			continue
 		}
@@ -103,15 +105,15 @@ func analyzeZypper(t *task) {
 		switch {
 		case zypperDownloads[sub]:
 			t.detect()
-			if c.user.kind == numericUser {
-				t.skip("`" + oneLine(c.raw) + "` runs as user " + c.user.spec) // needs root
+			if c.User.Kind == shell.NumericUser {
+				t.skip("`" + shell.OneLine(c.Raw) + "` runs as user " + c.User.Spec) // needs root
 				return
 			}
 			if !ok {
 				t.skip(why)
 				continue
 			}
-			t.want(c.user, dir, Locked)
+			t.want(c.User, dir, Locked)
 			targets = append(targets, dir)
 		case (sub == "clean" || sub == "cc") && ok:
 			alls = zypperClean(t, c, at, dir, alls)
@@ -123,25 +125,25 @@ func analyzeZypper(t *task) {
 }
 
 // zypperOtherRoot: another root (and its cache) is left alone.
-func zypperOtherRoot(c *command, at int) bool {
-	if _, found, _ := findFlag(c.argv[:at], 1, "--root", "-R", false); found {
+func zypperOtherRoot(c *shell.Command, at int) bool {
+	if _, found, _ := shell.FindFlag(c.Argv[:at], 1, "--root", "-R", false); found {
 		return true
 	}
-	_, found, _ := findFlag(c.argv[:at], 1, "--installroot", "", false)
+	_, found, _ := shell.FindFlag(c.Argv[:at], 1, "--installroot", "", false)
 	return found
 }
 
 // zypperClean reads `zypper clean`: without options it cleans only
 // packages (dropped once mounted); --all is rewritten to keep them.
-func zypperClean(t *task, c *command, at int, dir string, alls []zypperAll) []zypperAll {
+func zypperClean(t *task, c *shell.Command, at int, dir string, alls []zypperAll) []zypperAll {
 	all, meta := false, false
-	for _, w := range c.argv[at+1:] {
+	for _, w := range c.Argv[at+1:] {
 		switch {
-		case !w.known:
-		case w.val == "-a" || w.val == "--all":
+		case !w.Known:
+		case w.Val == "-a" || w.Val == "--all":
 			all = true
 			alls = append(alls, zypperAll{c, w})
-		case w.val == "-m" || w.val == "--metadata" || w.val == "-M" || w.val == "--raw-metadata":
+		case w.Val == "-m" || w.Val == "--metadata" || w.Val == "-M" || w.Val == "--raw-metadata":
 			meta = true
 		}
 	}
@@ -149,8 +151,8 @@ func zypperClean(t *task, c *command, at int, dir string, alls []zypperAll) []zy
 		t.clears(c, dir)
 	}
 	for _, a := range alls {
-		if wordReplace(a.w, "x") == nil || a.w.elem {
-			t.block(dir, "can't rewrite `"+oneLine(c.raw)+"` to keep packages")
+		if shell.ReplaceWord(a.w, "x") == nil || a.w.Elem {
+			t.block(dir, "can't rewrite `"+shell.OneLine(c.Raw)+"` to keep packages")
 		}
 	}
 	return alls
@@ -173,7 +175,7 @@ func zypperKeep(m mounted, targets []string, alls []zypperAll) {
 		return
 	}
 	for _, a := range alls {
-		m.edit(wordReplace(a.w, "--metadata --raw-metadata"))
-		m.note("replaced " + a.w.raw + " by --metadata --raw-metadata in `" + oneLine(a.c.raw) + "`")
+		m.edit(shell.ReplaceWord(a.w, "--metadata --raw-metadata"))
+		m.note("replaced " + a.w.Raw + " by --metadata --raw-metadata in `" + shell.OneLine(a.c.Raw) + "`")
 	}
 }

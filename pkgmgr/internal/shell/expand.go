@@ -1,0 +1,264 @@
+package shell
+
+import (
+	"path"
+	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// Word is one argument as the command will see it, and where it is written.
+type Word struct {
+	Val    string // value after quote removal and expansions we could resolve
+	Pat    string // val as a path.Match pattern (unquoted globs active, quoted ones escaped)
+	Known  bool   // val is exact
+	Glob   bool   // pat has active glob characters
+	Prefix string // for !known: the value up to the first unknown part
+	Params []string
+	subst  []*syntax.Stmt // statements of command substitutions in the word
+	Raw    string         // as written
+	node   *syntax.Word   // nil in exec form
+
+	Arg        int  // argv index holding it; -1: not editable
+	Start, End int  // byte range in argv[Arg]
+	gap        int  // start of the blank before the word, for deletion
+	glue       bool // a redirection follows right after: deleting must leave a blank
+	Elem       bool
+}
+
+// Substituted are the programs the word's command substitutions run
+// (basenames of literal command names): `$(pip cache dir)` gives "pip".
+func (w Word) Substituted() []string {
+	var progs []string
+	for _, s := range w.subst {
+		syntax.Walk(s, func(n syntax.Node) bool {
+			if c, ok := n.(*syntax.CallExpr); ok && len(c.Args) > 0 {
+				progs = append(progs, path.Base(c.Args[0].Lit()))
+			}
+			return true
+		})
+	}
+	return progs
+}
+
+// literalWord makes a word from an exec-form argv element.
+func literalWord(s string, arg int) Word {
+	return Word{Val: s, Pat: EscapeGlob(s), Known: true, Raw: s, Arg: arg, End: len(s), Elem: true}
+}
+
+func EscapeGlob(s string) string {
+	if !strings.ContainsAny(s, `*?[\`) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Text is what we know of a word: its value, or the part before the first
+// expansion we could not resolve.
+func (w Word) Text() string {
+	if w.Known {
+		return w.Val
+	}
+	return w.Prefix
+}
+
+// expander resolves words against a shell's state.
+type expander struct {
+	vars Vars
+	user User
+	lang syntax.LangVariant
+}
+
+// lookup gives the value of $name, or ok=false.
+func (e *expander) lookup(name string) (string, bool) {
+	if name == "HOME" {
+		h, ok, _ := Home(e.vars, e.user)
+		return h, ok
+	}
+	v, set, known := e.vars.Get(name)
+	return v, set && known
+}
+
+// word evaluates w. Only literal text, quotes and simple $VAR/${VAR} of known
+// variables are resolved; anything else makes the word unknown.
+func (e *expander) word(w *syntax.Word, src *source) Word {
+	var val, pat strings.Builder
+	r := Word{Known: true}
+	unknown := func() {
+		if r.Known {
+			r.Prefix = val.String()
+		}
+		r.Known = false
+	}
+	lit := func(s string, quoted bool) {
+		val.WriteString(s)
+		if quoted {
+			pat.WriteString(EscapeGlob(s))
+		} else {
+			pat.WriteString(s)
+		}
+	}
+	var param func(p *syntax.ParamExp, quoted bool)
+	param = func(p *syntax.ParamExp, quoted bool) {
+		if p.Param == nil || !simpleParam(p) {
+			unknown()
+			return
+		}
+		r.Params = append(r.Params, p.Param.Value)
+		v, ok := e.lookup(p.Param.Value)
+		if !ok || (!quoted && strings.ContainsAny(v, " \t\n")) {
+			unknown()
+			return
+		}
+		if !quoted && strings.ContainsAny(v, "*?[") {
+			r.Glob = true
+		}
+		lit(v, quoted)
+	}
+	for i, part := range w.Parts {
+		switch p := part.(type) {
+		case *syntax.Lit:
+			s := p.Value
+			if i == 0 && strings.HasPrefix(s, "~") {
+				user, rest, _ := strings.Cut(s[1:], "/")
+				if user != "" {
+					unknown() // ~name
+					continue
+				}
+				h, ok := e.lookup("HOME")
+				if !ok {
+					r.Params = append(r.Params, "HOME")
+					unknown()
+					continue
+				}
+				lit(h, true)
+				if !strings.HasPrefix(s, "~/") {
+					continue
+				}
+				s = "/" + rest
+			}
+			e.unquotedLit(s, &val, &pat, &r)
+		case *syntax.SglQuoted:
+			if p.Dollar {
+				unknown()
+				continue
+			}
+			lit(p.Value, true)
+		case *syntax.DblQuoted:
+			if p.Dollar {
+				unknown()
+				continue
+			}
+			for _, q := range p.Parts {
+				switch q := q.(type) {
+				case *syntax.Lit:
+					lit(unescapeDouble(q.Value), true)
+				case *syntax.ParamExp:
+					param(q, true)
+				case *syntax.CmdSubst:
+					r.subst = append(r.subst, q.Stmts...)
+					unknown()
+				default:
+					unknown()
+				}
+			}
+		case *syntax.ParamExp:
+			param(p, false)
+		case *syntax.CmdSubst:
+			r.subst = append(r.subst, p.Stmts...)
+			unknown()
+		default:
+			unknown()
+		}
+	}
+	r.Val, r.Pat = val.String(), pat.String()
+	r.Arg, r.node = -1, w
+	if src != nil {
+		s, t := off(w.Pos()), off(w.End())
+		if s <= t && t <= len(src.text) {
+			r.Raw = src.text[s:t]
+			if src.editable() {
+				r.Arg, r.Start, r.End = src.arg, src.base+s, src.base+t
+				r.gap = src.base + blankBefore(src.text, s)
+				// "0 x>f" without x must not become "0>f" (fd 0).
+				r.glue = t < len(src.text) && (src.text[t] == '<' || src.text[t] == '>')
+			}
+		}
+	}
+	return r
+}
+
+// unquotedLit removes backslash escapes; unescaped glob characters stay
+// active in the pattern, and a bash brace expansion becomes a "*".
+func (e *expander) unquotedLit(s string, val, pat *strings.Builder, r *Word) {
+	braces := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < len(s):
+			i++
+			val.WriteByte(s[i])
+			pat.WriteString(EscapeGlob(s[i : i+1]))
+		case c == '*' || c == '?' || c == '[':
+			r.Glob = true
+			val.WriteByte(c)
+			pat.WriteByte(c)
+		case c == '{' && e.lang == syntax.LangBash && strings.ContainsAny(s[i:], ",.") && strings.Contains(s[i:], "}"):
+			// {a,b} expands to several words; match it like a glob, which
+			// is wider, so the checks built on it stay on the safe side.
+			braces++
+			r.Glob = true
+			val.WriteByte(c)
+			pat.WriteByte('*')
+		case braces > 0:
+			val.WriteByte(c)
+			if c == '}' {
+				braces--
+			}
+		default:
+			val.WriteByte(c)
+			pat.WriteString(EscapeGlob(s[i : i+1]))
+		}
+	}
+}
+
+func simpleParam(p *syntax.ParamExp) bool {
+	return p.Param != nil && p.Flags == nil && !p.Excl && !p.Length && !p.Width && !p.IsSet &&
+		p.NestedParam == nil && p.Index == nil && len(p.Modifiers) == 0 && p.Slice == nil &&
+		p.Repl == nil && p.Names == 0 && p.Exp == nil && validName(p.Param.Value)
+}
+
+// unescapeDouble removes the backslashes that are special inside "…".
+func unescapeDouble(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("$`\"\\", s[i+1]) >= 0 {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// validName reports whether s is a shell variable name.
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
