@@ -89,110 +89,148 @@ func (e *expander) lookup(name string) (string, bool) {
 // word evaluates w. Only literal text, quotes and simple $VAR/${VAR} of known
 // variables are resolved; anything else makes the word unknown.
 func (e *expander) word(w *syntax.Word, src *source) Word {
-	var val, pat strings.Builder
-	r := Word{Known: true}
-	unknown := func() {
-		if r.Known {
-			r.Prefix = val.String()
-		}
-		r.Known = false
-	}
-	lit := func(s string, quoted bool) {
-		val.WriteString(s)
-		if quoted {
-			pat.WriteString(EscapeGlob(s))
-		} else {
-			pat.WriteString(s)
-		}
-	}
-	var param func(p *syntax.ParamExp, quoted bool)
-	param = func(p *syntax.ParamExp, quoted bool) {
-		if p.Param == nil || !simpleParam(p) {
-			unknown()
-			return
-		}
-		r.Params = append(r.Params, p.Param.Value)
-		v, ok := e.lookup(p.Param.Value)
-		if !ok || (!quoted && strings.ContainsAny(v, " \t\n")) {
-			unknown()
-			return
-		}
-		if !quoted && strings.ContainsAny(v, "*?[") {
-			r.Glob = true
-		}
-		lit(v, quoted)
-	}
+	b := &wordBuilder{e: e, r: Word{Known: true}}
 	for i, part := range w.Parts {
-		switch p := part.(type) {
-		case *syntax.Lit:
-			s := p.Value
-			if i == 0 && strings.HasPrefix(s, "~") {
-				user, rest, _ := strings.Cut(s[1:], "/")
-				if user != "" {
-					unknown() // ~name
-					continue
-				}
-				h, ok := e.lookup("HOME")
-				if !ok {
-					r.Params = append(r.Params, "HOME")
-					unknown()
-					continue
-				}
-				lit(h, true)
-				if !strings.HasPrefix(s, "~/") {
-					continue
-				}
-				s = "/" + rest
-			}
-			e.unquotedLit(s, &val, &pat, &r)
-		case *syntax.SglQuoted:
-			if p.Dollar {
-				unknown()
-				continue
-			}
-			lit(p.Value, true)
-		case *syntax.DblQuoted:
-			if p.Dollar {
-				unknown()
-				continue
-			}
-			for _, q := range p.Parts {
-				switch q := q.(type) {
-				case *syntax.Lit:
-					lit(unescapeDouble(q.Value), true)
-				case *syntax.ParamExp:
-					param(q, true)
-				case *syntax.CmdSubst:
-					r.subst = append(r.subst, q.Stmts...)
-					unknown()
-				default:
-					unknown()
-				}
-			}
-		case *syntax.ParamExp:
-			param(p, false)
-		case *syntax.CmdSubst:
-			r.subst = append(r.subst, p.Stmts...)
-			unknown()
-		default:
-			unknown()
-		}
+		b.part(part, i == 0)
 	}
-	r.Val, r.Pat = val.String(), pat.String()
+	r := b.r
+	r.Val, r.Pat = b.val.String(), b.pat.String()
 	r.Arg, r.node = -1, w
 	if src != nil {
-		s, t := off(w.Pos()), off(w.End())
-		if s <= t && t <= len(src.text) {
-			r.Raw = src.text[s:t]
-			if src.editable() {
-				r.Arg, r.Start, r.End = src.arg, src.base+s, src.base+t
-				r.gap = src.base + blankBefore(src.text, s)
-				// "0 x>f" without x must not become "0>f" (fd 0).
-				r.glue = t < len(src.text) && (src.text[t] == '<' || src.text[t] == '>')
-			}
-		}
+		place(&r, w, src)
 	}
 	return r
+}
+
+// place says where w, read from src, is written.
+func place(r *Word, w *syntax.Word, src *source) {
+	s, t := off(w.Pos()), off(w.End())
+	if s > t || t > len(src.text) {
+		return
+	}
+	r.Raw = src.text[s:t]
+	if src.editable() {
+		r.Arg, r.Start, r.End = src.arg, src.base+s, src.base+t
+		r.gap = src.base + blankBefore(src.text, s)
+		// "0 x>f" without x must not become "0>f" (fd 0).
+		r.glue = t < len(src.text) && (src.text[t] == '<' || src.text[t] == '>')
+	}
+}
+
+// wordBuilder is a word being expanded: its value and its pattern so far.
+type wordBuilder struct {
+	e        *expander
+	val, pat strings.Builder
+	r        Word
+}
+
+// unknown says the value can't be worked out from here on.
+func (b *wordBuilder) unknown() {
+	if b.r.Known {
+		b.r.Prefix = b.val.String()
+	}
+	b.r.Known = false
+}
+
+// lit adds literal text, quoted (no globbing) or not.
+func (b *wordBuilder) lit(s string, quoted bool) {
+	b.val.WriteString(s)
+	if quoted {
+		b.pat.WriteString(EscapeGlob(s))
+	} else {
+		b.pat.WriteString(s)
+	}
+}
+
+// param adds $NAME.
+func (b *wordBuilder) param(p *syntax.ParamExp, quoted bool) {
+	if p.Param == nil || !simpleParam(p) {
+		b.unknown()
+		return
+	}
+	b.r.Params = append(b.r.Params, p.Param.Value)
+	v, ok := b.e.lookup(p.Param.Value)
+	if !ok || (!quoted && strings.ContainsAny(v, " \t\n")) {
+		b.unknown()
+		return
+	}
+	if !quoted && strings.ContainsAny(v, "*?[") {
+		b.r.Glob = true
+	}
+	b.lit(v, quoted)
+}
+
+// part adds one part of the word; first is the word's first.
+func (b *wordBuilder) part(part syntax.WordPart, first bool) {
+	switch p := part.(type) {
+	case *syntax.Lit:
+		s := p.Value
+		if first && strings.HasPrefix(s, "~") {
+			rest, ok := b.tilde(s)
+			if !ok {
+				return
+			}
+			s = rest
+		}
+		b.e.unquotedLit(s, &b.val, &b.pat, &b.r)
+	case *syntax.SglQuoted:
+		if p.Dollar {
+			b.unknown()
+			return
+		}
+		b.lit(p.Value, true)
+	case *syntax.DblQuoted:
+		b.dblQuoted(p)
+	case *syntax.ParamExp:
+		b.param(p, false)
+	case *syntax.CmdSubst:
+		b.r.subst = append(b.r.subst, p.Stmts...)
+		b.unknown()
+	default:
+		b.unknown()
+	}
+}
+
+// tilde expands a leading "~" (not "~name") to $HOME. It returns the rest
+// of the literal still to add, and ok=false when there is none.
+func (b *wordBuilder) tilde(s string) (string, bool) {
+	user, rest, _ := strings.Cut(s[1:], "/")
+	if user != "" {
+		b.unknown() // ~name
+		return "", false
+	}
+	h, ok := b.e.lookup("HOME")
+	if !ok {
+		b.r.Params = append(b.r.Params, "HOME")
+		b.unknown()
+		return "", false
+	}
+	b.lit(h, true)
+	if !strings.HasPrefix(s, "~/") {
+		return "", false
+	}
+	return "/" + rest, true
+}
+
+// dblQuoted adds "…".
+func (b *wordBuilder) dblQuoted(p *syntax.DblQuoted) {
+	if p.Dollar {
+		b.unknown()
+		return
+	}
+	for _, q := range p.Parts {
+		switch q := q.(type) {
+		case *syntax.Lit:
+			b.lit(unescapeDouble(q.Value), true)
+		case *syntax.ParamExp:
+			b.param(q, true)
+		case *syntax.CmdSubst:
+			b.r.subst = append(b.r.subst, q.Stmts...)
+			b.unknown()
+		default:
+			b.unknown()
+		}
+	}
 }
 
 // unquotedLit removes backslash escapes; unescaped glob characters stay
