@@ -93,16 +93,7 @@ func lineageNodes(ops []decodedOp, def *pb.Definition) map[digest.Digest]*node {
 		if line := FirstLine(sourceLocations(def, string(o.dgst))); line > 0 {
 			n.where = fmt.Sprintf("line %d", line)
 		}
-		inputs := o.op.Inputs
-		input := func(i int64) (digest.Digest, bool) {
-			if i < 0 {
-				return "", true // scratch
-			}
-			if i >= int64(len(inputs)) {
-				return "", false
-			}
-			return digest.Digest(inputs[i].Digest), true
-		}
+		in := opInputs(o.op.Inputs)
 		switch x := o.op.Op.(type) {
 		case *pb.Op_Source:
 			n.source = true
@@ -111,58 +102,11 @@ func lineageNodes(ops []decodedOp, def *pb.Definition) map[digest.Digest]*node {
 			if n.where == "" {
 				n.where = fmt.Sprintf("step %d", steps)
 			}
-			root := rootfsMount(x.Exec)
-			if root == nil {
-				n.opaque = "the step has no root filesystem"
-				break
-			}
-			d, ok := input(root.Input)
-			if !ok {
-				n.opaque = "bad input"
-				break
-			}
-			n.parent = d
-			if p := nodes[d]; p != nil && p.op.GetExec() != nil {
-				if pr := rootfsMount(p.op.GetExec()); pr == nil || inputs[root.Input].Index != pr.Output {
-					n.opaque = "it starts from another mount of a step"
-				}
-			}
+			n.execNode(x.Exec, in, nodes)
 		case *pb.Op_File:
-			// Files from the build context: the user's sources, not caches.
-			fromContext := func(i int64) bool {
-				d, ok := input(i)
-				src := nodes[d]
-				return ok && d != "" && src != nil && strings.HasPrefix(src.op.GetSource().GetIdentifier(), "local://")
-			}
-			base, ws, ok := fileChain(x.File, int64(len(inputs)), fromContext)
-			if !ok {
-				n.opaque = "a file operation we can't follow"
-				break
-			}
-			n.parent, _ = input(base)
-			n.writes = describe(ws, n.where)
+			n.fileNode(x.File, in, nodes)
 		case *pb.Op_Merge:
-			ins := x.Merge.Inputs
-			if len(ins) == 0 {
-				break
-			}
-			if d, ok := input(ins[0].Input); ok {
-				n.parent = d
-			} else {
-				n.opaque = "bad input"
-			}
-			// COPY --link: the other layers are FileOps on scratch.
-			for _, in := range ins[1:] {
-				d, ok := input(in.Input)
-				l := nodes[d]
-				var ws []write
-				if ok && l != nil && l.op.GetFile() != nil && l.parent == "" && l.opaque == "" {
-					ws = l.writes
-				} else {
-					ws = []write{{path: "/", what: "a merged layer"}}
-				}
-				n.writes = append(n.writes, describe(ws, n.where)...)
-			}
+			n.mergeNode(x.Merge, in, nodes)
 		default:
 			n.opaque = "it is built by an operation we can't follow"
 		}
@@ -175,6 +119,82 @@ func lineageNodes(ops []decodedOp, def *pb.Definition) map[digest.Digest]*node {
 		}
 	}
 	return nodes
+}
+
+// opInputs are an op's inputs.
+type opInputs []*pb.Input
+
+// digest is what input i is: "" for scratch (i < 0); ok=false for none.
+func (in opInputs) digest(i int64) (digest.Digest, bool) {
+	if i < 0 {
+		return "", true // scratch
+	}
+	if i >= int64(len(in)) {
+		return "", false
+	}
+	return digest.Digest(in[i].Digest), true
+}
+
+// execNode: a step's root filesystem comes from the mount at /.
+func (n *node) execNode(ex *pb.ExecOp, in opInputs, nodes map[digest.Digest]*node) {
+	root := rootfsMount(ex)
+	if root == nil {
+		n.opaque = "the step has no root filesystem"
+		return
+	}
+	d, ok := in.digest(root.Input)
+	if !ok {
+		n.opaque = "bad input"
+		return
+	}
+	n.parent = d
+	if p := nodes[d]; p != nil && p.op.GetExec() != nil {
+		if pr := rootfsMount(p.op.GetExec()); pr == nil || in[root.Input].Index != pr.Output {
+			n.opaque = "it starts from another mount of a step"
+		}
+	}
+}
+
+// fileNode: a FileOp builds on the input its actions start from.
+func (n *node) fileNode(f *pb.FileOp, in opInputs, nodes map[digest.Digest]*node) {
+	// Files from the build context: the user's sources, not caches.
+	fromContext := func(i int64) bool {
+		d, ok := in.digest(i)
+		src := nodes[d]
+		return ok && d != "" && src != nil && strings.HasPrefix(src.op.GetSource().GetIdentifier(), "local://")
+	}
+	base, ws, ok := fileChain(f, int64(len(in)), fromContext)
+	if !ok {
+		n.opaque = "a file operation we can't follow"
+		return
+	}
+	n.parent, _ = in.digest(base)
+	n.writes = describe(ws, n.where)
+}
+
+// mergeNode: a merge builds on its first input; the others are layers
+// on top (COPY --link: FileOps on scratch).
+func (n *node) mergeNode(m *pb.MergeOp, in opInputs, nodes map[digest.Digest]*node) {
+	ins := m.Inputs
+	if len(ins) == 0 {
+		return
+	}
+	if d, ok := in.digest(ins[0].Input); ok {
+		n.parent = d
+	} else {
+		n.opaque = "bad input"
+	}
+	for _, mi := range ins[1:] {
+		d, ok := in.digest(mi.Input)
+		l := nodes[d]
+		var ws []write
+		if ok && l != nil && l.op.GetFile() != nil && l.parent == "" && l.opaque == "" {
+			ws = l.writes
+		} else {
+			ws = []write{{path: "/", what: "a merged layer"}}
+		}
+		n.writes = append(n.writes, describe(ws, n.where)...)
+	}
 }
 
 func describe(ws []write, where string) []write {
