@@ -58,12 +58,7 @@ var bunCLI = cli{
 		}
 		return toolWords(c.Argv, c.from, subWords, c.sub == "x", []string{"--cwd", "--cache-dir", "--backend", "-p", "--package"})
 	},
-	clears: func(c call, dir string) []string {
-		if c.sub == "pm cache rm" {
-			return []string{dir}
-		}
-		return nil
-	},
+	clears: clearsOn("pm cache rm"),
 }
 
 // bunSub is bun's subcommand ("pm cache rm" for the cache's).

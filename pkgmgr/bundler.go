@@ -103,14 +103,7 @@ func bundlerCache(c *shell.Command, from int, local, global *bundlerConf) (strin
 		}
 	}
 	if conf.system || (conf.path == nil && !conf.deployment) {
-		d, ok, why := dirSetting(c.Env, "GEM_HOME", "")
-		if !ok {
-			return "", false, why
-		}
-		if d == "" {
-			return "", false, "GEM_HOME not set (the system gem dir depends on the Ruby build)"
-		}
-		return path.Join(d, "cache"), true, ""
+		return cacheInGemHome(c, "the system gem dir")
 	}
 	p := "vendor/bundle"
 	if conf.path != nil {

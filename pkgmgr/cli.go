@@ -2,6 +2,7 @@ package pkgmgr
 
 import (
 	"path"
+	"slices"
 
 	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
@@ -154,14 +155,31 @@ func flagIn(names ...string) func(w shell.Word) bool {
 	}
 }
 
-// subIn is a cli.sub for tools whose subcommand is their first operand:
-// the options before it are valued (short ones that take a value) and long.
-func subIn(valued string, long ...string) func(c call) string {
+// subIn is a cli.sub for tools whose subcommand is their first operand,
+// after options: valued are the short ones that take a value, long the
+// long ones. A subcommand in groups takes the next word too ("store
+// prune").
+func subIn(valued string, long []string, groups ...string) func(c call) string {
 	return func(c call) string {
 		rest, ok := shell.SkipOptions(c.Argv[c.from:], valued, long)
 		if !ok || len(rest) == 0 || !rest[0].Known {
 			return ""
 		}
-		return rest[0].Val
+		sub := rest[0].Val
+		if slices.Contains(groups, sub) && len(rest) > 1 && rest[1].Known {
+			return sub + " " + rest[1].Val
+		}
+		return sub
+	}
+}
+
+// clearsOn is a cli.clears for tools whose subcommands subs empty the
+// whole cache.
+func clearsOn(subs ...string) func(c call, dir string) []string {
+	return func(c call, dir string) []string {
+		if slices.Contains(subs, c.sub) {
+			return []string{dir}
+		}
+		return nil
 	}
 }

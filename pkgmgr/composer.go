@@ -61,7 +61,7 @@ func init() {
 }
 
 var composerCLI = cli{
-	sub:     subIn("d", "-d", "--working-dir"),
+	sub:     subIn("d", []string{"-d", "--working-dir"}),
 	fetches: composerDownloads,
 	cache: func(c call) (string, bool, string) {
 		dir, _, ok, why := composerCache(c)
@@ -69,12 +69,7 @@ var composerCLI = cli{
 	},
 	sharing: Locked,
 	off:     flagIn("--no-cache"),
-	clears: func(c call, dir string) []string {
-		if c.sub == "clear-cache" || c.sub == "clearcache" || c.sub == "cc" {
-			return []string{dir}
-		}
-		return nil
-	},
+	clears:  clearsOn("clear-cache", "clearcache", "cc"),
 }
 
 // analyzeComposer also sets COMPOSER_CACHE_DIR for the step where Composer

@@ -49,18 +49,6 @@ var condaValued = []string{
 	"--rc-file", "--override-channels",
 }
 
-func condaSub(c call) string {
-	rest, ok := shell.SkipOptions(c.Argv[c.from:], "nprcf", condaValued)
-	if !ok || len(rest) == 0 || !rest[0].Known {
-		return ""
-	}
-	sub := rest[0].Val
-	if sub == "env" && len(rest) > 1 && rest[1].Known {
-		return sub + " " + rest[1].Val
-	}
-	return sub
-}
-
 // condaLooksLikeRoot: the directory holding a conda installation's bin/.
 func condaLooksLikeRoot(dir string) bool {
 	b := strings.ToLower(path.Base(dir))
@@ -145,7 +133,7 @@ func init() {
 }
 
 var condaCLI = cli{
-	sub:     condaSub,
+	sub:     subIn("nprcf", condaValued, "env"),
 	fetches: condaDownloads,
 	cache:   condaPkgsDir,
 	sharing: Locked,

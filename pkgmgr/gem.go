@@ -52,12 +52,18 @@ func gemCache(c call) (string, bool, string) {
 	if shell.HasWord(c.Argv, c.from, "--user-install") {
 		return "", false, "--user-install: a per-version user dir"
 	}
+	return cacheInGemHome(c.Command, "RubyGems' default dir")
+}
+
+// cacheInGemHome is $GEM_HOME/cache; without GEM_HOME there is none we know
+// (what is used instead, dflt, depends on the Ruby build).
+func cacheInGemHome(c *shell.Command, dflt string) (string, bool, string) {
 	d, ok, why := dirSetting(c.Env, "GEM_HOME", "")
 	if !ok {
 		return "", false, why
 	}
 	if d == "" {
-		return "", false, "GEM_HOME not set (RubyGems' default dir depends on the Ruby build)"
+		return "", false, "GEM_HOME not set (" + dflt + " depends on the Ruby build)"
 	}
 	return path.Join(d, "cache"), true, ""
 }
@@ -77,7 +83,7 @@ var gemCLI = cli{
 		if shell.HasWord(c.Argv, c.from, "--local", "-l") {
 			return "" // installs from what is already there
 		}
-		return subIn("")(c)
+		return subIn("", nil)(c)
 	},
 	fetches: gemDownloads,
 	cache:   gemCache,

@@ -45,7 +45,7 @@ func init() {
 }
 
 var pdmCLI = cli{
-	sub:     subIn("pg", pdmValued...),
+	sub:     subIn("pg", pdmValued),
 	fetches: pdmDownloads,
 	cache:   firstOf(envDir("PDM_CACHE_DIR", ""), xdgDir("XDG_CACHE_HOME", "pdm", ".cache/pdm")),
 	mounts: func(call, string) []mount {

@@ -32,7 +32,7 @@ func init() {
 }
 
 var pipenvCLI = cli{
-	sub:     subIn("", "--python", "--site-packages"),
+	sub:     subIn("", []string{"--python", "--site-packages"}),
 	fetches: pipenvDownloads,
 	cache:   firstOf(envDir("PIPENV_CACHE_DIR", ""), xdgDir("XDG_CACHE_HOME", "pipenv", ".cache/pipenv")),
 	mounts: func(call, string) []mount {

@@ -44,14 +44,7 @@ func pnpmSub(c call) string {
 	if c.prog == "pnpx" {
 		return "dlx"
 	}
-	rest, ok := shell.SkipOptions(c.Argv[c.from:], "CF", pnpmValued)
-	if !ok || len(rest) == 0 || !rest[0].Known {
-		return ""
-	}
-	if rest[0].Val == "store" && len(rest) > 1 && rest[1].Known {
-		return "store " + rest[1].Val
-	}
-	return rest[0].Val
+	return subIn("CF", pnpmValued, "store")(c)
 }
 
 // pnpmSetting reads a pnpm setting from the environment (pnpm_config_* and,
@@ -106,10 +99,5 @@ var pnpmCLI = cli{
 		}
 		return ""
 	},
-	clears: func(c call, dir string) []string {
-		if c.sub == "store prune" {
-			return []string{dir}
-		}
-		return nil
-	},
+	clears: clearsOn("store prune"),
 }

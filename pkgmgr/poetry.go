@@ -4,7 +4,6 @@ import (
 	"path"
 
 	"github.com/autocache/autocache/internal/fspath"
-	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // Poetry's cache-dir is POETRY_CACHE_DIR, else $XDG_CACHE_HOME/pypoetry,
@@ -39,18 +38,6 @@ var poetryDownloads = map[string]bool{
 
 var poetryValued = []string{"-C", "--directory", "-P", "--project"}
 
-func poetrySub(argv []shell.Word, from int) (string, int) {
-	rest, ok := shell.SkipOptions(argv[from:], "CP", poetryValued)
-	if !ok || len(rest) == 0 || !rest[0].Known {
-		return "", -1
-	}
-	sub := rest[0].Val
-	if (sub == "self" || sub == "cache") && len(rest) > 1 && rest[1].Known {
-		return sub + " " + rest[1].Val, len(argv) - len(rest) + 1
-	}
-	return sub, len(argv) - len(rest)
-}
-
 func init() {
 	register(manager{
 		Name:          "poetry",
@@ -62,10 +49,7 @@ func init() {
 }
 
 var poetryCLI = cli{
-	sub: func(c call) string {
-		sub, _ := poetrySub(c.Argv, c.from)
-		return sub
-	},
+	sub:     subIn("CP", poetryValued, "self", "cache"),
 	fetches: poetryDownloads,
 	cache:   firstOf(envDir("POETRY_CACHE_DIR", ""), xdgDir("XDG_CACHE_HOME", "pypoetry", ".cache/pypoetry")),
 	mounts: func(c call, dir string) []mount {

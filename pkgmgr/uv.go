@@ -110,12 +110,7 @@ var uvCLI = cli{
 		return toolWords(c.Argv, c.from, subWords, runs, uvValued)
 	},
 	offEnv: []string{"UV_NO_CACHE"},
-	clears: func(c call, dir string) []string {
-		if c.sub == "cache clean" || c.sub == "cache prune" || c.sub == "clean" {
-			return []string{dir}
-		}
-		return nil
-	},
+	clears: clearsOn("cache clean", "cache prune", "clean"),
 }
 
 // uvCheck blocks the cache of a command that would link into it or run

@@ -91,7 +91,7 @@ func (e *expander) lookup(name string) (string, bool) {
 func (e *expander) word(w *syntax.Word, src *source) Word {
 	b := &wordBuilder{e: e, r: Word{Known: true}}
 	for i, part := range w.Parts {
-		b.part(part, i == 0)
+		b.part(part, i == 0, false)
 	}
 	r := b.r
 	r.Val, r.Pat = b.val.String(), b.pat.String()
@@ -160,10 +160,15 @@ func (b *wordBuilder) param(p *syntax.ParamExp, quoted bool) {
 	b.lit(v, quoted)
 }
 
-// part adds one part of the word; first is the word's first.
-func (b *wordBuilder) part(part syntax.WordPart, first bool) {
+// part adds one part of the word: first is the word's first, quoted a
+// part inside "…".
+func (b *wordBuilder) part(part syntax.WordPart, first, quoted bool) {
 	switch p := part.(type) {
 	case *syntax.Lit:
+		if quoted {
+			b.lit(unescapeDouble(p.Value), true)
+			return
+		}
 		s := p.Value
 		if first && strings.HasPrefix(s, "~") {
 			rest, ok := b.tilde(s)
@@ -180,9 +185,15 @@ func (b *wordBuilder) part(part syntax.WordPart, first bool) {
 		}
 		b.lit(p.Value, true)
 	case *syntax.DblQuoted:
-		b.dblQuoted(p)
+		if p.Dollar {
+			b.unknown()
+			return
+		}
+		for _, q := range p.Parts {
+			b.part(q, false, true)
+		}
 	case *syntax.ParamExp:
-		b.param(p, false)
+		b.param(p, quoted)
 	case *syntax.CmdSubst:
 		b.r.subst = append(b.r.subst, p.Stmts...)
 		b.unknown()
@@ -210,27 +221,6 @@ func (b *wordBuilder) tilde(s string) (string, bool) {
 		return "", false
 	}
 	return "/" + rest, true
-}
-
-// dblQuoted adds "…".
-func (b *wordBuilder) dblQuoted(p *syntax.DblQuoted) {
-	if p.Dollar {
-		b.unknown()
-		return
-	}
-	for _, q := range p.Parts {
-		switch q := q.(type) {
-		case *syntax.Lit:
-			b.lit(unescapeDouble(q.Value), true)
-		case *syntax.ParamExp:
-			b.param(q, true)
-		case *syntax.CmdSubst:
-			b.r.subst = append(b.r.subst, q.Stmts...)
-			b.unknown()
-		default:
-			b.unknown()
-		}
-	}
 }
 
 // unquotedLit removes backslash escapes; unescaped glob characters stay
