@@ -24,7 +24,7 @@ import (
 //     would have left in the layer, every later ExecOp of the lineage gets
 //     the same mount, so it sees what it would have seen upstream.
 //   - Never hide content: a new cache at T is mounted only where nothing
-//     the step needs can be at T: not in the base image (Options.Contents),
+//     the step needs can be at T: not in the base image (Images.Contents),
 //     not put there by a COPY or by an earlier step that ran without the
 //     cache (or with a secret or SSH mount, which may have put anything
 //     anywhere), and not needed by a later step that could not download it

@@ -1,7 +1,14 @@
 // Package pkgmgr knows what each package manager caches and how to see it
-// in one build step. It has no BuildKit imports: llbtransform hands it a
-// Step (argv, env, user, cwd, existing mounts) and applies the Plan it gets
-// back (cache mounts, generated files, edited argv and env).
+// in one build step. It has no BuildKit imports and does no I/O:
+// llbtransform hands it a Step (argv, env, user, cwd, existing mounts, and
+// what it knows of the step's lineage and image), asks what the plan
+// depends on (Ask), answers in the Step, and applies the Plan that Analyze
+// gives back (cache mounts, generated files, edited argv and env).
+//
+// Each manager is one file that registers one descriptor (registry.go) and
+// reads the step through a task (task.go), most of them by declaring the
+// common shape of their commands (cli.go); internal/shell says what the
+// argv runs, decide.go which caches are mounted.
 package pkgmgr
 
 import "github.com/autocache/autocache/imagefacts"
