@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // TestRealShells checks every edited script of the corpus and the tables
@@ -37,7 +39,7 @@ func TestRealShells(t *testing.T) {
 	n := 0
 	for _, cs := range steps {
 		p, err := Analyze(cs.step, Options{})
-		i, _, ok := shellScript(cs.step.Args)
+		i, _, ok := shell.ScriptArg(cs.step.Args)
 		if err != nil || !ok || p.Args == nil || p.Args[i] == cs.step.Args[i] {
 			continue
 		}
