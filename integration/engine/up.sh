@@ -192,7 +192,7 @@ check_started buildkitd
 buildctl debug workers | grep -q "linux/$FOREIGN_ARCH" ||
 	die "buildkitd does not list linux/$FOREIGN_ARCH (is $BINFMT/$BINFMT_NAME enabled? log: $LOG/buildkitd.log)"
 
-phase_time setup $((SECONDS - t0))
+phase_time "setup engine" $((SECONDS - t0))
 t_images=$SECONDS
 
 # --- images ---------------------------------------------------------------------
@@ -368,7 +368,7 @@ fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version")"
 mc_make frontend "$fe_key" 6 build_frontend
 fe_digest="$(run_logged push-frontend ocipush "$(mc_path frontend "$fe_key")/oci" \
 	"$REGISTRY_ADDR/autocache:1" "$REGISTRY_ADDR/autocache:dev" && tail -n1 "$LOG/push-frontend.log")"
-phase_time images $((SECONDS - t_images))
+phase_time "images engine" $((SECONDS - t_images))
 
 log "engine up in $((SECONDS - t0)) s"
 
