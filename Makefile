@@ -5,13 +5,19 @@ SHELL := /bin/bash
 GO ?= go
 ENGINE := integration/engine
 
-.PHONY: all build test tools unit unit-tests e2e e2e-up e2e-down demo conformance bench fmt vet fuzz clean cache-size clean-cache
+.PHONY: image all build test tools unit unit-tests e2e e2e-up e2e-down demo conformance bench fmt vet fuzz clean cache-size clean-cache
 
 all: build
 
 build:
 	$(GO) build -o bin/autocache ./cmd/autocache
 	CGO_ENABLED=0 $(GO) build -o bin/autocache-frontend ./cmd/autocache-frontend
+
+# The frontend image for linux/amd64 and linux/arm64, tagged 1, 1.N, 1.N.M from
+# ./VERSION: REGISTRY=host/path pushes it, OCI=dir writes an OCI layout
+# (hack/image.sh; README "Hosting the frontend image").
+image:
+	REGISTRY=$(REGISTRY) OCI=$(OCI) hack/image.sh
 
 # make test = vet + gofmt + unit tests, then the end-to-end tests against a real
 # buildkitd, registry and hermetic package registries (started and stopped here).

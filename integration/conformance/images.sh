@@ -359,7 +359,7 @@ rm -rf "$CTX/stock" && mkdir -p "$CTX/stock"
 cp "$MOD/dockerfile-frontend" "$CTX/stock/dockerfile-frontend"
 {
 	echo "FROM scratch AS release"
-	grep '^LABEL ' "$REPO/Dockerfile"
+	grep '^LABEL moby\.buildkit\.' "$REPO/Dockerfile"
 	echo "COPY dockerfile-frontend /bin/dockerfile-frontend"
 	echo 'ENTRYPOINT ["/bin/dockerfile-frontend"]'
 } >"$CTX/stock/Dockerfile"
@@ -372,14 +372,11 @@ stock_key="$(mc_hash "$CTX/stock")"
 mc_make conformance-stock "$stock_key" 2 build_stock
 mc_link "$(mc_path conformance-stock "$stock_key")/stock.tar" "$OCI/stock.tar"
 
-# The autocache image: the repository's Dockerfile, byte for byte, built
-# with the repository as context and the VERSION the engine harness gives it
-# (the entry is shared with it). The Dockerfile is copied next to a
-# Dockerfile.dockerignore (which takes precedence over the context's
-# .dockerignore) so that .cache (gigabytes of buildkit state, including
-# ours), bin/ and .git are not sent; the repository's own .dockerignore, if
-# it ever gets one, is honoured too.
-fe_version="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
+# The autocache image: what `make image` builds (hack/image.sh: the
+# repository's Dockerfile, byte for byte, for linux/amd64 and linux/arm64),
+# with the VERSION the engine harness gives it (the entry is shared with it)
+# and the golang stand-in as its Go base.
+fe_version="$(cat "$REPO/VERSION")+$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
 build_autocache() { # DIR
 	local golang_key golang golang_digest
 	golang_key="$(mc_hash "$SRC/busybox" "$SELF" "$host_go" /etc/ssl/certs/ca-certificates.crt)"
@@ -388,17 +385,11 @@ build_autocache() { # DIR
 	# (one manifest in index.json; no jq on a bare Debian)
 	golang_digest="$(grep -o '"digest":"sha256:[0-9a-f]*"' "$golang/index.json" | head -n1 | cut -d'"' -f4)"
 	[ -n "$golang_digest" ] || die "no manifest digest in $golang/index.json"
-	mkdir -p "$CTX/autocache"
-	cp "$REPO/Dockerfile" "$CTX/autocache/Dockerfile"
-	{
-		[ -f "$REPO/.dockerignore" ] && cat "$REPO/.dockerignore"
-		printf '.cache\nbin\n.git\n'
-	} >"$CTX/autocache/Dockerfile.dockerignore"
+	helper_up
 	log "building the autocache image from $REPO/Dockerfile"
-	bctl autocache --frontend dockerfile.v0 --local context="$REPO" --local dockerfile="$CTX/autocache" \
-		--oci-layout golang="$golang" --opt "context:golang:$GO_VERSION=oci-layout://golang@$golang_digest" \
-		--opt build-arg:VERSION="$fe_version" \
-		--output "type=oci,dest=$1/oci,tar=false"
+	OCI="$1/oci" VERSION="$fe_version" PLATFORMS=linux/amd64,linux/arm64 \
+		GOLANG_CONTEXT="oci-layout://golang@$golang_digest" BUILDCTL_FLAGS="--addr unix://$HELPER_SOCK" \
+		run_logged build-autocache "$REPO/hack/image.sh" -- --oci-layout golang="$golang"
 }
 fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$GO_VERSION")"
 mc_make frontend "$fe_key" 6 build_autocache

@@ -336,33 +336,23 @@ build_wave python node golang rust maven
 build_wave poetry
 
 # --- the frontend image ------------------------------------------------------------
-# Built from the top-level Dockerfile with its Go base image (FROM
-# golang:${GO_VERSION}) swapped, through a named context, for our golang image
-# with real-proxy defaults: its go build downloads modules from
-# proxy.golang.org over HTTPS (trusting the baked-in CA). The Dockerfile is
-# copied next to a Dockerfile.dockerignore that keeps .cache (buildkitd's own
-# state!), .git and bin out of the context. A machine-level cache entry too
+# Built as `make image` builds it (hack/image.sh: the top-level Dockerfile, a
+# two-platform index) with its Go base image (FROM golang:${GO_VERSION})
+# swapped, through a named context, for our golang image with real-proxy
+# defaults: its go build downloads modules from proxy.golang.org over HTTPS
+# (trusting the baked-in CA). A machine-level cache entry too
 # (frontend/KEY, KEY a hash of the context, the version and Go's version):
 # a checkout whose tree was built before, anywhere on the machine, reuses it.
 df_go="$(sed -n 's/^ARG GO_VERSION=//p' "$REPO/Dockerfile" | head -n1)"
 df_go="${df_go:-$go_version}"
 [ "$df_go" = "$go_version" ] ||
 	log "WARNING: Dockerfile wants Go $df_go, building it with the host's Go $go_version"
-fe_version="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
-build_frontend() { # DIR
-	local fe_df="$CTX/frontend-dockerfile"
-	mkdir -p "$fe_df"
-	cp "$REPO/Dockerfile" "$fe_df/Dockerfile"
-	{
-		[ ! -f "$REPO/.dockerignore" ] || cat "$REPO/.dockerignore"
-		printf '%s\n' '# added by integration/engine/up.sh' .cache .git bin
-	} >"$fe_df/Dockerfile.dockerignore"
-	log "building the frontend image (go build in buildkitd; a few minutes cold, seconds warm)"
-	run_logged build-frontend buildctl build --progress=plain --frontend dockerfile.v0 \
-		--local context="$REPO" --local dockerfile="$fe_df" \
-		--opt "context:golang:$df_go=docker-image://$REGISTRY_ADDR/online/golang:$go_version" \
-		--opt build-arg:VERSION="$fe_version" \
-		--output "type=oci,dest=$1/oci,tar=false"
+fe_version="$(cat "$REPO/VERSION")+$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
+build_frontend() { # DIR: what `make image` builds (hack/image.sh), as an OCI layout
+	log "building the frontend image for linux/amd64 and linux/arm64 (go build in buildkitd; a few minutes cold, seconds warm)"
+	OCI="$1/oci" VERSION="$fe_version" PLATFORMS="linux/amd64,linux/$FOREIGN_ARCH" \
+		GOLANG_CONTEXT="docker-image://$REGISTRY_ADDR/online/golang:$go_version" \
+		run_logged build-frontend "$REPO/hack/image.sh"
 }
 fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version")"
 mc_make frontend "$fe_key" 6 build_frontend
