@@ -391,7 +391,7 @@ build_autocache() { # DIR
 		GOLANG_CONTEXT="oci-layout://golang@$golang_digest" BUILDCTL_FLAGS="--addr unix://$HELPER_SOCK" \
 		run_logged build-autocache "$REPO/hack/image.sh" -- --oci-layout golang="$golang"
 }
-fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$GO_VERSION")"
+fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$GO_VERSION" linux/amd64,linux/arm64)"
 mc_make frontend "$fe_key" 6 build_autocache
 layout[autocache]="$(mc_path frontend "$fe_key")/oci"
 
