@@ -34,24 +34,24 @@ func TestRead(t *testing.T) {
 		df:   "#!/usr/bin/env buildctl\n# autocache=off\nFROM debian\n",
 		off:  true, line: 2,
 	}, {
-		name: "managers",
-		df:   "# syntax=x/autocache:1\n# autocache=managers=apt, PIP,apt\nFROM debian\n",
+		name:     "managers",
+		df:       "# syntax=x/autocache:1\n# autocache=managers=apt, PIP,apt\nFROM debian\n",
 		managers: []string{"apt", "pip"}, line: 2,
 	}, {
-		name: "managers, empty list: none",
-		df:   "# autocache=managers=\nFROM debian\n",
+		name:     "managers, empty list: none",
+		df:       "# autocache=managers=\nFROM debian\n",
 		managers: []string{}, line: 1,
 	}, {
-		name: "a comment above a RUN",
-		df:   "FROM debian\n# install tools\n# autocache: off\nRUN apt-get install -y curl\nRUN apt-get install -y git\n",
+		name:  "a comment above a RUN",
+		df:    "FROM debian\n# install tools\n# autocache: off\nRUN apt-get install -y curl\nRUN apt-get install -y git\n",
 		steps: map[int]int{4: 3},
 	}, {
-		name: "above a continued RUN, in a comment block, any case",
-		df:   "FROM debian\n#AUTOCACHE:Off\n# the image needs the lists\nRUN apt-get update && \\\n  apt-get install -y curl\n",
+		name:  "above a continued RUN, in a comment block, any case",
+		df:    "FROM debian\n#AUTOCACHE:Off\n# the image needs the lists\nRUN apt-get update && \\\n  apt-get install -y curl\n",
 		steps: map[int]int{4: 2},
 	}, {
-		name: "with the directive",
-		df:   "# autocache=managers=pip\nFROM python\n# autocache: off\nRUN pip install flask\n",
+		name:     "with the directive",
+		df:       "# autocache=managers=pip\nFROM python\n# autocache: off\nRUN pip install flask\n",
 		managers: []string{"pip"}, line: 1, steps: map[int]int{4: 3},
 	}, {
 		name: "in a heredoc or a continuation it is the script's",
