@@ -151,8 +151,15 @@ type rewritingClient struct {
 
 func (r *rewritingClient) Solve(ctx context.Context, req client.SolveRequest) (*client.Result, error) {
 	if req.Definition != nil {
+		opt, off, err := withFileSettings(req.Definition, r.opt)
+		if err != nil {
+			return nil, err
+		}
+		if off {
+			return r.Client.Solve(ctx, req)
+		}
 		// Fail open: if the definition can't be rewritten, it is solved as upstream made it.
-		if res, err := transform(ctx, req.Definition, r.opt); err == nil && res.Changed {
+		if res, err := transform(ctx, req.Definition, opt); err == nil && res.Changed {
 			req.Definition = res.Def
 			for _, s := range res.Steps {
 				if s.Rewritten {

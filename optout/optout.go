@@ -16,12 +16,15 @@ package optout
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/autocache/autocache/pkgmgr"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/solver/pb"
 )
 
 // Key is the directive's and the comment's key.
@@ -246,4 +249,32 @@ func splitLines(dt []byte) [][]byte {
 		lines[i] = bytes.TrimRight(l, "\r\n")
 	}
 	return lines
+}
+
+// WithSource attaches the Dockerfile line of an *Error to it, the way
+// BuildKit reports Dockerfile errors (buildctl and buildx print the line
+// and the lines around it); info is the Dockerfile (its Data at least).
+// Other errors are returned as they are.
+func WithSource(err error, info *pb.SourceInfo) error {
+	var e *Error
+	if info == nil || !errors.As(err, &e) {
+		return err
+	}
+	line := int32(e.Line)
+	return errdefs.WithSource(fmt.Errorf("autocache: %s", e.Msg), &errdefs.Source{
+		Info:   info,
+		Ranges: []*pb.Range{{Start: &pb.Position{Line: line}, End: &pb.Position{Line: line}}},
+	})
+}
+
+// Dockerfile is the Dockerfile a definition was converted from, as its
+// source info carries it (dockerfile2llb's source map); nil when it has
+// none.
+func Dockerfile(def *pb.Definition) *pb.SourceInfo {
+	for _, info := range def.GetSource().GetInfos() {
+		if info.GetLanguage() == "Dockerfile" && len(info.GetData()) > 0 {
+			return info
+		}
+	}
+	return nil
 }

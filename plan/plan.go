@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/autocache/autocache/llbtransform"
+	"github.com/autocache/autocache/optout"
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/imagemetaresolver"
@@ -23,6 +24,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -116,7 +118,12 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
-	tr, err := llbtransform.Transform(ctx, def.ToPB(), llbtransform.Options{CacheNS: cfg.CacheIDNamespace, Scope: opt.Scope, Managers: opt.Managers})
+	topt, err := fileSettings(dockerfile, opt)
+	if err != nil {
+		return nil, err
+	}
+	topt.CacheNS = cfg.CacheIDNamespace
+	tr, err := llbtransform.Transform(ctx, def.ToPB(), topt)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +154,21 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 	sort.SliceStable(rep.Steps, func(i, j int) bool { return rep.Steps[i].Line < rep.Steps[j].Line })
 	rep.Stages = cachedByStage(rep.Steps)
 	return rep, nil
+}
+
+// fileSettings narrows the options by what the Dockerfile says about
+// autocache (package optout), as the frontend does: the directive
+// `# autocache=off` or `managers=…` and `# autocache: off` above a RUN.
+func fileSettings(dockerfile []byte, opt Options) (llbtransform.Options, error) {
+	f, err := optout.Read(dockerfile)
+	if err != nil {
+		return llbtransform.Options{}, optout.WithSource(err, &pb.SourceInfo{Filename: opt.Filename, Language: "Dockerfile", Data: dockerfile})
+	}
+	off, managers := f.Narrow(false, opt.Managers)
+	if off && opt.Warn != nil {
+		fmt.Fprintf(opt.Warn, "autocache plan: `# autocache=off` on line %d: the frontend changes nothing\n", f.Line)
+	}
+	return llbtransform.Options{Scope: opt.Scope, Managers: managers, Off: f.LeftAlone()}, nil
 }
 
 // cachedByStage gathers the steps' cache mounts per stage, stages in the

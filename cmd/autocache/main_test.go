@@ -126,3 +126,40 @@ func TestPlanScopeAndStages(t *testing.T) {
 		t.Fatalf("exit %d: %s\n%s", code, errs, out)
 	}
 }
+
+func TestPlanHonoursTheDockerfilesSettings(t *testing.T) {
+	df := "# autocache=managers=pip\nFROM debian\nRUN apt-get update && apt-get install -y python3-pip\n# autocache: off\nRUN pip install x\n" +
+		"FROM python:3.11-slim\nCOPY --from=0 /etc/hostname /x\nRUN pip install y\n"
+	code, out, errs := runCLI(t, df, "plan", "--offline", "--format", "json", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rep struct {
+		Steps []struct {
+			Line   int
+			Mounts []struct{ Target string }
+			Notes  []string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Steps) != 3 || len(rep.Steps[0].Mounts) != 0 || len(rep.Steps[1].Mounts) != 0 || len(rep.Steps[2].Mounts) == 0 {
+		t.Fatalf("apt (not in the directive's list) and the step under `# autocache: off` must be left alone:\n%s", out)
+	}
+	if !strings.Contains(strings.Join(rep.Steps[1].Notes, "\n"), "left alone: `# autocache: off` on line 4") {
+		t.Fatalf("notes %q", rep.Steps[1].Notes)
+	}
+	code, out, errs = runCLI(t, "# autocache=off\n"+df[strings.Index(df, "\n")+1:], "plan", "--offline", "--format", "json", "-")
+	if code != 0 || strings.Contains(out, `"type": "cache"`) || !strings.Contains(errs, "`# autocache=off` on line 1: the frontend changes nothing") {
+		t.Fatalf("exit %d, stderr %q:\n%s", code, errs, out)
+	}
+}
+
+func TestPlanBadSettingExitsNonZeroWithLine(t *testing.T) {
+	code, _, errs := runCLI(t, "# autocache=managers=apt,ppi\nFROM debian\nRUN true\n", "plan", "--offline", "-")
+	if code != 1 || !strings.Contains(errs, "Dockerfile:1: autocache: `# autocache=managers=apt,ppi`: unknown package manager \"ppi\"") ||
+		!strings.Contains(errs, ">>> # autocache=managers=apt,ppi") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errs)
+	}
+}
