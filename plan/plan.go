@@ -83,6 +83,42 @@ type Mount struct {
 
 // Make converts the Dockerfile and reports every RUN step of the target.
 func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) {
+	_, tr, err := Transform(ctx, dockerfile, opt)
+	if err != nil {
+		return nil, err
+	}
+	stages := stageLines(dockerfile)
+	rep := &Report{Steps: []Step{}}
+	for _, s := range tr.Steps {
+		line := llbtransform.FirstLine(s.Locations)
+		st := Step{
+			Line:     line,
+			Stage:    stages.at(line),
+			Managers: nonNil(s.Managers),
+			Args:     nonNil(s.Args),
+			Env:      nonNil(s.Env),
+			User:     s.User,
+			Mounts:   []Mount{},
+			Notes:    nonNil(s.Notes),
+		}
+		for _, m := range s.Mounts {
+			pm := Mount{Type: m.Type, Target: m.Target, ID: m.ID, Sharing: m.Sharing, Readonly: m.Readonly, Follows: m.Follows}
+			if m.Type == "cache" {
+				uid, gid := m.UID, m.GID
+				pm.UID, pm.GID = &uid, &gid
+			}
+			st.Mounts = append(st.Mounts, pm)
+		}
+		rep.Steps = append(rep.Steps, st)
+	}
+	sort.SliceStable(rep.Steps, func(i, j int) bool { return rep.Steps[i].Line < rep.Steps[j].Line })
+	rep.Stages = cachedByStage(rep.Steps)
+	return rep, nil
+}
+
+// Convert converts the Dockerfile for the target as upstream's builder
+// does (dockerfile2llb), resolving base images as opt says.
+func Convert(ctx context.Context, dockerfile []byte, opt Options) (*pb.Definition, error) {
 	if opt.Filename == "" {
 		opt.Filename = "Dockerfile"
 	}
@@ -118,42 +154,31 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 	if err != nil {
 		return nil, err
 	}
+	return def.ToPB(), nil
+}
+
+// Transform converts the Dockerfile (Convert) and runs the frontend's
+// transform over it, with the Dockerfile's own settings: what the
+// frontend would solve, as far as it can be known without a daemon.
+// input is upstream's definition.
+func Transform(ctx context.Context, dockerfile []byte, opt Options) (input *pb.Definition, _ *llbtransform.Result, _ error) {
+	if opt.Filename == "" {
+		opt.Filename = "Dockerfile"
+	}
+	input, err := Convert(ctx, dockerfile, opt)
+	if err != nil {
+		return nil, nil, err
+	}
 	topt, err := fileSettings(dockerfile, opt)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	topt.CacheNS = cfg.CacheIDNamespace
-	tr, err := llbtransform.Transform(ctx, def.ToPB(), topt)
+	topt.CacheNS = opt.BuildArgs["BUILDKIT_CACHE_MOUNT_NS"]
+	tr, err := llbtransform.Transform(ctx, input, topt)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	stages := stageLines(dockerfile)
-	rep := &Report{Steps: []Step{}}
-	for _, s := range tr.Steps {
-		line := llbtransform.FirstLine(s.Locations)
-		st := Step{
-			Line:     line,
-			Stage:    stages.at(line),
-			Managers: nonNil(s.Managers),
-			Args:     nonNil(s.Args),
-			Env:      nonNil(s.Env),
-			User:     s.User,
-			Mounts:   []Mount{},
-			Notes:    nonNil(s.Notes),
-		}
-		for _, m := range s.Mounts {
-			pm := Mount{Type: m.Type, Target: m.Target, ID: m.ID, Sharing: m.Sharing, Readonly: m.Readonly, Follows: m.Follows}
-			if m.Type == "cache" {
-				uid, gid := m.UID, m.GID
-				pm.UID, pm.GID = &uid, &gid
-			}
-			st.Mounts = append(st.Mounts, pm)
-		}
-		rep.Steps = append(rep.Steps, st)
-	}
-	sort.SliceStable(rep.Steps, func(i, j int) bool { return rep.Steps[i].Line < rep.Steps[j].Line })
-	rep.Stages = cachedByStage(rep.Steps)
-	return rep, nil
+	return input, tr, nil
 }
 
 // fileSettings narrows the options by what the Dockerfile says about
