@@ -191,7 +191,7 @@ func fileSettings(dockerfile []byte, opt Options) (llbtransform.Options, error) 
 	}
 	off, managers := f.Narrow(false, opt.Managers)
 	if off && opt.Warn != nil {
-		fmt.Fprintf(opt.Warn, "autocache plan: `# autocache=off` on line %d: the frontend changes nothing\n", f.Line)
+		fmt.Fprintf(opt.Warn, "autocache: `# autocache=off` on line %d: the frontend changes nothing\n", f.Line)
 	}
 	return llbtransform.Options{Scope: opt.Scope, Managers: managers, Off: f.LeftAlone()}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -119,3 +120,115 @@ func firstLine(s string) string {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func stepLine(s llbtransform.Step) int { return llbtransform.FirstLine(s.Locations) }
+
+func rewriteFile(t *testing.T, df string) *Result {
+	t.Helper()
+	res, err := Rewrite(context.Background(), []byte(df), plan.Options{Offline: true, Platform: "linux/amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// The comparison can fail: a rewritten file with one thing changed no
+// longer equals autocache's definition.
+func TestEqualityCanFail(t *testing.T) {
+	df := "FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y curl && apt-get clean\nENV PIP_NO_CACHE_DIR=1\nRUN pip install flask\n"
+	opt := plan.Options{Offline: true, Platform: "linux/amd64"}
+	ctx := context.Background()
+	res := rewriteFile(t, df)
+	input, tr, err := plan.Transform(ctx, []byte(df), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adjust, err := envAdjust(input, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := newCanon(tr.Def, adjust).root(tr.Def)
+	equal := func(text string) bool {
+		stock, err := plan.Convert(ctx, []byte(text), opt)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, text)
+		}
+		return newCanon(stock, nil).root(stock) == want
+	}
+	if !equal(string(res.Dockerfile)) {
+		t.Fatalf("the rewritten file itself differs:\n%s", res.Dockerfile)
+	}
+	for _, m := range []struct{ from, to string }{
+		{",sharing=locked", ""},                          // sharing
+		{"id=linux/amd64//var/cache/apt", "id=x"},        // cache id
+		{"Keep-Downloaded-Packages \"true\";\nAPT", "x"}, // a generated file's contents
+		{"&& true", "&& apt-get clean"},                  // a script edit
+		{"unset PIP_NO_CACHE_DIR; ", ""},                 // an environment change
+		{" --mount=type=cache,target=/root/.cache/pip ", " "},
+	} {
+		text := string(res.Dockerfile)
+		if !strings.Contains(text, m.from) {
+			t.Fatalf("%q not in the rewritten file:\n%s", m.from, text)
+		}
+		if equal(strings.Replace(text, m.from, m.to, 1)) {
+			t.Errorf("replacing %q by %q went unnoticed", m.from, m.to)
+		}
+	}
+}
+
+// Rewriting a rewritten file changes nothing.
+func TestRewriteIsIdempotent(t *testing.T) {
+	dt, err := os.ReadFile("testdata/edges.Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := rewriteFile(t, string(dt))
+	if !first.Changed() || len(first.Steps) < 6 {
+		t.Fatalf("%d steps written out", len(first.Steps))
+	}
+	if again := rewriteFile(t, string(first.Dockerfile)); again.Changed() || string(again.Dockerfile) != string(first.Dockerfile) {
+		t.Fatalf("a second rewrite changed %d steps", len(again.Steps))
+	}
+}
+
+// Lines and comments outside the rewritten RUN lines stay byte for byte.
+func TestOnlyRunLinesChange(t *testing.T) {
+	dt, err := os.ReadFile("testdata/edges.Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := rewriteFile(t, string(dt))
+	out := string(res.Dockerfile)
+	stage := out[strings.Index(out, "# Files autocache generates"):strings.Index(out, "# Shapes the rewrite")]
+	in, got := strings.Split(string(dt), "\n"), strings.Split(strings.Replace(out, stage, "", 1), "\n")
+	if len(in) != len(got) {
+		t.Fatalf("%d lines, want %d", len(got), len(in))
+	}
+	changed := map[int]bool{}
+	for i := range in {
+		if in[i] != got[i] {
+			changed[i+1] = true
+		}
+	}
+	for l := range changed {
+		if !slices.ContainsFunc(res.Steps, func(s Step) bool { return l >= s.Line && l <= s.Line+10 }) {
+			t.Errorf("line %d changed, but no step starts there: %q → %q", l, in[l-1], got[l-1])
+		}
+	}
+	for _, keep := range []string{"# a comment inside the instruction", "        ca-certificates \\\n\n        curl; \\", "# autocache: off\nRUN pip install requests\n"} {
+		if !strings.Contains(out, keep) {
+			t.Errorf("%q is gone:\n%s", keep, out)
+		}
+	}
+}
+
+// What a Dockerfile can't say is left as it was, with why.
+func TestLeftWhenTheDockerfileCantSayIt(t *testing.T) {
+	for _, tc := range []struct{ df, why string }{
+		{"FROM python:3.12-slim\nRUN [\"pip\", \"install\", \"--no-cache-dir\", \"flask\"]\n", "argv changes outside a shell script"},
+		{"FROM debian AS a\nFROM debian\nCOPY --from=0 /etc/hostname /x\nRUN apt-get install -y curl\n", "line 3 names by number"},
+	} {
+		res := rewriteFile(t, tc.df)
+		if len(res.Left) != 1 || !strings.Contains(res.Left[0].Why, tc.why) || res.Changed() {
+			t.Errorf("%q: left %+v, changed %v", tc.df, res.Left, res.Changed())
+		}
+	}
+}

@@ -163,3 +163,44 @@ func TestPlanBadSettingExitsNonZeroWithLine(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, errs)
 	}
 }
+
+func TestRewriteDiffCheckAndWrite(t *testing.T) {
+	dir := t.TempDir()
+	df := "FROM python:3.12-slim\n# dependencies\nRUN pip install --no-cache-dir flask\n"
+	file := dir + "/Dockerfile"
+	if err := os.WriteFile(file, []byte(df), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "", "rewrite", "--offline", dir)
+	if code != 0 || !strings.Contains(out, "-RUN pip install --no-cache-dir flask\n+RUN --mount=type=cache,target=/root/.cache/pip ") ||
+		!strings.Contains(out, "+++ "+file+" (autocache rewrite)") {
+		t.Fatalf("exit %d, stderr %q, diff:\n%s", code, errs, out)
+	}
+	if code, _, errs := runCLI(t, "", "rewrite", "--offline", "--check", file); code != 1 || !strings.Contains(errs, "would change: autocache adds to 1 RUN step(s)") {
+		t.Fatalf("--check on a file that would change: exit %d, %q", code, errs)
+	}
+	if code, _, errs := runCLI(t, "", "rewrite", "--offline", "-w", file); code != 0 {
+		t.Fatalf("-w: exit %d, %q", code, errs)
+	}
+	got, err := os.ReadFile(file)
+	fi, _ := os.Stat(file)
+	if err != nil || !strings.Contains(string(got), "# dependencies\nRUN --mount=type=cache,target=/root/.cache/pip") || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("written (%v, %v):\n%s", fi.Mode(), err, got)
+	}
+	if code, out, errs := runCLI(t, "", "rewrite", "--offline", "--check", file); code != 0 || out != "" {
+		t.Fatalf("--check after -w: exit %d, %q, %q", code, out, errs)
+	}
+}
+
+func TestRewriteReportsWhatItLeaves(t *testing.T) {
+	code, _, errs := runCLI(t, "FROM python:3.12-slim\nRUN [\"pip\", \"install\", \"--no-cache-dir\", \"flask\"]\n", "rewrite", "--offline", "-")
+	if code != 0 || !strings.Contains(errs, "Dockerfile:2: left as it is: line 2: the step's argv changes outside a shell script") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	if code, _, errs := runCLI(t, "FROM x\nRUN true\n", "rewrite", "-w", "-"); code != 2 {
+		t.Fatalf("-w with stdin: exit %d, %q", code, errs)
+	}
+	if code, _, errs := runCLI(t, "# autocache: of\nFROM x\n", "rewrite", "--offline", "-"); code != 1 || !strings.Contains(errs, "Dockerfile:1: autocache:") {
+		t.Fatalf("bad setting: exit %d, %q", code, errs)
+	}
+}

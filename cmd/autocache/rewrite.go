@@ -91,7 +91,7 @@ func runRewrite(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	fmt.Fprint(stdout, diff)
 	if *check && res.Changed() {
-		fmt.Fprintf(stderr, "autocache rewrite: %s would change: %d RUN steps get what autocache adds (autocache rewrite -w %s)\n", name, len(res.Steps), path)
+		fmt.Fprintf(stderr, "autocache rewrite: %s would change: autocache adds to %d RUN step(s) (autocache rewrite -w %s)\n", name, len(res.Steps), path)
 		return 1
 	}
 	return 0
