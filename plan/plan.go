@@ -141,11 +141,17 @@ func Convert(ctx context.Context, dockerfile []byte, opt Options) (*pb.Definitio
 		resolver = &fallbackResolver{next: imagemetaresolver.Default(), warn: opt.Warn}
 	}
 	src := llb.NewSourceMap(nil, opt.Filename, "Dockerfile", dockerfile)
+	// The LLB capabilities of the daemon autocache is built for (v0.34.2
+	// has them all), as the gateway gives them to the frontend: they
+	// decide e.g. COPY --link (a merge) and read-write binds. (Without
+	// them dockerfile2llb also dereferences nil for `--mount=type=bind,rw`.)
+	caps := pb.Caps.CapSet(pb.Caps.All())
 	res, err := dockerfile2llb.Dockerfile2LLB(ctx, dockerfile, dockerfile2llb.ConvertOpt{
 		Config:         cfg,
 		SourceMap:      src,
 		MetaResolver:   resolver,
 		TargetPlatform: target,
+		LLBCaps:        &caps,
 	})
 	if err != nil {
 		return nil, err
