@@ -58,6 +58,9 @@ func newCanon(def *pb.Definition, adjust func(digest.Digest, *pb.ExecOp)) *canon
 
 // root is the canonical description of the definition's output.
 func (c *canon) root(def *pb.Definition) string {
+	if len(def.GetDef()) == 0 {
+		return "empty"
+	}
 	last := def.Def[len(def.Def)-1]
 	var term pb.Op
 	if err := term.Unmarshal(last); err != nil || len(term.Inputs) != 1 {

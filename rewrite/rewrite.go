@@ -25,6 +25,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"sort"
@@ -46,6 +47,9 @@ type Result struct {
 	Dockerfile []byte
 	Steps      []Step // the RUN steps written out, in line order
 	Left       []Left // steps autocache changes that could not be written out
+	// Skipped are the targets that could not be converted (say, for want
+	// of a build arg); their own steps are left as they are.
+	Skipped []string
 }
 
 // Changed says whether the Dockerfile changed.
@@ -63,59 +67,89 @@ type Step struct {
 type Left struct {
 	Line int
 	Why  string
+	// ByTarget: the targets that build the step disagree on it, so it is
+	// left as upstream has it, which is right for each of them.
+	ByTarget bool
 }
 
-// Rewrite rewrites a Dockerfile (see the package comment) for the target,
-// platform and build args of opt, as plan.Transform sees it.
+// Rewrite rewrites a Dockerfile (see the package comment) for the
+// platform and build args of opt, as plan.Transform sees it. With a
+// target, for that target's build; without, for every target: what
+// autocache does to a step can depend on the target built (a later stage
+// that reads a directory from its layers, or runs without network, keeps
+// that directory out of a cache), and a step is written out only where
+// every target that builds it gets the same; elsewhere it is left as it
+// is, with why (Result.Left).
 func Rewrite(ctx context.Context, dockerfile []byte, opt plan.Options) (*Result, error) {
-	input, tr, err := plan.Transform(ctx, dockerfile, opt)
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{Dockerfile: dockerfile}
-	if !tr.Changed {
-		return res, nil
-	}
-	doc, err := parseDoc(dockerfile)
-	if err != nil {
-		return nil, err
-	}
-	w := &writer{
-		doc:   doc,
-		ns:    opt.BuildArgs["BUILDKIT_CACHE_MOUNT_NS"],
-		in:    decode(input),
-		out:   decode(tr.Def),
-		files: &filesStage{name: doc.freeStageName("autocache-files")},
-	}
-	steps := slices.Clone(tr.Steps)
-	sort.SliceStable(steps, func(i, j int) bool {
-		return llbtransform.FirstLine(steps[i].Locations) < llbtransform.FirstLine(steps[j].Locations)
-	})
-	done := map[int]bool{}
-	for _, s := range steps {
-		if !s.Rewritten {
-			continue
+	targets := []string{opt.Target}
+	var doc *doc
+	changes := map[int][]targetChange{} // by RUN line, one per target that builds it
+	var skipped []string
+	for i := 0; i < len(targets); i++ {
+		o := opt
+		o.Target = targets[i]
+		input, tr, err := plan.Transform(ctx, dockerfile, o)
+		if err != nil && i == 0 {
+			return nil, err
 		}
-		line := llbtransform.FirstLine(s.Locations)
-		if done[line] {
-			continue // the same RUN again (a stage reached twice): one text
-		}
-		done[line] = true
-		st, err := w.step(s, line)
 		if err != nil {
-			res.Left = append(res.Left, Left{Line: line, Why: err.Error()})
+			skipped = append(skipped, fmt.Sprintf("target %s: %v", o.Target, firstLine(err.Error())))
 			continue
 		}
-		res.Steps = append(res.Steps, st)
+		if doc == nil {
+			if doc, err = parseDoc(dockerfile); err != nil {
+				return nil, err
+			}
+			if opt.Target == "" {
+				targets = append(targets, doc.targets()...)
+			}
+		}
+		w := &writer{doc: doc, ns: opt.BuildArgs["BUILDKIT_CACHE_MOUNT_NS"], in: decode(input), out: decode(tr.Def)}
+		seen := map[int]bool{}
+		for _, s := range tr.Steps {
+			line := llbtransform.FirstLine(s.Locations)
+			if line == 0 || seen[line] {
+				continue // a stage reached twice: one text
+			}
+			seen[line] = true
+			c := change{}
+			if s.Rewritten {
+				c = w.step(s, line)
+			}
+			changes[line] = append(changes[line], targetChange{target: o.Target, change: c})
+		}
+	}
+	res := &Result{Dockerfile: dockerfile, Skipped: skipped}
+	files := &filesStage{name: doc.freeStageName("autocache-files")}
+	var edits []edit
+	for _, line := range slices.Sorted(maps.Keys(changes)) {
+		cs := changes[line]
+		c := cs[0].change
+		if why := differs(cs); why != "" {
+			res.Left = append(res.Left, Left{Line: line, Why: why, ByTarget: true})
+			continue
+		}
+		switch {
+		case c.err != nil:
+			res.Left = append(res.Left, Left{Line: line, Why: c.err.Error()})
+		case c.rewritten:
+			st, e, err := c.commit(line, files)
+			if err != nil {
+				res.Left = append(res.Left, Left{Line: line, Why: err.Error()})
+				continue
+			}
+			res.Steps = append(res.Steps, st)
+			edits = append(edits, e...)
+		}
 	}
 	if len(res.Steps) == 0 {
 		return res, nil
 	}
-	if len(w.files.files) > 0 {
-		at, text := doc.stageInsertion(w.files)
-		w.edits = append(w.edits, edit{start: at, end: at, text: text})
+	if len(files.files) > 0 {
+		at, text := doc.stageInsertion(files)
+		edits = append(edits, edit{start: at, end: at, text: text})
 	}
-	out, err := apply(dockerfile, w.edits)
+	out, err := apply(dockerfile, edits)
 	if err != nil {
 		return nil, err
 	}
@@ -126,77 +160,171 @@ func Rewrite(ctx context.Context, dockerfile []byte, opt plan.Options) (*Result,
 	return res, nil
 }
 
-// writer collects the text edits of one rewrite.
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// targetChange is what one target's build does to a RUN.
+type targetChange struct {
+	target string // "" = the default
+	change change
+}
+
+// differs says why the targets that build a RUN disagree on it, or "".
+func differs(cs []targetChange) string {
+	for _, c := range cs[1:] {
+		if c.change.signature() != cs[0].change.signature() {
+			name := func(t string) string {
+				if t == "" {
+					return "the default target"
+				}
+				return "target " + strconv.Quote(t)
+			}
+			return fmt.Sprintf("autocache does this step differently for %s (%s) than for %s (%s); as upstream has it, it is right for both (or rewrite for one of them with --target)",
+				name(cs[0].target), cs[0].change.summary(), name(c.target), c.change.summary())
+		}
+	}
+	return ""
+}
+
+// writer works out the changes of one target's transform.
 type writer struct {
 	doc     *doc
 	ns      string
 	in, out map[digest.Digest]*pb.Op
-	files   *filesStage
-	edits   []edit
 }
 
-// step writes out the changes of one rewritten step on the RUN at line.
-func (w *writer) step(s llbtransform.Step, line int) (Step, error) {
+// change is what the transform does to one RUN, in Dockerfile terms.
+type change struct {
+	rewritten bool
+	flags     []string  // cache mounts' --mount flags
+	files     []fileUse // generated files to bind
+	edits     []edit    // of the script
+	at        int       // where the flags go (after the keyword)
+	script    bool
+	err       error // it can't be written out
+}
+
+// fileUse is a generated file that a step binds at target.
+type fileUse struct {
+	target string
+	data   []byte
+}
+
+func (c change) signature() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v %q %d %v\n", c.rewritten, c.flags, c.at, c.err)
+	for _, f := range c.files {
+		fmt.Fprintf(&b, "file %s %q\n", f.target, f.data)
+	}
+	for _, e := range c.edits {
+		fmt.Fprintf(&b, "edit %d %d %q\n", e.start, e.end, e.text)
+	}
+	return b.String()
+}
+
+func (c change) summary() string {
+	switch {
+	case c.err != nil:
+		return "can't be written out"
+	case !c.rewritten:
+		return "nothing"
+	}
+	var t []string
+	for _, f := range c.flags {
+		_, rest, _ := strings.Cut(f, "target=")
+		target, _, _ := strings.Cut(rest, ",")
+		t = append(t, target)
+	}
+	if len(t) == 0 {
+		return "edits"
+	}
+	return "caches " + strings.Join(t, ", ")
+}
+
+// commit turns the change into the Dockerfile edits of the RUN at line,
+// with its generated files added to the files stage.
+func (c change) commit(line int, files *filesStage) (Step, []edit, error) {
+	flags := slices.Clone(c.flags)
+	for _, f := range c.files {
+		name, err := files.add(path.Base(f.target), f.data)
+		if err != nil {
+			return Step{}, nil, err
+		}
+		flag, err := mountFlag([]string{"type=bind", "from=" + files.name, "source=" + name, "target=" + f.target})
+		if err != nil {
+			return Step{}, nil, err
+		}
+		flags = append(flags, flag)
+	}
+	edits := slices.Clone(c.edits)
+	if len(flags) > 0 {
+		edits = append(edits, edit{start: c.at, end: c.at, text: " " + strings.Join(flags, " ")})
+	}
+	return Step{Line: line, Mounts: flags, Script: c.script}, edits, nil
+}
+
+// step works out the change of one rewritten step on the RUN at line.
+func (w *writer) step(s llbtransform.Step, line int) change {
+	c, err := w.stepChange(s, line)
+	if err != nil {
+		return change{rewritten: true, err: err}
+	}
+	c.rewritten = true
+	return c
+}
+
+func (w *writer) stepChange(s llbtransform.Step, line int) (change, error) {
+	var c change
 	n := w.doc.runs[line]
 	if n == nil {
-		return Step{}, fmt.Errorf("no RUN instruction starts on line %d (a step from the base image's ONBUILD?)", line)
+		return c, fmt.Errorf("no RUN instruction starts on line %d (a step from the base image's ONBUILD?)", line)
 	}
 	inEx, outEx := w.in[s.OldDigest].GetExec(), w.out[s.Digest].GetExec()
 	if inEx == nil || outEx == nil {
-		return Step{}, fmt.Errorf("line %d: the step is not in the definition (a bug)", line)
+		return c, fmt.Errorf("line %d: the step is not in the definition (a bug)", line)
 	}
-	st := Step{Line: line}
-	var flags []string
-	var fileFlags []string
 	for _, m := range s.Mounts {
 		switch m.Type {
 		case "cache":
 			f, err := w.cacheFlag(m)
 			if err != nil {
-				return Step{}, err
+				return c, err
 			}
-			flags = append(flags, f)
+			c.flags = append(c.flags, f)
 		case "bind":
-			f, err := w.fileFlag(w.out[s.Digest], outEx, m.Target)
+			data, err := w.generated(w.out[s.Digest], outEx, m.Target)
 			if err != nil {
-				return Step{}, err
+				return c, err
 			}
-			fileFlags = append(fileFlags, f)
+			c.files = append(c.files, fileUse{target: m.Target, data: data})
 		default:
-			return Step{}, fmt.Errorf("a %s mount can't be written out", m.Type)
+			return c, fmt.Errorf("a %s mount can't be written out", m.Type)
 		}
 	}
-	if len(fileFlags) > 0 && w.doc.numericFrom != 0 {
-		return Step{}, fmt.Errorf("the generated files need a stage, which would renumber the stages that line %d names by number: name them (FROM … AS name)", w.doc.numericFrom)
+	if len(c.files) > 0 && w.doc.numericFrom != 0 {
+		return c, fmt.Errorf("the generated files need a stage, which would renumber the stages that line %d names by number: name them (FROM … AS name)", w.doc.numericFrom)
 	}
-	flags = append(flags, fileFlags...)
-	var edits []edit
 	inArgs, outArgs := inEx.GetMeta().GetArgs(), outEx.GetMeta().GetArgs()
 	prefix, err := envPrefix(inEx.GetMeta().GetEnv(), outEx.GetMeta().GetEnv())
 	if err != nil {
-		return Step{}, err
+		return c, err
 	}
 	if prefix != "" || !slices.Equal(inArgs, outArgs) {
 		if len(inArgs) < 2 || len(inArgs) != len(outArgs) || !slices.Equal(inArgs[:len(inArgs)-1], outArgs[:len(outArgs)-1]) || n.Attributes["json"] {
-			return Step{}, fmt.Errorf("line %d: the step's argv changes outside a shell script (%q → %q): a Dockerfile can't say that", line, inArgs, outArgs)
+			return c, fmt.Errorf("line %d: the step's argv changes outside a shell script (%q → %q): a Dockerfile can't say that", line, inArgs, outArgs)
 		}
 		old, script := inArgs[len(inArgs)-1], prefix+outArgs[len(outArgs)-1]
-		edits, err = w.doc.scriptEdits(n, old, script)
-		if err != nil {
-			return Step{}, fmt.Errorf("line %d: %v", line, err)
+		if c.edits, err = w.doc.scriptEdits(n, old, script); err != nil {
+			return c, fmt.Errorf("line %d: %v", line, err)
 		}
-		st.Script = true
+		c.script = true
 	}
-	at, err := w.doc.afterKeyword(n)
-	if err != nil {
-		return Step{}, err
+	if c.at, err = w.doc.afterKeyword(n); err != nil {
+		return c, err
 	}
-	if len(flags) > 0 {
-		edits = append(edits, edit{start: at, end: at, text: " " + strings.Join(flags, " ")})
-	}
-	st.Mounts = flags
-	w.edits = append(w.edits, edits...)
-	return st, nil
+	return c, nil
 }
 
 // cacheFlag is the --mount flag that gives the same cache as m: upstream
@@ -225,9 +353,9 @@ func (w *writer) cacheFlag(m llbtransform.Mount) (string, error) {
 	return mountFlag(kv)
 }
 
-// fileFlag is the --mount flag that binds the generated file at target of
-// the step (op, ex) from the stage of generated files.
-func (w *writer) fileFlag(op *pb.Op, ex *pb.ExecOp, target string) (string, error) {
+// generated is the contents of the generated file that the step (op, ex)
+// binds at target.
+func (w *writer) generated(op *pb.Op, ex *pb.ExecOp, target string) ([]byte, error) {
 	for _, m := range ex.Mounts {
 		if m.Dest != target || !m.Readonly || m.Input < 0 || int(m.Input) >= len(op.Inputs) {
 			continue
@@ -239,16 +367,12 @@ func (w *writer) fileFlag(op *pb.Op, ex *pb.ExecOp, target string) (string, erro
 				continue
 			}
 			if mk.Mode != 0o644 || mk.Owner != nil {
-				return "", fmt.Errorf("generated file %s: mode %o and owner %v can't come from a heredoc COPY", target, mk.Mode, mk.Owner)
+				return nil, fmt.Errorf("generated file %s: mode %o and owner %v can't come from a heredoc COPY", target, mk.Mode, mk.Owner)
 			}
-			name, err := w.files.add(path.Base(target), mk.Data)
-			if err != nil {
-				return "", err
-			}
-			return mountFlag([]string{"type=bind", "from=" + w.files.name, "source=" + name, "target=" + target})
+			return mk.Data, nil
 		}
 	}
-	return "", fmt.Errorf("generated file %s not found in the definition (a bug)", target)
+	return nil, fmt.Errorf("generated file %s not found in the definition (a bug)", target)
 }
 
 // mountFlag joins a --mount flag's fields; a value that CSV or the
@@ -504,6 +628,18 @@ func namesStageByNumber(c instructions.Command) bool {
 		return slices.ContainsFunc(instructions.GetMounts(c), func(m *instructions.Mount) bool { return isNum(m.From) })
 	}
 	return false
+}
+
+// targets are the named stages but the last (the default target): the
+// other builds a Dockerfile can be asked for.
+func (d *doc) targets() []string {
+	var out []string
+	for i, name := range d.stages {
+		if name != "" && i < len(d.stages)-1 && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // freeStageName is base, or base-N, whichever no stage is named.

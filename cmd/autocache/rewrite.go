@@ -63,6 +63,9 @@ func runRewrite(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		printError(stderr, name, err)
 		return 1
 	}
+	for _, sk := range res.Skipped {
+		fmt.Fprintf(stderr, "autocache rewrite: %s: %s: its own steps are left as they are\n", name, sk)
+	}
 	for _, l := range res.Left {
 		fmt.Fprintf(stderr, "autocache rewrite: %s:%d: left as it is: %s\n", name, l.Line, l.Why)
 	}
