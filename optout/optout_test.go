@@ -3,6 +3,8 @@ package optout
 import (
 	"errors"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -145,5 +147,24 @@ func TestLeftAlone(t *testing.T) {
 	}
 	if got := f.LeftAlone(); !maps.Equal(got, map[int]string{3: "`# autocache: off` on line 2"}) {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// Real Dockerfiles say nothing to autocache: none of the corpus reads as a
+// setting or an error (the spellings are specific enough).
+func TestCorpusSaysNothing(t *testing.T) {
+	files, _ := filepath.Glob("../pkgmgr/testdata/corpus/*")
+	if len(files) < 100 {
+		t.Fatalf("%d corpus files", len(files))
+	}
+	for _, file := range files {
+		dt, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := Read(dt)
+		if err != nil || f.Off || f.Managers != nil || f.Line != 0 || len(f.Steps) != 0 {
+			t.Errorf("%s: %+v, %v", file, f, err)
+		}
 	}
 }
