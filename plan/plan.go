@@ -250,13 +250,17 @@ func (r *Report) WriteText(w io.Writer, filename string) error {
 	var b strings.Builder
 	n := 0
 	for _, s := range r.Steps {
-		if len(s.Managers) == 0 && len(s.Mounts) == 0 {
+		off := slices.ContainsFunc(s.Notes, func(n string) bool { return strings.HasPrefix(n, "left alone: ") })
+		if len(s.Managers) == 0 && len(s.Mounts) == 0 && !off {
 			continue
 		}
 		what := strings.Join(s.Managers, ", ")
-		if len(s.Managers) == 0 {
+		switch {
+		case off:
+			what = "(left alone)"
+		case len(s.Managers) == 0:
 			what = "(no package manager: caches of earlier steps)"
-		} else {
+		default:
 			n++
 		}
 		fmt.Fprintf(&b, "%s:%d  [%s]  %s\n", filename, s.Line, s.Stage, what)

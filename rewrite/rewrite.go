@@ -105,13 +105,12 @@ func Rewrite(ctx context.Context, dockerfile []byte, opt plan.Options) (*Result,
 			}
 		}
 		w := &writer{doc: doc, ns: opt.BuildArgs["BUILDKIT_CACHE_MOUNT_NS"], in: decode(input), out: decode(tr.Def)}
-		seen := map[int]bool{}
 		for _, s := range tr.Steps {
 			line := llbtransform.FirstLine(s.Locations)
-			if line == 0 || seen[line] {
-				continue // a stage reached twice: one text
+			if line == 0 {
+				continue
 			}
-			seen[line] = true
+			// A RUN that the graph holds twice must get the same both times.
 			c := change{}
 			if s.Rewritten {
 				c = w.step(s, line)

@@ -252,3 +252,26 @@ func TestLeftWhenTheDockerfileCantSayIt(t *testing.T) {
 		}
 	}
 }
+
+// The proof holds with a cache namespace, a scope and another platform:
+// the flags' ids leave the namespace to upstream and keep the rest.
+func TestProofWithNamespaceScopeAndPlatform(t *testing.T) {
+	dt, err := os.ReadFile("testdata/edges.Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := plan.Options{Offline: true, Platform: "linux/arm64", Scope: "team-a", BuildArgs: map[string]string{"BUILDKIT_CACHE_MOUNT_NS": "proj"}}
+	res, compared, _ := proof(t, "edges.Dockerfile", dt, opt)
+	out := string(res.Dockerfile)
+	for _, want := range []string{
+		"--mount=type=cache,target=/var/cache/apt,id=@team-a/linux/arm64//var/cache/apt,sharing=locked",
+		"--mount=type=cache,target=/root/.cache/pip,id=@team-a//root/.cache/pip ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "proj") || compared < 2 {
+		t.Errorf("namespace written out, or %d builds compared:\n%s", compared, out)
+	}
+}

@@ -156,6 +156,13 @@ func TestPlanHonoursTheDockerfilesSettings(t *testing.T) {
 	}
 }
 
+func TestPlanTextShowsStepsLeftAlone(t *testing.T) {
+	code, out, errs := runCLI(t, "FROM python:3.12-slim\n# autocache: off\nRUN pip install x\n", "plan", "--offline", "-")
+	if code != 0 || !strings.Contains(out, "Dockerfile:3  [0]  (left alone)\n    · left alone: `# autocache: off` on line 2\n") {
+		t.Fatalf("exit %d, %q:\n%s", code, errs, out)
+	}
+}
+
 func TestPlanBadSettingExitsNonZeroWithLine(t *testing.T) {
 	code, _, errs := runCLI(t, "# autocache=managers=apt,ppi\nFROM debian\nRUN true\n", "plan", "--offline", "-")
 	if code != 1 || !strings.Contains(errs, "Dockerfile:1: autocache: `# autocache=managers=apt,ppi`: unknown package manager \"ppi\"") ||
