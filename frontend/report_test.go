@@ -37,6 +37,11 @@ func (w *warnClient) Warn(ctx context.Context, dgst digest.Digest, msg string, o
 // ReadEntrypoint); it returns that definition's head too.
 func loadedDockerfile(t *testing.T, df string) (*pb.Definition, digest.Digest) {
 	t.Helper()
+	return loadedDockerfileFor(t, df, ocispecs.Platform{OS: "linux", Architecture: "amd64"})
+}
+
+func loadedDockerfileFor(t *testing.T, df string, p ocispecs.Platform) (*pb.Definition, digest.Digest) {
+	t.Helper()
 	ctx := context.Background()
 	local := llb.Local("dockerfile", llb.WithCustomName("[internal] load build definition from Dockerfile"))
 	ldef, err := local.Marshal(ctx)
@@ -49,7 +54,6 @@ func loadedDockerfile(t *testing.T, df string) (*pb.Definition, digest.Digest) {
 	}
 	sm := llb.NewSourceMap(&local, "Dockerfile", "Dockerfile", []byte(df))
 	sm.Definition = ldef
-	p := ocispecs.Platform{OS: "linux", Architecture: "amd64"}
 	res, err := dockerfile2llb.Dockerfile2LLB(ctx, []byte(df), dockerfile2llb.ConvertOpt{
 		Config:         dockerui.Config{BuildPlatforms: []ocispecs.Platform{p}},
 		SourceMap:      sm,
@@ -155,5 +159,25 @@ func TestWarningsAreBounded(t *testing.T) {
 	}
 	if last := wc.warnings[maxWarnings].msg; last != "autocache: 0 steps cached; 12 steps not cached (the warnings say why, 2 not listed: autocache plan shows all)" {
 		t.Fatalf("summary %q", last)
+	}
+}
+
+// A multi-platform build solves one definition per platform: each step is
+// counted and each reason said once.
+func TestMultiPlatformBuildSaysItOnce(t *testing.T) {
+	wc := &warnClient{}
+	rc := &rewritingClient{Client: wc, opt: mustOptions(t, nil)}
+	for _, arch := range []string{"amd64", "arm64"} {
+		def, _ := loadedDockerfileFor(t, sayWhy, ocispecs.Platform{OS: "linux", Architecture: arch})
+		if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: def}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc.report.summarize(context.Background(), wc)
+	if len(wc.warnings) != 3 || wc.warnings[2].msg != "autocache: 1 step cached: apt; 2 steps not cached (the warnings say why); 1 step under `# autocache: off`" {
+		t.Fatalf("warnings %+v", wc.warnings)
+	}
+	if n := rc.rewritten.Load(); n != 2 {
+		t.Fatalf("frontend.autocache.steps counts %d, want one per platform (2)", n)
 	}
 }
