@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/pmezard/go-difflib/difflib"
 )
 
 // Script edits: the transform edits the script a RUN runs (the last
@@ -121,4 +122,47 @@ func (d *doc) continuation(content []byte) ([]byte, bool) {
 		return content, false
 	}
 	return t[:len(t)-1], true
+}
+
+// tokens splits a script into runs of blanks and of everything else.
+func tokens(s string) []string {
+	var out []string
+	start := 0
+	for i := 1; i <= len(s); i++ {
+		if i == len(s) || isBlank(s[i]) != isBlank(s[start]) {
+			out = append(out, s[start:i])
+			start = i
+		}
+	}
+	return out
+}
+
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// splice is a change of a script: bytes [a, b) become text.
+type splice struct {
+	a, b int
+	text string
+}
+
+// splices are the changes that turn old into new, word by word.
+func splices(old, new string) []splice {
+	ot, nt := tokens(old), tokens(new)
+	m := difflib.NewMatcherWithJunk(ot, nt, false, nil)
+	offs := func(ts []string) []int {
+		o := make([]int, len(ts)+1)
+		for i, t := range ts {
+			o[i+1] = o[i] + len(t)
+		}
+		return o
+	}
+	oo, no := offs(ot), offs(nt)
+	var out []splice
+	for _, op := range m.GetOpCodes() {
+		if op.Tag == 'e' {
+			continue
+		}
+		out = append(out, splice{a: oo[op.I1], b: oo[op.I2], text: new[no[op.J1]:no[op.J2]]})
+	}
+	return out
 }
