@@ -19,10 +19,12 @@ import (
 // alone gets a build warning with its reason, and the build ends with one
 // summary warning ("autocache: 3 steps cached: apt ×2, pip"). Warnings are
 // what BuildKit clients already show: buildx lists them at the end of its
-// default (tty and plain) output, "- <message> (line N)", with the
-// Dockerfile excerpt under --debug; buildctl prints them under their
-// vertex. They are attached, like upstream's lint warnings, to the vertex
-// that loaded the Dockerfile, with the step's lines as the range.
+// default (tty and plain) output, "- <message>", with the Dockerfile
+// excerpt under --debug (printWarnings). They are attached, like
+// upstream's lint warnings, to the vertex that loaded the Dockerfile, with
+// the step's lines as the range. (progressui's plain printer shows a
+// warning only when its vertex is printed again, so buildctl, which does
+// not list them at the end, shows them in --progress=rawjson.)
 //
 // Not a flood: a build with nothing to say says nothing. Steps without a
 // package manager, steps that got caches, steps under `# autocache: off`
