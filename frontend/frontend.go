@@ -114,6 +114,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if err != nil || res == nil {
 		return res, err
 	}
+	rc.report.summarize(ctx, c)
 	// Say what was done: buildctl --metadata-file and the build's exporter
 	// response carry frontend.* keys.
 	res.AddMeta(MetaSteps, []byte(strconv.FormatInt(rc.rewritten.Load(), 10)))
@@ -147,16 +148,27 @@ type rewritingClient struct {
 	client.Client
 	opt       llbtransform.Options
 	rewritten atomic.Int64 // steps changed, over every Solve
+	report    reporter     // what the build output says (report.go)
 }
 
 func (r *rewritingClient) Solve(ctx context.Context, req client.SolveRequest) (*client.Result, error) {
 	if req.Definition != nil {
+		opt, off, err := withFileSettings(req.Definition, r.opt)
+		if err != nil {
+			return nil, err
+		}
+		if off {
+			return r.Client.Solve(ctx, req)
+		}
 		// Fail open: if the definition can't be rewritten, it is solved as upstream made it.
-		if res, err := transform(ctx, req.Definition, r.opt); err == nil && res.Changed {
-			req.Definition = res.Def
-			for _, s := range res.Steps {
-				if s.Rewritten {
-					r.rewritten.Add(1)
+		if res, err := transform(ctx, req.Definition, opt); err == nil {
+			r.report.observe(ctx, r.Client, req.Definition, res)
+			if res.Changed {
+				req.Definition = res.Def
+				for _, s := range res.Steps {
+					if s.Rewritten {
+						r.rewritten.Add(1)
+					}
 				}
 			}
 		}

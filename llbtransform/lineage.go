@@ -39,6 +39,7 @@ type node struct {
 	writes   []write       // content a FileOp or merge puts into the filesystem
 	children []digest.Digest
 	where    string // "line 5", for notes
+	line     int    // its first Dockerfile line (0 = unknown)
 }
 
 // write is content that some op puts at path (and under it).
@@ -91,7 +92,7 @@ func lineageNodes(ops []decodedOp, def *pb.Definition) map[digest.Digest]*node {
 		n := &node{op: o.op}
 		nodes[o.dgst] = n
 		if line := FirstLine(sourceLocations(def, string(o.dgst))); line > 0 {
-			n.where = fmt.Sprintf("line %d", line)
+			n.where, n.line = fmt.Sprintf("line %d", line), line
 		}
 		in := opInputs(o.op.Inputs)
 		switch x := o.op.Op.(type) {
@@ -394,6 +395,9 @@ func (t *transformer) downstream(d digest.Digest, target string) string {
 				if m.Dest != "/" && fspath.Within(target, path.Clean(m.Dest)) {
 					covered = true // it sees its own mount there, as upstream
 				}
+			}
+			if why := t.off(it.d); !covered && why != "" {
+				return n.where + " is left alone (" + why + ") and would not see it under the cache"
 			}
 			if !covered && ex.Network == pb.NetMode_NONE {
 				return n.where + " runs with --network=none and could not download it again"

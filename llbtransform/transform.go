@@ -27,6 +27,14 @@ type Options struct {
 	Scope string
 	// Managers limits the managers (canonical names); nil means all.
 	Managers []string
+	// Off lists the steps to leave exactly as upstream made them, by the
+	// Dockerfile line their instruction starts on (FirstLine), with why
+	// (`# autocache: off` above a RUN, read by package optout). Such a
+	// step gets no mounts or edits, and its lineage is kept as upstream's
+	// where it runs: an earlier step caches no directory that would reach
+	// it (it would not see what that step left there), and what its
+	// managers download stays in the layers, so no later cache hides it.
+	Off map[int]string
 	// Images answers what the transform asks about the build's filesystems
 	// (accounts, directory contents, os-release); nil: nothing is known
 	// about them, so user names stay unresolved, images are not checked
@@ -56,6 +64,7 @@ type Step struct {
 	User      string
 	Cwd       string
 	Rewritten bool    // the plan was applied (mounts, argv or env changed)
+	Off       string  // why the step was left alone on request (Options.Off); "" if it was analysed
 	Mounts    []Mount // only the mounts added here
 	Notes     []string
 	Locations *pb.Locations // Dockerfile locations of the step, if any
@@ -211,6 +220,10 @@ func (t *transformer) emit(dgst digest.Digest, dt []byte, inputs []*pb.Input, md
 // the step.
 func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata, st *lineState) (Step, bool) {
 	in, step, home := t.stepOf(ctx, dgst, op, ex)
+	if why := t.off(dgst); why != "" {
+		t.leaveAlone(dgst, in, &step, st, why)
+		return step, false
+	}
 	in.Follow = st.follows()
 	plan, err := t.plan(ctx, dgst, st, &in, &step)
 	if why := fetchesWithCredentials(ex, t.nodes[dgst].where); why != "" {

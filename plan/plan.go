@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/autocache/autocache/llbtransform"
+	"github.com/autocache/autocache/optout"
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/imagemetaresolver"
@@ -23,6 +24,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -81,42 +83,7 @@ type Mount struct {
 
 // Make converts the Dockerfile and reports every RUN step of the target.
 func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) {
-	if opt.Filename == "" {
-		opt.Filename = "Dockerfile"
-	}
-	cfg := dockerui.Config{BuildArgs: opt.BuildArgs, Target: opt.Target, CacheIDNamespace: opt.BuildArgs["BUILDKIT_CACHE_MOUNT_NS"]}
-	// Like builder.Build: the builder (this machine) builds for the target
-	// platform; Dockerfile2LLB reads TargetPlatform, not cfg.TargetPlatforms.
-	cfg.BuildPlatforms = []ocispecs.Platform{platforms.DefaultSpec()}
-	var target *ocispecs.Platform
-	if opt.Platform != "" {
-		p, err := platforms.Parse(opt.Platform)
-		if err != nil {
-			return nil, fmt.Errorf("--platform: %w", err)
-		}
-		p = platforms.Normalize(p)
-		cfg.TargetPlatforms = []ocispecs.Platform{p}
-		target = &p
-	}
-	var resolver llb.ImageMetaResolver = emptyConfigResolver{}
-	if !opt.Offline {
-		resolver = &fallbackResolver{next: imagemetaresolver.Default(), warn: opt.Warn}
-	}
-	src := llb.NewSourceMap(nil, opt.Filename, "Dockerfile", dockerfile)
-	res, err := dockerfile2llb.Dockerfile2LLB(ctx, dockerfile, dockerfile2llb.ConvertOpt{
-		Config:         cfg,
-		SourceMap:      src,
-		MetaResolver:   resolver,
-		TargetPlatform: target,
-	})
-	if err != nil {
-		return nil, err
-	}
-	def, err := res.State.Marshal(ctx)
-	if err != nil {
-		return nil, err
-	}
-	tr, err := llbtransform.Transform(ctx, def.ToPB(), llbtransform.Options{CacheNS: cfg.CacheIDNamespace, Scope: opt.Scope, Managers: opt.Managers})
+	_, tr, err := Transform(ctx, dockerfile, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +114,92 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 	sort.SliceStable(rep.Steps, func(i, j int) bool { return rep.Steps[i].Line < rep.Steps[j].Line })
 	rep.Stages = cachedByStage(rep.Steps)
 	return rep, nil
+}
+
+// Convert converts the Dockerfile for the target as upstream's builder
+// does (dockerfile2llb), resolving base images as opt says.
+func Convert(ctx context.Context, dockerfile []byte, opt Options) (*pb.Definition, error) {
+	if opt.Filename == "" {
+		opt.Filename = "Dockerfile"
+	}
+	cfg := dockerui.Config{BuildArgs: opt.BuildArgs, Target: opt.Target, CacheIDNamespace: opt.BuildArgs["BUILDKIT_CACHE_MOUNT_NS"]}
+	// Like builder.Build: the builder (this machine) builds for the target
+	// platform; Dockerfile2LLB reads TargetPlatform, not cfg.TargetPlatforms.
+	cfg.BuildPlatforms = []ocispecs.Platform{platforms.DefaultSpec()}
+	var target *ocispecs.Platform
+	if opt.Platform != "" {
+		p, err := platforms.Parse(opt.Platform)
+		if err != nil {
+			return nil, fmt.Errorf("--platform: %w", err)
+		}
+		p = platforms.Normalize(p)
+		cfg.TargetPlatforms = []ocispecs.Platform{p}
+		target = &p
+	}
+	var resolver llb.ImageMetaResolver = emptyConfigResolver{}
+	if !opt.Offline {
+		resolver = &fallbackResolver{next: imagemetaresolver.Default(), warn: opt.Warn}
+	}
+	src := llb.NewSourceMap(nil, opt.Filename, "Dockerfile", dockerfile)
+	// The LLB capabilities of the daemon autocache is built for (v0.34.2
+	// has them all), as the gateway gives them to the frontend: they
+	// decide e.g. COPY --link (a merge) and read-write binds. (Without
+	// them dockerfile2llb also dereferences nil for `--mount=type=bind,rw`.)
+	caps := pb.Caps.CapSet(pb.Caps.All())
+	res, err := dockerfile2llb.Dockerfile2LLB(ctx, dockerfile, dockerfile2llb.ConvertOpt{
+		Config:         cfg,
+		SourceMap:      src,
+		MetaResolver:   resolver,
+		TargetPlatform: target,
+		LLBCaps:        &caps,
+	})
+	if err != nil {
+		return nil, err
+	}
+	def, err := res.State.Marshal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return def.ToPB(), nil
+}
+
+// Transform converts the Dockerfile (Convert) and runs the frontend's
+// transform over it, with the Dockerfile's own settings: what the
+// frontend would solve, as far as it can be known without a daemon.
+// input is upstream's definition.
+func Transform(ctx context.Context, dockerfile []byte, opt Options) (input *pb.Definition, _ *llbtransform.Result, _ error) {
+	if opt.Filename == "" {
+		opt.Filename = "Dockerfile"
+	}
+	input, err := Convert(ctx, dockerfile, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	topt, err := fileSettings(dockerfile, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	topt.CacheNS = opt.BuildArgs["BUILDKIT_CACHE_MOUNT_NS"]
+	tr, err := llbtransform.Transform(ctx, input, topt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return input, tr, nil
+}
+
+// fileSettings narrows the options by what the Dockerfile says about
+// autocache (package optout), as the frontend does: the directive
+// `# autocache=off` or `managers=…` and `# autocache: off` above a RUN.
+func fileSettings(dockerfile []byte, opt Options) (llbtransform.Options, error) {
+	f, err := optout.Read(dockerfile)
+	if err != nil {
+		return llbtransform.Options{}, optout.WithSource(err, &pb.SourceInfo{Filename: opt.Filename, Language: "Dockerfile", Data: dockerfile})
+	}
+	off, managers := f.Narrow(false, opt.Managers)
+	if off && opt.Warn != nil {
+		fmt.Fprintf(opt.Warn, "autocache: `# autocache=off` on line %d: the frontend changes nothing\n", f.Line)
+	}
+	return llbtransform.Options{Scope: opt.Scope, Managers: managers, Off: f.LeftAlone()}, nil
 }
 
 // cachedByStage gathers the steps' cache mounts per stage, stages in the
@@ -197,13 +250,17 @@ func (r *Report) WriteText(w io.Writer, filename string) error {
 	var b strings.Builder
 	n := 0
 	for _, s := range r.Steps {
-		if len(s.Managers) == 0 && len(s.Mounts) == 0 {
+		off := slices.ContainsFunc(s.Notes, func(n string) bool { return strings.HasPrefix(n, "left alone: ") })
+		if len(s.Managers) == 0 && len(s.Mounts) == 0 && !off {
 			continue
 		}
 		what := strings.Join(s.Managers, ", ")
-		if len(s.Managers) == 0 {
+		switch {
+		case off:
+			what = "(left alone)"
+		case len(s.Managers) == 0:
 			what = "(no package manager: caches of earlier steps)"
-		} else {
+		default:
 			n++
 		}
 		fmt.Fprintf(&b, "%s:%d  [%s]  %s\n", filename, s.Line, s.Stage, what)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/solver/pb"
 )
 
 func makePlan(t *testing.T, file string, opt Options) *Report {
@@ -286,5 +287,34 @@ func TestStagesOfMultiStagePlan(t *testing.T) {
 	}
 	if !strings.Contains(text.String(), "    [2]  /home/app/.cache/pip  /root/.npm  /var/cache/apt  /var/lib/apt/lists\n") {
 		t.Fatalf("text:\n%s", text.String())
+	}
+}
+
+// plan converts with the daemon's LLB capabilities, as the frontend gets
+// them: COPY --link is a merge, and a read-write bind converts (without
+// capabilities upstream's conversion dereferences nil for it).
+func TestConvertsWithTheDaemonsCapabilities(t *testing.T) {
+	df := "FROM golang:1.26 AS build\nRUN --mount=type=bind,rw,target=/src go build ./...\nFROM debian\nCOPY --link --from=build /go/bin /bin\n"
+	def, err := Convert(context.Background(), []byte(df), Options{Offline: true, Target: "build"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(def.Def) == 0 {
+		t.Fatal("empty definition")
+	}
+	def, err = Convert(context.Background(), []byte(df), Options{Offline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	merge := false
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.Unmarshal(dt); err != nil {
+			t.Fatal(err)
+		}
+		merge = merge || op.GetMerge() != nil
+	}
+	if !merge {
+		t.Fatal("COPY --link is not a merge")
 	}
 }

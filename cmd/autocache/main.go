@@ -1,6 +1,9 @@
-// Command autocache shows what the autocache frontend does to a Dockerfile.
+// Command autocache shows what the autocache frontend does to a Dockerfile,
+// and writes it out in the Dockerfile.
 //
 //	autocache plan [--offline] [--format text|json] [--target STAGE]
+//	               [--build-arg K=V]… [--platform P] [PATH|-]
+//	autocache rewrite [-w] [--check] [--offline] [--target STAGE]
 //	               [--build-arg K=V]… [--platform P] [PATH|-]
 package main
 
@@ -24,6 +27,8 @@ var version = "dev"
 
 const usage = `usage: autocache plan [--offline] [--format text|json] [--target STAGE]
                       [--build-arg K=V]... [--platform P] [PATH|-]
+       autocache rewrite [-w] [--check] [--offline] [--target STAGE]
+                      [--build-arg K=V]... [--platform P] [PATH|-]
        autocache version
 `
 
@@ -39,6 +44,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "plan":
 		return runPlan(ctx, args[1:], stdin, stdout, stderr)
+	case "rewrite":
+		return runRewrite(ctx, args[1:], stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "autocache", version)
 		return 0

@@ -126,3 +126,88 @@ func TestPlanScopeAndStages(t *testing.T) {
 		t.Fatalf("exit %d: %s\n%s", code, errs, out)
 	}
 }
+
+func TestPlanHonoursTheDockerfilesSettings(t *testing.T) {
+	df := "# autocache=managers=pip\nFROM debian\nRUN apt-get update && apt-get install -y python3-pip\n# autocache: off\nRUN pip install x\n" +
+		"FROM python:3.11-slim\nCOPY --from=0 /etc/hostname /x\nRUN pip install y\n"
+	code, out, errs := runCLI(t, df, "plan", "--offline", "--format", "json", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rep struct {
+		Steps []struct {
+			Line   int
+			Mounts []struct{ Target string }
+			Notes  []string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Steps) != 3 || len(rep.Steps[0].Mounts) != 0 || len(rep.Steps[1].Mounts) != 0 || len(rep.Steps[2].Mounts) == 0 {
+		t.Fatalf("apt (not in the directive's list) and the step under `# autocache: off` must be left alone:\n%s", out)
+	}
+	if !strings.Contains(strings.Join(rep.Steps[1].Notes, "\n"), "left alone: `# autocache: off` on line 4") {
+		t.Fatalf("notes %q", rep.Steps[1].Notes)
+	}
+	code, out, errs = runCLI(t, "# autocache=off\n"+df[strings.Index(df, "\n")+1:], "plan", "--offline", "--format", "json", "-")
+	if code != 0 || strings.Contains(out, `"type": "cache"`) || !strings.Contains(errs, "`# autocache=off` on line 1: the frontend changes nothing") {
+		t.Fatalf("exit %d, stderr %q:\n%s", code, errs, out)
+	}
+}
+
+func TestPlanTextShowsStepsLeftAlone(t *testing.T) {
+	code, out, errs := runCLI(t, "FROM python:3.12-slim\n# autocache: off\nRUN pip install x\n", "plan", "--offline", "-")
+	if code != 0 || !strings.Contains(out, "Dockerfile:3  [0]  (left alone)\n    · left alone: `# autocache: off` on line 2\n") {
+		t.Fatalf("exit %d, %q:\n%s", code, errs, out)
+	}
+}
+
+func TestPlanBadSettingExitsNonZeroWithLine(t *testing.T) {
+	code, _, errs := runCLI(t, "# autocache=managers=apt,ppi\nFROM debian\nRUN true\n", "plan", "--offline", "-")
+	if code != 1 || !strings.Contains(errs, "Dockerfile:1: autocache: `# autocache=managers=apt,ppi`: unknown package manager \"ppi\"") ||
+		!strings.Contains(errs, ">>> # autocache=managers=apt,ppi") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errs)
+	}
+}
+
+func TestRewriteDiffCheckAndWrite(t *testing.T) {
+	dir := t.TempDir()
+	df := "FROM python:3.12-slim\n# dependencies\nRUN pip install --no-cache-dir flask\n"
+	file := dir + "/Dockerfile"
+	if err := os.WriteFile(file, []byte(df), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "", "rewrite", "--offline", dir)
+	if code != 0 || !strings.Contains(out, "-RUN pip install --no-cache-dir flask\n+RUN --mount=type=cache,target=/root/.cache/pip ") ||
+		!strings.Contains(out, "+++ "+file+" (autocache rewrite)") {
+		t.Fatalf("exit %d, stderr %q, diff:\n%s", code, errs, out)
+	}
+	if code, _, errs := runCLI(t, "", "rewrite", "--offline", "--check", file); code != 1 || !strings.Contains(errs, "would change: autocache adds to 1 RUN step(s)") {
+		t.Fatalf("--check on a file that would change: exit %d, %q", code, errs)
+	}
+	if code, _, errs := runCLI(t, "", "rewrite", "--offline", "-w", file); code != 0 {
+		t.Fatalf("-w: exit %d, %q", code, errs)
+	}
+	got, err := os.ReadFile(file)
+	fi, _ := os.Stat(file)
+	if err != nil || !strings.Contains(string(got), "# dependencies\nRUN --mount=type=cache,target=/root/.cache/pip") || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("written (%v, %v):\n%s", fi.Mode(), err, got)
+	}
+	if code, out, errs := runCLI(t, "", "rewrite", "--offline", "--check", file); code != 0 || out != "" {
+		t.Fatalf("--check after -w: exit %d, %q, %q", code, out, errs)
+	}
+}
+
+func TestRewriteReportsWhatItLeaves(t *testing.T) {
+	code, _, errs := runCLI(t, "FROM python:3.12-slim\nRUN [\"pip\", \"install\", \"--no-cache-dir\", \"flask\"]\n", "rewrite", "--offline", "-")
+	if code != 0 || !strings.Contains(errs, "Dockerfile:2: left as it is: line 2: the step's argv changes outside a shell script") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	if code, _, errs := runCLI(t, "FROM x\nRUN true\n", "rewrite", "-w", "-"); code != 2 {
+		t.Fatalf("-w with stdin: exit %d, %q", code, errs)
+	}
+	if code, _, errs := runCLI(t, "# autocache: of\nFROM x\n", "rewrite", "--offline", "-"); code != 1 || !strings.Contains(errs, "Dockerfile:1: autocache:") {
+		t.Fatalf("bad setting: exit %d, %q", code, errs)
+	}
+}
