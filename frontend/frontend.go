@@ -109,7 +109,8 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		return builder.Build(ctx, c)
 	}
 	rc := &rewritingClient{Client: c}
-	rc.opt = llbtransform.Options{CacheNS: cfg.CacheNS, Scope: cfg.Scope, Managers: cfg.Managers, Images: rc}
+	rc.opt = llbtransform.Options{CacheNS: cfg.CacheNS, Scope: cfg.Scope, Managers: cfg.Managers, Images: rc,
+		Probe: os.Getenv(EnvProbe) == "1"}
 	res, err := builder.Build(ctx, rc)
 	if err != nil || res == nil {
 		return res, err
@@ -120,6 +121,13 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	res.AddMeta(MetaVersion, []byte(Version))
 	return res, nil
 }
+
+// EnvProbe, set to "1" in the frontend process's environment (an ENV of
+// a test variant of the frontend image), turns on llbtransform's probe:
+// every RUN step gets one more cache mount that nothing reads, so that a
+// test suite's steps all go through the rewrite. A test mode for the
+// conformance run, not a user feature (docs/probe.md).
+const EnvProbe = "AUTOCACHE_PROBE"
 
 // Result metadata keys.
 const (

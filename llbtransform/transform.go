@@ -32,6 +32,10 @@ type Options struct {
 	// about them, so user names stay unresolved, images are not checked
 	// for content and releases are unknown.
 	Images Images
+	// Probe is a test mode, not a user feature: every Linux ExecOp also
+	// gets a cache mount that nothing reads (probe.go), and counts as
+	// rewritten.
+	Probe bool
 }
 
 // Mount is a mount that the transform added to a step.
@@ -160,6 +164,11 @@ func (t *transformer) add(ctx context.Context, o decodedOp, def *pb.Definition) 
 	}
 	if ex := op.GetExec(); ex != nil {
 		s, edited := t.exec(ctx, oldDgst, op, ex, md, st)
+		if t.opt.Probe {
+			if m, ok := t.probe(oldDgst, op, ex, md); ok {
+				s.Mounts, s.Rewritten, edited = append(s.Mounts, m), true, true
+			}
+		}
 		step = &s
 		dirty = dirty || edited
 	}
