@@ -37,7 +37,7 @@ func TestUnreadableImageLeavesTheStepAlone(t *testing.T) {
 		name:   "accounts",
 		st:     run(base(), "pip install flask", llb.User("app")),
 		images: fakeImages{accounts: func(context.Context, *pb.Definition) ([]byte, []byte, error) { return nil, nil, boom }, contents: emptyImages(nil)},
-		why:    []string{"user app: cannot read /etc/passwd: boom"},
+		why:    []string{"user app: cannot read the accounts: boom"},
 	}, {
 		name: "os-release",
 		st:   run(ubi("registry.access.redhat.com/ubi9/ubi-minimal:9.6"), "microdnf install -y tar"),
