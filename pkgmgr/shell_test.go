@@ -12,7 +12,7 @@ func TestParseFailure(t *testing.T) {
 		t.Fatalf("got %+v, %v", p, err)
 	}
 	// Bash syntax under /bin/sh still parses (POSIX, then bash).
-	p, _ = Analyze(Step{Args: []string{"/bin/sh", "-c", "[[ -f x ]] && pip install --no-cache-dir y"}}, Options{})
+	p = analyze(t, Step{Args: []string{"/bin/sh", "-c", "[[ -f x ]] && pip install --no-cache-dir y"}}, Options{})
 	if len(p.Managers) != 1 || p.Args[2] != "[[ -f x ]] && pip install y" {
 		t.Fatalf("got %+v", p)
 	}
