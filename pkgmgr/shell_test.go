@@ -64,6 +64,13 @@ func TestSplices(t *testing.T) {
 		{"A=1 PIP_NO_CACHE_DIR=1; pip install x", "A=1; pip install x"},
 		{"PIP_NO_CACHE_DIR=1 A=1; pip install x", "A=1; pip install x"},
 		{"export A=1 PIP_NO_CACHE_DIR=1 && pip install x", "export A=1 && pip install x"},
+		// several assignments of one statement: none left is `true` (a
+		// bare `export` would list the environment)
+		{"PIP_NO_CACHE_DIR=1 UV_NO_CACHE=1; pip install x && uv pip install y", "true; pip install x && uv pip install y"},
+		{"A=1 PIP_NO_CACHE_DIR=1 UV_NO_CACHE=1; pip install x && uv pip install y", "A=1; pip install x && uv pip install y"},
+		{"PIP_NO_CACHE_DIR=1 A=1 UV_NO_CACHE=1; pip install x && uv pip install y", "A=1; pip install x && uv pip install y"},
+		{"export PIP_NO_CACHE_DIR=1 UV_NO_CACHE=1; pip install x && uv pip install y", "true; pip install x && uv pip install y"},
+		{"export A=1 PIP_NO_CACHE_DIR=1 UV_NO_CACHE=1; pip install x && uv pip install y", "export A=1; pip install x && uv pip install y"},
 		// cleanups
 		{"pip install x && pip cache purge >/dev/null", "pip install x && true >/dev/null"},
 		{"pip install x; rm -rf /tmp/a /root/.cache/pip /tmp/b", "pip install x; rm -rf /tmp/a /tmp/b"},

@@ -19,6 +19,49 @@ type Edit struct {
 	Repl       string
 	Elem       bool
 	All        bool
+	Group      *Group // nil: none
+}
+
+// Group is edits that, all made, are one other edit: removing each
+// assignment of `A=1 B=2` leaves a statement, removing them all must leave
+// `true`, not an empty statement.
+type Group struct {
+	Size int   // how many edits are in it
+	All  *Edit // what they are, all made
+}
+
+// group puts edits into one group that, all made, is all.
+func group(all *Edit, edits ...*Edit) {
+	g := &Group{Size: len(edits), All: all}
+	for _, e := range edits {
+		e.Group = g
+	}
+}
+
+// grouped replaces the edits of a group that are all there by the
+// group's edit.
+func grouped(edits []*Edit) []*Edit {
+	made := map[*Group]map[*Edit]bool{}
+	for _, e := range edits {
+		if e != nil && e.Group != nil {
+			if made[e.Group] == nil {
+				made[e.Group] = map[*Edit]bool{}
+			}
+			made[e.Group][e] = true
+		}
+	}
+	var out []*Edit
+	for _, e := range edits {
+		if e != nil && e.Group != nil && len(made[e.Group]) == e.Group.Size {
+			if made[e.Group] != nil {
+				out = append(out, e.Group.All)
+				made[e.Group] = nil // once
+			}
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // replace builds an edit of src's bytes [a,b).
@@ -79,8 +122,11 @@ func InsertAfter(x Word, text string) *Edit {
 	return &Edit{Arg: x.Arg, Start: x.End, End: x.End, Repl: " " + text}
 }
 
-// Apply applies non-overlapping edits to a copy of args.
+// Apply applies non-overlapping edits to a copy of args; two deletions may
+// overlap (both go), and the edits of a group that are all there are the
+// group's edit.
 func Apply(args []string, edits []*Edit) ([]string, error) {
+	edits = grouped(edits)
 	out := slices.Clone(args)
 	byArg := map[int][]*Edit{}
 	drop := map[int]bool{}
@@ -116,7 +162,7 @@ func Apply(args []string, edits []*Edit) ([]string, error) {
 		last := 0
 		var prev *Edit
 		for _, e := range es {
-			if e.End < e.Start || e.End > len(s) {
+			if e.Start < 0 || e.End < e.Start || e.End > len(s) {
 				return nil, fmt.Errorf("bad edit [%d,%d) of argument %d", e.Start, e.End, i)
 			}
 			if e.Start == e.End && e.Start == last && prev != nil && prev.Start == prev.End {
@@ -131,7 +177,12 @@ func Apply(args []string, edits []*Edit) ([]string, error) {
 				continue
 			}
 			if e.Start < last {
-				return nil, fmt.Errorf("pkgmgr: overlapping edits in argument %d at %d", i, e.Start)
+				if prev == nil || e.Repl != "" || prev.Repl != "" || e.Start == e.End {
+					return nil, fmt.Errorf("pkgmgr: overlapping edits in argument %d at %d", i, e.Start)
+				}
+				// Two deletions: both go.
+				last, prev = e.End, &Edit{Start: prev.Start, End: e.End}
+				continue
 			}
 			b.WriteString(s[last:e.Start])
 			b.WriteString(e.Repl)

@@ -51,10 +51,11 @@ func editSeeds(t testing.TB) []string {
 
 // FuzzEdits: several edits of one script at once, of every kind pkgmgr
 // makes (a command → `true`, a word dropped or replaced, a flag inserted
-// after the program, an assignment dropped), picked by the fuzzer. Apply
-// fails only where two of them partly overlap; otherwise the result
-// parses, its nested scripts parse as before, and the bytes outside every
-// edit are the script's, in order.
+// after the program, an assignment dropped), picked by the fuzzer. No two
+// edits pkgmgr could make partly overlap (but deletions), so Apply takes
+// any of them together; the result parses, its nested scripts parse as before, and the
+// bytes outside every edit made (a group's edit for all of its members)
+// are the script's, in order.
 func FuzzEdits(f *testing.F) {
 	for i, s := range editSeeds(f) {
 		f.Add(s, i%3 == 0, uint64(i)*0x9e3779b97f4a7c15)
@@ -69,13 +70,14 @@ func FuzzEdits(f *testing.F) {
 			return
 		}
 		w := Walk(args, nil, "", "")
-		edits := pickEdits(candidates(w, len(args)-1), pick)
+		cands := candidates(w, len(args)-1)
+		if a, b := partlyOverlap(cands); a != nil {
+			t.Fatalf("%q: edits %s partly overlap", script, show([]*Edit{a, b}))
+		}
+		edits := pickEdits(cands, pick)
 		out, err := Apply(args, edits)
 		if err != nil {
-			if !partlyOverlap(edits) {
-				t.Fatalf("%q with %s: %v", script, show(edits), err)
-			}
-			return
+			t.Fatalf("%q with %s: %v", script, show(edits), err)
 		}
 		got := out[len(out)-1]
 		if _, _, err := Parse(got, lang); err != nil {
@@ -84,7 +86,7 @@ func FuzzEdits(f *testing.F) {
 		if before, after := unparsed(w), unparsed(Walk(out, nil, "", "")); after > before {
 			t.Fatalf("%q with %s gives %q: %d scripts don't parse, were %d", script, show(edits), got, after, before)
 		}
-		if piece, ok := outsideKept(script, got, edits); !ok {
+		if piece, ok := outsideKept(script, got, grouped(edits)); !ok {
 			t.Fatalf("%q with %s gives %q: %q, outside the edits, is not kept in place", script, show(edits), got, piece)
 		}
 	})
@@ -138,17 +140,17 @@ func pickEdits(cands []*Edit, pick uint64) []*Edit {
 	return out
 }
 
-// partlyOverlap says whether two of the edits overlap without one holding
-// the other: the only case Apply may refuse.
-func partlyOverlap(edits []*Edit) bool {
+// partlyOverlap finds two edits that overlap without one holding the
+// other and are not both deletions: Apply refuses those.
+func partlyOverlap(edits []*Edit) (*Edit, *Edit) {
 	for _, a := range edits {
 		for _, b := range edits {
-			if a.Start < b.Start && b.Start < a.End && a.End < b.End {
-				return true
+			if a.Start < b.Start && b.Start < a.End && a.End < b.End && (a.Repl != "" || b.Repl != "") {
+				return a, b
 			}
 		}
 	}
-	return false
+	return nil, nil
 }
 
 // outsideKept checks that the bytes of src outside every edit (split at

@@ -171,3 +171,33 @@ func TestApplyEditsInsert(t *testing.T) {
 		}
 	}
 }
+
+// Deletions may overlap (both go); the edits of a group, all made, are
+// the group's edit, and some of them are just themselves.
+func TestApplyOverlapsAndGroups(t *testing.T) {
+	args := []string{"sh", "-c", "A=1 B=2 C=3; x"}
+	//                           01234567890123
+	a := &Edit{Arg: 2, Start: 0, End: 4}  // "A=1 "
+	b := &Edit{Arg: 2, Start: 3, End: 7}  // " B=2"
+	c := &Edit{Arg: 2, Start: 7, End: 11} // " C=3"
+	group(&Edit{Arg: 2, Start: 0, End: 11, Repl: "true"}, a, b, c)
+	for _, tc := range []struct {
+		edits []*Edit
+		want  string
+		err   bool
+	}{
+		{[]*Edit{a}, "B=2 C=3; x", false},
+		{[]*Edit{b}, "A=1 C=3; x", false},
+		{[]*Edit{a, b}, " C=3; x", false},
+		{[]*Edit{b, c}, "A=1; x", false},
+		{[]*Edit{c, a, b}, "true; x", false},
+		{[]*Edit{a, b, c, b}, "true; x", false},
+		{[]*Edit{a, {Arg: 2, Start: 3, End: 5, Repl: "y"}}, "", true}, // not two deletions
+		{[]*Edit{{Arg: 2, Start: -1, End: 2}}, "", true},
+	} {
+		got, err := Apply(args, tc.edits)
+		if (err != nil) != tc.err || err == nil && got[2] != tc.want {
+			t.Errorf("%s: got %q, %v; want %q", show(tc.edits), got, err, tc.want)
+		}
+	}
+}
