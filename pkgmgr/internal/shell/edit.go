@@ -64,10 +64,14 @@ func grouped(edits []*Edit) []*Edit {
 	return out
 }
 
-// replace builds an edit of src's bytes [a,b).
+// replace builds an edit of src's bytes [a,b). A comment right after them
+// (`A=()#c`) gets a blank before it: `true#c` would be one word.
 func (src *source) replace(a, b int, repl string) *Edit {
 	if !src.editable() {
 		return nil
+	}
+	if b < len(src.text) && src.text[b] == '#' {
+		repl += " "
 	}
 	return &Edit{Arg: src.arg, Start: src.base + a, End: src.base + b, Repl: repl}
 }
@@ -121,6 +125,9 @@ func InsertAfter(x Word, text string) *Edit {
 	}
 	return &Edit{Arg: x.Arg, Start: x.End, End: x.End, Repl: " " + text}
 }
+
+// deletion says whether e removes its bytes (leaving at most a blank).
+func deletion(e *Edit) bool { return strings.TrimSpace(e.Repl) == "" }
 
 // Apply applies non-overlapping edits to a copy of args; two deletions may
 // overlap (both go), and the edits of a group that are all there are the
@@ -177,11 +184,12 @@ func Apply(args []string, edits []*Edit) ([]string, error) {
 				continue
 			}
 			if e.Start < last {
-				if prev == nil || e.Repl != "" || prev.Repl != "" || e.Start == e.End {
+				if prev == nil || !deletion(e) || !deletion(prev) || e.Start == e.End {
 					return nil, fmt.Errorf("pkgmgr: overlapping edits in argument %d at %d", i, e.Start)
 				}
 				// Two deletions: both go.
-				last, prev = e.End, &Edit{Start: prev.Start, End: e.End}
+				b.WriteString(e.Repl)
+				last, prev = e.End, &Edit{Start: prev.Start, End: e.End, Repl: e.Repl}
 				continue
 			}
 			b.WriteString(s[last:e.Start])

@@ -145,7 +145,7 @@ func pickEdits(cands []*Edit, pick uint64) []*Edit {
 func partlyOverlap(edits []*Edit) (*Edit, *Edit) {
 	for _, a := range edits {
 		for _, b := range edits {
-			if a.Start < b.Start && b.Start < a.End && a.End < b.End && (a.Repl != "" || b.Repl != "") {
+			if a.Start < b.Start && b.Start < a.End && a.End < b.End && (!deletion(a) || !deletion(b)) {
 				return a, b
 			}
 		}

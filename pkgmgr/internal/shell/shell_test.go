@@ -194,10 +194,35 @@ func TestApplyOverlapsAndGroups(t *testing.T) {
 		{[]*Edit{a, b, c, b}, "true; x", false},
 		{[]*Edit{a, {Arg: 2, Start: 3, End: 5, Repl: "y"}}, "", true}, // not two deletions
 		{[]*Edit{{Arg: 2, Start: -1, End: 2}}, "", true},
+		{[]*Edit{a, {Arg: 2, Start: 3, End: 7, Repl: " "}}, "  C=3; x", false}, // a blank is a deletion
 	} {
 		got, err := Apply(args, tc.edits)
 		if (err != nil) != tc.err || err == nil && got[2] != tc.want {
 			t.Errorf("%s: got %q, %v; want %q", show(tc.edits), got, err, tc.want)
+		}
+	}
+}
+
+// An assignment removed right before a comment leaves a blank there: the
+// comment must not become part of a word (found by FuzzSplice).
+func TestRemovedAssignmentBeforeAComment(t *testing.T) {
+	for script, want := range map[string]string{
+		"A=()#c\"":      "true #c\"",
+		"B=1 A=()#c\"":  "B=1 #c\"",
+		"A=()#c\n\"x\"": "true #c\n\"x\"",
+	} {
+		args := []string{"/bin/bash", "-c", script}
+		w := Walk(args, nil, "", "")
+		if len(w.Sites["A"]) != 1 {
+			t.Fatalf("%q: sites %v", script, w.Sites)
+		}
+		got, err := Apply(args, []*Edit{w.Sites["A"][0].Del})
+		if err != nil || got[2] != want {
+			t.Errorf("%q: got %q, %v; want %q", script, got[2], err, want)
+			continue
+		}
+		if _, _, err := Parse(got[2], syntax.LangBash); err != nil {
+			t.Errorf("%q → %q: %v", script, got[2], err)
 		}
 	}
 }
