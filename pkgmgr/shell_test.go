@@ -52,6 +52,7 @@ func TestSplices(t *testing.T) {
 		{"pip install \\\n    --no-cache-dir \\\n    -r r.txt", "pip install \\\n    -r r.txt"},
 		{"pip install --no-cache-dir\tx", "pip install\tx"},
 		{"pip install x --no-cache-dir; echo", "pip install x; echo"},
+		{"pip install x\\  --no-cache-dir", "pip install x\\ "}, // an escaped blank is x's
 		// a redirect between words stays
 		{"pip install 2>/dev/null --no-cache-dir x", "pip install 2>/dev/null x"},
 		{"pip install 2 --no-cache-dir>log", "pip install 2 >log"}, // not 2>log
