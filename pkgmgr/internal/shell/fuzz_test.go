@@ -106,8 +106,12 @@ func candidates(w *Walked, arg int) []*Edit {
 			add(InsertAfter(c.Argv[0], "-U"))
 		}
 		for _, x := range c.Argv[1:] {
-			if x.node == nil {
-				continue // an argv element of the exec form, not script text
+			if x.node == nil || IsShell(c.Name) || c.Name == "busybox" {
+				// An argv element of the exec form is not script text,
+				// and a shell's own arguments are never edited (what it
+				// runs is): dropping `0` from `sh 0 -c '!'` makes '!' its
+				// script.
+				continue
 			}
 			add(DeleteWord(x))
 			add(ReplaceWord(x, "--update-cache"))
