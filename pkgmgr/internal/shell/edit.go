@@ -101,7 +101,7 @@ func DeleteWord(x Word) *Edit {
 	case x.Elem:
 		return &Edit{Arg: x.Arg, Elem: true}
 	}
-	if x.glue {
+	if x.glue || x.hash {
 		return &Edit{Arg: x.Arg, Start: x.gap, End: x.End, Repl: " "}
 	}
 	return &Edit{Arg: x.Arg, Start: x.gap, End: x.End}
@@ -113,6 +113,9 @@ func ReplaceWord(x Word, text string) *Edit {
 	if x.Arg < 0 {
 		return nil
 	}
+	if x.hash {
+		text += " "
+	}
 	return &Edit{Arg: x.Arg, Start: x.Start, End: x.End, Repl: text}
 }
 
@@ -122,6 +125,9 @@ func ReplaceWord(x Word, text string) *Edit {
 func InsertAfter(x Word, text string) *Edit {
 	if x.Arg < 0 || x.Elem {
 		return nil
+	}
+	if x.hash {
+		text += " "
 	}
 	return &Edit{Arg: x.Arg, Start: x.End, End: x.End, Repl: " " + text}
 }
