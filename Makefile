@@ -65,8 +65,13 @@ conformance:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./llbtransform/ ./pkgmgr/
 
+# Every fuzz target for FUZZTIME each (docs/fuzzing.md).
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzAnalyze -fuzztime 60s -parallel 1 ./pkgmgr/
+	$(GO) test -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime $(FUZZTIME) -parallel 1 ./pkgmgr/
+	$(GO) test -run '^$$' -fuzz '^FuzzSplice$$' -fuzztime $(FUZZTIME) -parallel 1 ./pkgmgr/
+	$(GO) test -run '^$$' -fuzz '^FuzzEdits$$' -fuzztime $(FUZZTIME) -parallel 1 ./pkgmgr/internal/shell/
+	$(GO) test -run '^$$' -fuzz '^FuzzTransform$$' -fuzztime $(FUZZTIME) -parallel 1 ./llbtransform/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

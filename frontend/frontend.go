@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/autocache/autocache/llbtransform"
 	"github.com/autocache/autocache/pkgmgr"
@@ -109,7 +110,8 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		return builder.Build(ctx, c)
 	}
 	rc := &rewritingClient{Client: c}
-	rc.opt = llbtransform.Options{CacheNS: cfg.CacheNS, Scope: cfg.Scope, Managers: cfg.Managers, Images: rc}
+	rc.opt = llbtransform.Options{CacheNS: cfg.CacheNS, Scope: cfg.Scope, Managers: cfg.Managers, Images: rc,
+		Probe: os.Getenv(EnvProbe) == "1"}
 	res, err := builder.Build(ctx, rc)
 	if err != nil || res == nil {
 		return res, err
@@ -121,6 +123,13 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	res.AddMeta(MetaVersion, []byte(Version))
 	return res, nil
 }
+
+// EnvProbe, set to "1" in the frontend process's environment (an ENV of
+// a test variant of the frontend image), turns on llbtransform's probe:
+// every RUN step gets one more cache mount that nothing reads, so that a
+// test suite's steps all go through the rewrite. A test mode for the
+// conformance run, not a user feature (docs/probe.md).
+const EnvProbe = "AUTOCACHE_PROBE"
 
 // Result metadata keys.
 const (
@@ -190,14 +199,43 @@ func transform(ctx context.Context, def *pb.Definition, opt llbtransform.Options
 	return llbtransform.Transform(ctx, def, opt)
 }
 
-// solveRef solves def (a sub-definition: an image or a step's root
-// filesystem) and returns its single result; nil for scratch.
+// solveRef builds def (a sub-definition: an image or a step's root
+// filesystem) and returns its single result; nil for scratch. Building it
+// takes as long as it takes: the build needs that filesystem anyway.
 func (r *rewritingClient) solveRef(ctx context.Context, def *pb.Definition) (client.Reference, error) {
-	res, err := r.Client.Solve(ctx, client.SolveRequest{Definition: def})
+	res, err := r.Client.Solve(ctx, client.SolveRequest{Definition: def, Evaluate: true})
 	if err != nil {
 		return nil, err
 	}
 	return res.SingleRef()
+}
+
+// readTimeout bounds the reads of one answer (Accounts, Contents,
+// OSRelease) once its filesystem is built: a read that hangs costs the
+// step its caches, not the build.
+var readTimeout = time.Minute
+
+// within runs read with readTimeout; if no answer comes in time, it is an
+// error that says so (and read is left to end on its own).
+func within[T any](ctx context.Context, read func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	type answer struct {
+		v   T
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		v, err := read(ctx)
+		ch <- answer{v, err}
+	}()
+	select {
+	case a := <-ch:
+		return a.v, a.err
+	case <-ctx.Done():
+		var zero T
+		return zero, errors.Errorf("no answer within %s", readTimeout)
+	}
 }
 
 // Accounts reads /etc/passwd and /etc/group from the filesystem that rootfs
@@ -211,12 +249,30 @@ func (r *rewritingClient) Accounts(ctx context.Context, rootfs *pb.Definition) (
 	if ref == nil {
 		return nil, nil, errors.New("no filesystem")
 	}
-	passwd, err = ref.ReadFile(ctx, client.ReadRequest{Filename: "/etc/passwd"})
+	files, err := within(ctx, func(ctx context.Context) ([2][]byte, error) { return readAccounts(ctx, ref) })
+	return files[0], files[1], err
+}
+
+// accountsReader is the part of client.Reference that readAccounts uses.
+type accountsReader interface {
+	fileReader
+	dirReader
+}
+
+// readAccounts reads /etc/passwd and, if there is one, /etc/group.
+func readAccounts(ctx context.Context, ref accountsReader) ([2][]byte, error) {
+	passwd, err := ref.ReadFile(ctx, client.ReadRequest{Filename: "/etc/passwd"})
 	if err != nil {
-		return nil, nil, err
+		return [2][]byte{}, errors.Wrap(err, "/etc/passwd")
 	}
-	group, _ = ref.ReadFile(ctx, client.ReadRequest{Filename: "/etc/group"})
-	return passwd, group, nil
+	group, err := ref.ReadFile(ctx, client.ReadRequest{Filename: "/etc/group"})
+	if err != nil {
+		// The gateway does not say why; a missing file is no groups.
+		if ok, err2 := exists(ctx, ref, "/etc/group"); err2 != nil || ok {
+			return [2][]byte{}, errors.Wrap(err, "/etc/group")
+		}
+	}
+	return [2][]byte{passwd, group}, nil
 }
 
 // Contents lists what dir holds in the filesystem that def builds (a base
@@ -229,7 +285,7 @@ func (r *rewritingClient) Contents(ctx context.Context, def *pb.Definition, dir 
 	if ref == nil {
 		return nil, nil // scratch
 	}
-	return listTree(ctx, ref, dir, 64)
+	return within(ctx, func(ctx context.Context) ([]string, error) { return listTree(ctx, ref, dir, 64) })
 }
 
 // OSRelease reads the os-release file of the filesystem that def builds
@@ -242,7 +298,7 @@ func (r *rewritingClient) OSRelease(ctx context.Context, def *pb.Definition) ([]
 	if ref == nil {
 		return nil, nil // scratch: unknown
 	}
-	return readOSRelease(ctx, ref)
+	return within(ctx, func(ctx context.Context) ([]byte, error) { return readOSRelease(ctx, ref) })
 }
 
 // fileReader is the part of client.Reference that readOSRelease uses.

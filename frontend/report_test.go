@@ -70,9 +70,9 @@ func loadedDockerfileFor(t *testing.T, df string, p ocispecs.Platform) (*pb.Defi
 	return def.ToPB(), head
 }
 
-// build solves def as many times as a build would (once per platform,
+// buildWarned solves def as many times as a build would (once per platform,
 // again for SBOM) and then ends the build.
-func build(t *testing.T, def *pb.Definition, solves int) *warnClient {
+func buildWarned(t *testing.T, def *pb.Definition, solves int) *warnClient {
 	t.Helper()
 	wc := &warnClient{}
 	rc := &rewritingClient{Client: wc, opt: mustOptions(t, nil)}
@@ -99,7 +99,7 @@ RUN pip install requests
 
 func TestEachStepLeftAloneSaysWhyOnce(t *testing.T) {
 	def, vertex := loadedDockerfile(t, sayWhy)
-	wc := build(t, def, 2)
+	wc := buildWarned(t, def, 2)
 	var msgs []string
 	for _, w := range wc.warnings {
 		msgs = append(msgs, w.msg)
@@ -133,7 +133,7 @@ RUN apt-get install -y make
 RUN go mod download
 RUN make
 `)
-	wc := build(t, def, 1)
+	wc := buildWarned(t, def, 1)
 	if len(wc.warnings) != 1 || wc.warnings[0].msg != "autocache: 4 steps cached: apt ×2, go, follows go" {
 		t.Fatalf("warnings %+v", wc.warnings)
 	}
@@ -141,7 +141,7 @@ RUN make
 
 func TestNothingToSayIsSaidByNoWarning(t *testing.T) {
 	def, _ := loadedDockerfile(t, "FROM debian\nRUN make\nRUN --mount=type=cache,target=/var/cache/apt apt-get install -y curl\n")
-	if wc := build(t, def, 1); len(wc.warnings) != 0 {
+	if wc := buildWarned(t, def, 1); len(wc.warnings) != 0 {
 		t.Fatalf("warnings %+v", wc.warnings)
 	}
 }
@@ -153,7 +153,7 @@ func TestWarningsAreBounded(t *testing.T) {
 		fmt.Fprintf(&df, "RUN npm install pkg%d\n", i)
 	}
 	def, _ := loadedDockerfile(t, df.String())
-	wc := build(t, def, 1)
+	wc := buildWarned(t, def, 1)
 	if len(wc.warnings) != maxWarnings+1 {
 		t.Fatalf("%d warnings", len(wc.warnings))
 	}

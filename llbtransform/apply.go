@@ -18,10 +18,9 @@ import (
 // argv and env, and the op's metadata.
 
 // apply edits op in place. It first builds everything that can fail, so an
-// error leaves op untouched. image is the lineage's base image (baseImage).
-// apply edits op in place. It first builds everything that can fail, so an
-// error leaves op untouched. image is the lineage's base image (baseImage).
-func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata, plan pkgmgr.Plan, image string) ([]Mount, error) {
+// error leaves op untouched. image is the lineage's base image (baseImage);
+// faults are the step's (Step.Faults), for its progress name.
+func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata, plan pkgmgr.Plan, image string, faults []string) ([]Mount, error) {
 	in := &newInputs{base: int64(len(op.Inputs))}
 	mounts, added, err := t.cacheMounts(ctx, op.Platform, plan.Caches, image, in)
 	if err != nil {
@@ -44,7 +43,7 @@ func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *p
 	ex.Meta.Args = slices.Clone(plan.Args)
 	ex.Meta.Env = slices.Clone(plan.Env)
 	if md != nil {
-		annotate(md, plan, len(in.inputs) > 0)
+		annotate(md, plan, len(in.inputs) > 0, faults)
 	}
 	return added, nil
 }
@@ -137,8 +136,9 @@ func fileMounts(ctx context.Context, p *pb.Platform, files []pkgmgr.FileMount, i
 }
 
 // annotate records in the op's metadata the caps the new mounts need and,
-// in its progress name, what autocache did.
-func annotate(md *pb.OpMetadata, plan pkgmgr.Plan, inputs bool) {
+// in its progress name, what autocache did ("[autocache: pip]") and, if it
+// did less than it would have, why ("[autocache: pip; cannot read …]").
+func annotate(md *pb.OpMetadata, plan pkgmgr.Plan, inputs bool, faults []string) {
 	if md.Caps == nil {
 		md.Caps = map[string]bool{}
 	}
@@ -150,7 +150,7 @@ func annotate(md *pb.OpMetadata, plan pkgmgr.Plan, inputs bool) {
 		md.Caps[string(pb.CapExecMountSelector)] = true
 		md.Caps[string(pb.CapExecMountBind)] = true
 	}
-	if name, ok := md.Description["llb.customname"]; ok {
+	if name, ok := md.Description["llb.customname"]; ok && !strings.Contains(name, suffix) {
 		what := strings.Join(plan.Managers, ", ")
 		if what == "" {
 			var mgrs []string
@@ -161,8 +161,30 @@ func annotate(md *pb.OpMetadata, plan pkgmgr.Plan, inputs bool) {
 			}
 			what = "follows " + strings.Join(mgrs, ", ")
 		}
-		md.Description["llb.customname"] = name + " [autocache: " + what + "]"
+		if len(faults) > 0 {
+			what += "; " + oneLine(faults)
+		}
+		md.Description["llb.customname"] = name + suffix + what + "]"
 	}
+}
+
+// leftAlone says in the progress name of a step that autocache left as
+// upstream made it why it did, if it would have cached it but could not
+// read what it needed or could not rewrite it (faults; none: nothing is
+// said). md may be nil.
+func leftAlone(md *pb.OpMetadata, faults []string) {
+	if name, ok := md.GetDescription()["llb.customname"]; ok && len(faults) > 0 && !strings.Contains(name, suffix) {
+		md.Description["llb.customname"] = name + suffix + "left alone: " + oneLine(faults) + "]"
+	}
+}
+
+// suffix starts what autocache adds to a progress name, once: a step
+// transformed again (a definition built on a result) keeps its name.
+const suffix = " [autocache: "
+
+// oneLine joins faults for a progress name, which is one line.
+func oneLine(faults []string) string {
+	return strings.Join(strings.Fields(strings.Join(faults, "; ")), " ")
 }
 
 func sharing(s string) pb.CacheSharingOpt {

@@ -18,7 +18,9 @@ import (
 //
 // A method may return an error wrapping errors.ErrUnsupported when it
 // can't read that kind of fact at all: the transform then goes on as
-// without Images for it.
+// without Images for it. Any other error is a fault: the step does
+// without what needed the answer (its caches, its user), as upstream made
+// it, and its progress name says why (Step.Faults).
 type Images interface {
 	// Accounts reads /etc/passwd and /etc/group from the filesystem a step
 	// starts from; rootfs is a definition whose result is that filesystem.

@@ -307,12 +307,16 @@ func (t *transformer) baseImage(st *lineState) string {
 
 // refusals answers pkgmgr.Questions.Caches for step d, whose lineage holds
 // st: why each new cache must not be mounted (veto), and the content the
-// step then writes where one is not.
-func (t *transformer) refusals(ctx context.Context, d digest.Digest, st *lineState, caches []pkgmgr.CacheMount) (map[string]string, []write) {
+// step then writes where one is not. A refusal because the image could not
+// be read is one of the step's faults.
+func (t *transformer) refusals(ctx context.Context, d digest.Digest, st *lineState, caches []pkgmgr.CacheMount, step *Step) (map[string]string, []write) {
 	refused := map[string]string{}
 	var wrote []write
 	for _, c := range caches {
-		why, dirty := t.veto(ctx, d, st, c)
+		why, dirty, fault := t.veto(ctx, d, st, c)
+		if fault {
+			step.Faults = append(step.Faults, why)
+		}
 		if dirty {
 			wrote = append(wrote, write{path: c.Target, what: why})
 		}
@@ -324,43 +328,44 @@ func (t *transformer) refusals(ctx context.Context, d digest.Digest, st *lineSta
 }
 
 // veto says why a new cache c must not be mounted on step d, whose lineage
-// holds st, and whether the step then leaves content at c.Target.
-func (t *transformer) veto(ctx context.Context, d digest.Digest, st *lineState, c pkgmgr.CacheMount) (string, bool) {
+// holds st, whether the step then leaves content at c.Target, and whether
+// the reason is that the base image could not be read (a fault).
+func (t *transformer) veto(ctx context.Context, d digest.Digest, st *lineState, c pkgmgr.CacheMount) (why string, dirty, fault bool) {
 	target := c.Target
 	for _, k := range slices.Sorted(maps.Keys(st.active)) {
 		if fspath.Within(k, target) || fspath.Within(target, k) {
-			return "inside the cache at " + k + " that follows " + st.active[k].Follows, false
+			return "inside the cache at " + k + " that follows " + st.active[k].Follows, false, false
 		}
 	}
 	for _, w := range st.dirty {
 		if w.hits(target) {
-			return w.what, true
+			return w.what, true, false
 		}
 	}
 	if !c.Local {
 		if why := t.downstream(d, target); why != "" {
-			return why, true
+			return why, true, false
 		}
 	}
 	if st.opaque != "" {
-		return "cannot tell what the base has there: " + st.opaque, true
+		return "cannot tell what the base has there: " + st.opaque, true, false
 	}
 	if st.source == "" || t.facts.images == nil {
-		return "", false
+		return "", false, false
 	}
 	entries, err := t.facts.contents(ctx, st.source, target)
 	if errors.Is(err, errors.ErrUnsupported) {
-		return "", false
+		return "", false, false
 	}
 	if err != nil {
-		return "cannot read " + target + " in the base image: " + err.Error(), true
+		return "cannot read " + target + " in the base image: " + err.Error(), true, true
 	}
 	for _, e := range entries {
 		if !skeletal(path.Clean(e), c.Skeleton) {
-			return target + " has content in the base image (" + e + "); not cached", true
+			return target + " has content in the base image (" + e + "); not cached", true, false
 		}
 	}
-	return "", false
+	return "", false, false
 }
 
 // downstream says why caching target from step d on would break a later

@@ -40,6 +40,10 @@ type Options struct {
 	// about them, so user names stay unresolved, images are not checked
 	// for content and releases are unknown.
 	Images Images
+	// Probe is a test mode, not a user feature: every Linux ExecOp also
+	// gets a cache mount that nothing reads (probe.go), and counts as
+	// rewritten.
+	Probe bool
 }
 
 // Mount is a mount that the transform added to a step.
@@ -67,6 +71,12 @@ type Step struct {
 	Off       string  // why the step was left alone on request (Options.Off); "" if it was analysed
 	Mounts    []Mount // only the mounts added here
 	Notes     []string
+	// Faults say what autocache could not read about the step's
+	// filesystems (an Images error) or could not do (an analysis or
+	// rewrite that failed), for a step it would have cached: it did less
+	// there than it would have, and the step's progress name says why.
+	// They are in Notes too.
+	Faults    []string
 	Locations *pb.Locations // Dockerfile locations of the step, if any
 }
 
@@ -168,9 +178,18 @@ func (t *transformer) add(ctx context.Context, o decodedOp, def *pb.Definition) 
 		st.dirty = append(st.dirty, n.writes...)
 	}
 	if ex := op.GetExec(); ex != nil {
+		name := md.GetDescription()["llb.customname"]
 		s, edited := t.exec(ctx, oldDgst, op, ex, md, st)
+		if t.opt.Probe {
+			if m, ok := t.probe(oldDgst, op, ex, md); ok {
+				s.Mounts, s.Rewritten, edited = append(s.Mounts, m), true, true
+			}
+		}
 		step = &s
 		dirty = dirty || edited
+		if md.GetDescription()["llb.customname"] != name {
+			t.changed = true // a step left alone: its progress name says why
+		}
 	}
 	t.lines[oldDgst] = st
 	newDgst := oldDgst
@@ -235,9 +254,14 @@ func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, e
 	}
 	if err != nil {
 		step.Notes = []string{"left unchanged: " + err.Error()}
+		step.Faults = append(step.Faults, err.Error())
+		leftAlone(md, step.Faults)
 		return step, false
 	}
 	step.Managers, step.Notes = plan.Managers, append(step.Notes, plan.Notes...)
+	if len(plan.Managers) == 0 && len(in.Follow) == 0 {
+		step.Faults = nil // autocache would have done nothing here anyway
+	}
 	if home != "" {
 		// HOME was only added for pkgmgr; runc sets the same from /etc/passwd.
 		if i := slices.Index(plan.Env, home); i >= 0 {
@@ -246,13 +270,16 @@ func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, e
 	}
 	if len(plan.Caches) == 0 && (len(plan.Managers) == 0 || len(plan.Files) == 0 &&
 		slices.Equal(plan.Args, in.Args) && slices.Equal(plan.Env, in.Env)) {
+		leftAlone(md, step.Faults)
 		return step, false
 	}
-	added, err := t.apply(ctx, op, ex, md, plan, t.baseImage(st))
+	added, err := t.apply(ctx, op, ex, md, plan, t.baseImage(st), step.Faults)
 	if err != nil {
 		// Fail open: the op is untouched until apply succeeds, and writes
 		// what it downloads into the layer.
 		step.Notes = append(step.Notes, "left unchanged: "+err.Error())
+		step.Faults = append(step.Faults, err.Error())
+		leftAlone(md, step.Faults)
 		for _, c := range plan.Caches {
 			if c.Follows == "" {
 				st.dirty = append(st.dirty, write{path: c.Target, what: t.nodes[dgst].where + " writes it without a cache"})
@@ -309,11 +336,12 @@ func (t *transformer) plan(ctx context.Context, d digest.Digest, st *lineState, 
 		in.Release = &rel
 		if note != "" {
 			step.Notes = append(step.Notes, note)
+			step.Faults = append(step.Faults, note)
 		}
 		q = pkgmgr.Ask(*in, opts)
 	}
 	var wrote []write // new caches not mounted: the step writes there
-	in.Refused, wrote = t.refusals(ctx, d, st, q.Caches)
+	in.Refused, wrote = t.refusals(ctx, d, st, q.Caches, step)
 	plan, err := pkgmgr.Analyze(*in, opts)
 	st.dirty = append(st.dirty, wrote...)
 	return plan, err

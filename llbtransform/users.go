@@ -26,7 +26,8 @@ func (t *transformer) resolveUser(ctx context.Context, op *pb.Op, ex *pb.ExecOp,
 	case errors.Is(files.err, errors.ErrUnsupported):
 		return ""
 	case files.err != nil:
-		step.Notes = append(step.Notes, "user "+in.User+": cannot read /etc/passwd: "+files.err.Error())
+		note := "user " + in.User + ": cannot read the accounts: " + files.err.Error()
+		step.Notes, step.Faults = append(step.Notes, note), append(step.Faults, note)
 		return ""
 	}
 	acct, ok := imagefacts.Resolve(in.User, files.passwd, files.group)

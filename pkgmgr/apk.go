@@ -143,9 +143,14 @@ func analyzeApk(t *task) {
 	}
 }
 
+// apkNoCache are the command's --no-cache options (a word after "--" is a
+// package name).
 func apkNoCache(c *shell.Command) []shell.Word {
 	var nc []shell.Word
 	for _, w := range c.Argv[1:] {
+		if w.Known && w.Val == "--" {
+			break
+		}
 		if w.Known && w.Val == "--no-cache" {
 			nc = append(nc, w)
 		}

@@ -21,6 +21,16 @@ var apkCases = []tcase{{
 	caches: apkCache1,
 	notes:  []string{"apk: cache /etc/apk/cache (locked)", "apk: replaced --no-cache by --update-cache in `apk add --no-cache"},
 }, {
+	name: "a --no-cache after -- is a package name, not the option",
+	in:   "apk add -- --no-cache", env: alpineEnv,
+	out:    "apk -U add -- --no-cache",
+	caches: apkCache1,
+}, {
+	name: "a comment right after the replaced word stays a comment",
+	in:   "x=$(apk add --no-cache\"\"#c \"\n)", env: alpineEnv,
+	out:    "x=$(apk add --update-cache #c \"\n)",
+	caches: apkCache1,
+}, {
 	name: "traefik: global flag before the applet",
 	in:   "apk --no-cache --no-progress add     ca-certificates     curl     tini", env: alpineEnv,
 	out:    "apk --update-cache --no-progress add     ca-certificates     curl     tini",

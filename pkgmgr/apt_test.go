@@ -173,7 +173,7 @@ func TestAptOptions(t *testing.T) {
 	if len(p.Managers) != 1 || p.Managers[0] != "pip" || len(p.Files) != 0 {
 		t.Fatalf("only pip enabled, got %+v", p)
 	}
-	if p, _ := Analyze(s, Options{Managers: []string{}}); len(p.Managers) != 0 {
+	if p := analyze(t, s, Options{Managers: []string{}}); len(p.Managers) != 0 || len(p.Caches) != 0 {
 		t.Fatalf("nothing enabled, got %+v", p)
 	}
 }

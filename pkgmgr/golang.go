@@ -1,6 +1,7 @@
 package pkgmgr
 
 import (
+	"path"
 	"strings"
 
 	"github.com/autocache/autocache/pkgmgr/internal/shell"
@@ -66,7 +67,7 @@ func goDir(c *shell.Command, which string) (string, bool, string) {
 				return "", false, "GOPATH is not a literal"
 			}
 			d, ok, why := absDir("GOPATH="+gp, first, "")
-			return d + "/pkg/mod", ok, why
+			return path.Join(d, "pkg/mod"), ok, why
 		}
 	} else {
 		if v, set, known := env.Get("GOCACHE"); set && known && v == "off" {
@@ -76,7 +77,7 @@ func goDir(c *shell.Command, which string) (string, bool, string) {
 			return d, ok, why
 		}
 		if d, ok, why := dirSetting(env, "XDG_CACHE_HOME", ""); !ok || d != "" {
-			return d + "/go-build", ok, why
+			return path.Join(d, "go-build"), ok, why
 		}
 	}
 	h, ok, why := shell.Home(c.Env, c.User)
@@ -84,9 +85,9 @@ func goDir(c *shell.Command, which string) (string, bool, string) {
 		return "", false, why
 	}
 	if which == goModCache {
-		return h + "/go/pkg/mod", true, ""
+		return path.Join(h, "go/pkg/mod"), true, ""
 	}
-	return h + "/.cache/go-build", true, ""
+	return path.Join(h, ".cache/go-build"), true, ""
 }
 
 // goCleanFlags maps `go clean` flags to the cache they empty.

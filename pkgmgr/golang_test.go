@@ -19,6 +19,9 @@ var goCases = []tcase{{
 	name: "distroless: CGO_ENABLED=0 go build", in: "CGO_ENABLED=0 go build -o /go/bin/app", env: golangEnv, cwd: "/go/src/app",
 	caches: goBoth,
 }, {
+	name: "GOPATH and HOME of /: clean targets", in: "GOPATH=/ go mod download && HOME=/ GOPATH= go build ./...", env: golangEnv,
+	caches: []string{"/.cache/go-build shared 0:0", "/go/pkg/mod shared 0:0", "/pkg/mod shared 0:0"},
+}, {
 	name: "go version / go env", in: "go version && go env GOPATH && go fmt ./...", env: golangEnv, none: true,
 }, {
 	name: "go run inside echo", in: `echo "go build ./..."`, env: golangEnv, none: true,

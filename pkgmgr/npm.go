@@ -1,6 +1,7 @@
 package pkgmgr
 
 import (
+	"path"
 	"sort"
 	"strings"
 
@@ -84,7 +85,7 @@ func npmCacheDir(c *shell.Command) (string, bool, string) {
 	if !hok {
 		return "", false, hwhy
 	}
-	return h + "/.npm", true, ""
+	return path.Join(h, ".npm"), true, ""
 }
 
 func init() {

@@ -12,6 +12,8 @@ var npmCases = []tcase{{
 	name: "npm ci", in: "npm ci", env: nodeEnv, cwd: "/app", caches: npmRoot,
 	notes: []string{"npm: cache /root/.npm (shared)"},
 }, {
+	name: "HOME of /: a clean target", in: "HOME=/ npm ci", caches: []string{"/.npm shared 0:0"},
+}, {
 	name: "distroless node-express", in: "npm install --omit=dev", env: nodeEnv, cwd: "/app", caches: npmRoot,
 }, {
 	name: "ghost: global install then cache clean",

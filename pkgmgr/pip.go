@@ -95,12 +95,12 @@ func pipCacheDir(c *shell.Command, argv []shell.Word) (string, bool, string) {
 		return d, ok, why
 	}
 	if d, ok, why := dirSetting(c.Env, "XDG_CACHE_HOME", ""); !ok || d != "" {
-		return d + "/pip", ok, why
+		return path.Join(d, "pip"), ok, why
 	}
 	if !hok {
 		return "", false, hwhy
 	}
-	return h + "/.cache/pip", true, ""
+	return path.Join(h, ".cache/pip"), true, ""
 }
 
 func init() {

@@ -16,6 +16,9 @@ var pipCases = []tcase{{
 	out: "pip install -r requirements.txt", caches: pipRoot,
 	notes: []string{"pip: cache /root/.cache/pip (shared)", "pip: dropped --no-cache-dir"},
 }, {
+	name: "HOME and XDG_CACHE_HOME of /: clean targets", in: "HOME=/ pip install x && XDG_CACHE_HOME=/ pip install y", env: pythonEnv,
+	caches: []string{"/.cache/pip shared 0:0", "/.cache/pip/wheels shared 0:0 per-image", "/pip shared 0:0", "/pip/wheels shared 0:0 per-image"},
+}, {
 	name: "OWASP nettacker: wheel glob and rm after",
 	in:   "pip install --no-deps --no-cache-dir nettacker-*.whl &&     rm -f nettacker-*.whl", env: pythonEnv,
 	out: "pip install --no-deps nettacker-*.whl &&     rm -f nettacker-*.whl", caches: pipRoot,

@@ -12,7 +12,7 @@ func TestParseFailure(t *testing.T) {
 		t.Fatalf("got %+v, %v", p, err)
 	}
 	// Bash syntax under /bin/sh still parses (POSIX, then bash).
-	p, _ = Analyze(Step{Args: []string{"/bin/sh", "-c", "[[ -f x ]] && pip install --no-cache-dir y"}}, Options{})
+	p = analyze(t, Step{Args: []string{"/bin/sh", "-c", "[[ -f x ]] && pip install --no-cache-dir y"}}, Options{})
 	if len(p.Managers) != 1 || p.Args[2] != "[[ -f x ]] && pip install y" {
 		t.Fatalf("got %+v", p)
 	}
@@ -52,6 +52,7 @@ func TestSplices(t *testing.T) {
 		{"pip install \\\n    --no-cache-dir \\\n    -r r.txt", "pip install \\\n    -r r.txt"},
 		{"pip install --no-cache-dir\tx", "pip install\tx"},
 		{"pip install x --no-cache-dir; echo", "pip install x; echo"},
+		{"pip install x\\  --no-cache-dir", "pip install x\\ "}, // an escaped blank is x's
 		// a redirect between words stays
 		{"pip install 2>/dev/null --no-cache-dir x", "pip install 2>/dev/null x"},
 		{"pip install 2 --no-cache-dir>log", "pip install 2 >log"}, // not 2>log
@@ -64,6 +65,13 @@ func TestSplices(t *testing.T) {
 		{"A=1 PIP_NO_CACHE_DIR=1; pip install x", "A=1; pip install x"},
 		{"PIP_NO_CACHE_DIR=1 A=1; pip install x", "A=1; pip install x"},
 		{"export A=1 PIP_NO_CACHE_DIR=1 && pip install x", "export A=1 && pip install x"},
+		// several assignments of one statement: none left is `true` (a
+		// bare `export` would list the environment)
+		{"PIP_NO_CACHE_DIR=1 UV_NO_CACHE=1; pip install x && uv pip install y", "true; pip install x && uv pip install y"},
+		{"A=1 PIP_NO_CACHE_DIR=1 UV_NO_CACHE=1; pip install x && uv pip install y", "A=1; pip install x && uv pip install y"},
+		{"PIP_NO_CACHE_DIR=1 A=1 UV_NO_CACHE=1; pip install x && uv pip install y", "A=1; pip install x && uv pip install y"},
+		{"export PIP_NO_CACHE_DIR=1 UV_NO_CACHE=1; pip install x && uv pip install y", "true; pip install x && uv pip install y"},
+		{"export A=1 PIP_NO_CACHE_DIR=1 UV_NO_CACHE=1; pip install x && uv pip install y", "export A=1; pip install x && uv pip install y"},
 		// cleanups
 		{"pip install x && pip cache purge >/dev/null", "pip install x && true >/dev/null"},
 		{"pip install x; rm -rf /tmp/a /root/.cache/pip /tmp/b", "pip install x; rm -rf /tmp/a /tmp/b"},

@@ -7,6 +7,7 @@ package plan
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -24,6 +25,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -154,7 +156,7 @@ func Convert(ctx context.Context, dockerfile []byte, opt Options) (*pb.Definitio
 		LLBCaps:        &caps,
 	})
 	if err != nil {
-		return nil, err
+		return nil, withSource(err, src)
 	}
 	def, err := res.State.Marshal(ctx)
 	if err != nil {
@@ -290,6 +292,27 @@ func (r *Report) WriteText(w io.Writer, filename string) error {
 		}
 	}
 	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// withSource adds to a conversion error the Dockerfile lines it points at,
+// as upstream's builder does (builder.wrapSource): not every message says
+// its line.
+func withSource(err error, sm *llb.SourceMap) error {
+	var le *parser.LocationError
+	if !errors.As(err, &le) {
+		return err
+	}
+	for _, ranges := range le.Locations {
+		s := &errdefs.Source{Info: &pb.SourceInfo{Data: sm.Data, Filename: sm.Filename, Language: sm.Language}}
+		for _, r := range ranges {
+			s.Ranges = append(s.Ranges, &pb.Range{
+				Start: &pb.Position{Line: int32(r.Start.Line), Character: int32(r.Start.Character)},
+				End:   &pb.Position{Line: int32(r.End.Line), Character: int32(r.End.Character)},
+			})
+		}
+		err = errdefs.WithSource(err, s)
+	}
 	return err
 }
 

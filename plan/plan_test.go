@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/pb"
 )
 
@@ -171,11 +172,30 @@ func TestJSONContract(t *testing.T) {
 	}
 }
 
+// TestParseErrorHasLine: upstream's error, with the Dockerfile line it
+// is on, also where its message doesn't say it.
 func TestParseErrorHasLine(t *testing.T) {
-	dt, _ := os.ReadFile("testdata/broken.Dockerfile")
-	_, err := Make(context.Background(), dt, Options{Offline: true})
-	if err == nil || !strings.Contains(err.Error(), "unknown instruction: RUNN") {
-		t.Fatalf("err %v", err)
+	broken, err := os.ReadFile("testdata/broken.Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		dockerfile []byte
+		msg        string
+		line       int32
+	}{
+		{broken, "dockerfile parse error on line 3: unknown instruction: RUNN", 3},
+		{[]byte("FROM scratch\nARG EMPTY\nFROM $EMPTY\n"), "base name ($EMPTY) should not be blank", 3},
+	} {
+		_, err := Make(context.Background(), c.dockerfile, Options{Offline: true, Filename: "my.Dockerfile"})
+		if err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Fatalf("err %v, want %q", err, c.msg)
+		}
+		srcs := errdefs.Sources(err)
+		if len(srcs) != 1 || srcs[0].Info.GetFilename() != "my.Dockerfile" || !bytes.Equal(srcs[0].Info.GetData(), c.dockerfile) ||
+			len(srcs[0].Ranges) != 1 || srcs[0].Ranges[0].GetStart().GetLine() != c.line {
+			t.Errorf("%q: error sources %v, want my.Dockerfile line %d", c.msg, srcs, c.line)
+		}
 	}
 }
 

@@ -59,12 +59,17 @@ func TestPlanTextFromDirectory(t *testing.T) {
 }
 
 func TestPlanParseErrorExitsNonZeroWithLine(t *testing.T) {
-	code, _, errs := runCLI(t, "FROM debian\nRUN true\nRUNN apt-get install x\n", "plan", "--offline", "-")
-	if code == 0 {
-		t.Fatal("broken Dockerfile planned")
-	}
-	if !strings.Contains(errs, "line 3") || !strings.Contains(errs, "unknown instruction: RUNN") {
-		t.Fatalf("stderr:\n%s", errs)
+	for _, c := range []struct{ dockerfile, msg string }{
+		{"FROM debian\nRUN true\nRUNN apt-get install x\n", "unknown instruction: RUNN"},
+		{"FROM scratch\nARG EMPTY\nFROM $EMPTY\n", "base name ($EMPTY) should not be blank"}, // no line in the message
+	} {
+		code, _, errs := runCLI(t, c.dockerfile, "plan", "--offline", "-")
+		if code == 0 {
+			t.Fatal("broken Dockerfile planned")
+		}
+		if !strings.Contains(errs, "autocache plan: Dockerfile:3: ") || !strings.Contains(errs, c.msg) || !strings.Contains(errs, " 3 | >>> ") {
+			t.Errorf("stderr:\n%s", errs)
+		}
 	}
 }
 

@@ -46,6 +46,7 @@ func hasVar(v Vars, name string) bool { _, ok := v[name]; return ok }
 func (w *walker) decl(d *syntax.DeclClause, src *source, st *state) {
 	w.substs(d, src, st)
 	export := d.Variant.Value == "export"
+	var dels []*Edit
 	for _, a := range d.Args {
 		if a.Name == nil {
 			if a.Value != nil && a.Value.Lit() == "-x" && d.Variant.Value == "declare" {
@@ -53,7 +54,15 @@ func (w *walker) decl(d *syntax.DeclClause, src *source, st *state) {
 			}
 			continue
 		}
-		w.assign(a, src, st, export, w.declSite(d, a, src))
+		site := w.declSite(d, a, src)
+		if site.Del != nil {
+			dels = append(dels, site.Del)
+		}
+		w.assign(a, src, st, export, site)
+	}
+	if len(dels) > 1 && len(dels) == len(d.Args) {
+		// A bare `export` would list the environment.
+		group(src.replace(off(d.Pos()), off(d.End()), "true"), dels...)
 	}
 }
 
@@ -82,33 +91,50 @@ func reservedAfterAssigns(w *syntax.Word) bool {
 	return syntax.IsKeyword(l) || strings.HasPrefix(l, "((") // a quoted or expanded word never is
 }
 
-// stmtAssignSite is how to remove assignment i of a bare `A=1 B=2` statement.
-func (w *walker) stmtAssignSite(c *syntax.CallExpr, i int, src *source) *AssignSite {
-	a := c.Assigns[i]
-	site := &AssignSite{Name: a.Name.Value, Raw: src.text[off(a.Pos()):off(a.End())]}
-	switch {
-	case !src.editable():
-	case len(c.Assigns) == 1:
-		site.Del = src.replace(off(c.Pos()), off(c.End()), "true")
-	case i == 0:
-		site.Del = src.replace(off(a.Pos()), blankAfter(src.text, off(a.End())), "")
-	default:
-		site.Del = src.replace(blankBefore(src.text, off(a.Pos())), off(a.End()), "")
+// stmtAssignSites are how to remove each assignment of a bare `A=1 B=2`
+// statement, with the blanks between it and the rest (two of them removed
+// overlap there: Apply removes both); all of them leave `true`.
+func (w *walker) stmtAssignSites(c *syntax.CallExpr, src *source) []*AssignSite {
+	n := len(c.Assigns)
+	sites := make([]*AssignSite, n)
+	var dels []*Edit
+	for i, a := range c.Assigns {
+		sites[i] = &AssignSite{Raw: src.text[off(a.Pos()):off(a.End())]}
+		if a.Name != nil {
+			sites[i].Name = a.Name.Value
+		}
+		switch {
+		case !src.editable():
+			continue
+		case n == 1:
+			sites[i].Del = src.replace(off(c.Pos()), off(c.End()), "true")
+		case i == 0:
+			sites[i].Del = src.replace(off(a.Pos()), blankAfter(src.text, off(a.End())), "")
+		default:
+			sites[i].Del = src.replace(blankBefore(src.text, off(a.Pos())), off(a.End()), "")
+		}
+		dels = append(dels, sites[i].Del)
 	}
-	return site
+	if n > 1 && len(dels) == n {
+		group(src.replace(off(c.Pos()), off(c.End()), "true"), dels...)
+	}
+	return sites
 }
 
-func (w *walker) exportWord(x Word, export, only bool, whole *Edit, st *state) {
+// exportWord handles one word of `export A=1 B` (or readonly) and returns
+// the edit that removes it, if any.
+func (w *walker) exportWord(x Word, export, only bool, whole *Edit, st *state) *Edit {
 	text := x.Val
 	if !x.Known {
 		text = x.Prefix
 	}
 	name, val, hasVal := strings.Cut(text, "=")
 	if !validName(name) {
-		return
+		return nil
 	}
 	v := st.vars[name]
 	v.Exported = v.Exported || export
+	var del *Edit
 	switch {
 	case hasVal:
 		v.Val, v.Known, v.Site = val, x.Known && !x.Glob, &AssignSite{Name: name, Raw: x.Raw}
@@ -117,9 +143,11 @@ func (w *walker) exportWord(x Word, export, only bool, whole *Edit, st *state) {
 		} else {
 			v.Site.Del = DeleteWord(x)
 		}
+		del = v.Site.Del
 		w.sites[name] = append(w.sites[name], v.Site)
 	case !hasVar(st.vars, name):
-		return // exporting an unset name: still unset
+		return nil // exporting an unset name: still unset
 	}
 	st.vars[name] = v
+	return del
 }

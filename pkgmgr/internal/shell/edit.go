@@ -19,12 +19,59 @@ type Edit struct {
 	Repl       string
 	Elem       bool
 	All        bool
+	Group      *Group // nil: none
 }
 
-// replace builds an edit of src's bytes [a,b).
+// Group is edits that, all made, are one other edit: removing each
+// assignment of `A=1 B=2` leaves a statement, removing them all must leave
+// `true`, not an empty statement.
+type Group struct {
+	Size int   // how many edits are in it
+	All  *Edit // what they are, all made
+}
+
+// group puts edits into one group that, all made, is all.
+func group(all *Edit, edits ...*Edit) {
+	g := &Group{Size: len(edits), All: all}
+	for _, e := range edits {
+		e.Group = g
+	}
+}
+
+// grouped replaces the edits of a group that are all there by the
+// group's edit.
+func grouped(edits []*Edit) []*Edit {
+	made := map[*Group]map[*Edit]bool{}
+	for _, e := range edits {
+		if e != nil && e.Group != nil {
+			if made[e.Group] == nil {
+				made[e.Group] = map[*Edit]bool{}
+			}
+			made[e.Group][e] = true
+		}
+	}
+	var out []*Edit
+	for _, e := range edits {
+		if e != nil && e.Group != nil && len(made[e.Group]) == e.Group.Size {
+			if made[e.Group] != nil {
+				out = append(out, e.Group.All)
+				made[e.Group] = nil // once
+			}
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// replace builds an edit of src's bytes [a,b). A comment right after them
+// (`A=()#c`) gets a blank before it: `true#c` would be one word.
 func (src *source) replace(a, b int, repl string) *Edit {
 	if !src.editable() {
 		return nil
+	}
+	if b < len(src.text) && src.text[b] == '#' {
+		repl += " "
 	}
 	return &Edit{Arg: src.arg, Start: src.base + a, End: src.base + b, Repl: repl}
 }
@@ -54,7 +101,7 @@ func DeleteWord(x Word) *Edit {
 	case x.Elem:
 		return &Edit{Arg: x.Arg, Elem: true}
 	}
-	if x.glue {
+	if x.glue || x.hash {
 		return &Edit{Arg: x.Arg, Start: x.gap, End: x.End, Repl: " "}
 	}
 	return &Edit{Arg: x.Arg, Start: x.gap, End: x.End}
@@ -66,6 +113,9 @@ func ReplaceWord(x Word, text string) *Edit {
 	if x.Arg < 0 {
 		return nil
 	}
+	if x.hash {
+		text += " "
+	}
 	return &Edit{Arg: x.Arg, Start: x.Start, End: x.End, Repl: text}
 }
 
@@ -76,11 +126,20 @@ func InsertAfter(x Word, text string) *Edit {
 	if x.Arg < 0 || x.Elem {
 		return nil
 	}
+	if x.hash {
+		text += " "
+	}
 	return &Edit{Arg: x.Arg, Start: x.End, End: x.End, Repl: " " + text}
 }
 
-// Apply applies non-overlapping edits to a copy of args.
+// deletion says whether e removes its bytes (leaving at most a blank).
+func deletion(e *Edit) bool { return strings.TrimSpace(e.Repl) == "" }
+
+// Apply applies non-overlapping edits to a copy of args; two deletions may
+// overlap (both go), and the edits of a group that are all there are the
+// group's edit.
 func Apply(args []string, edits []*Edit) ([]string, error) {
+	edits = grouped(edits)
 	out := slices.Clone(args)
 	byArg := map[int][]*Edit{}
 	drop := map[int]bool{}
@@ -116,7 +175,7 @@ func Apply(args []string, edits []*Edit) ([]string, error) {
 		last := 0
 		var prev *Edit
 		for _, e := range es {
-			if e.End < e.Start || e.End > len(s) {
+			if e.Start < 0 || e.End < e.Start || e.End > len(s) {
 				return nil, fmt.Errorf("bad edit [%d,%d) of argument %d", e.Start, e.End, i)
 			}
 			if e.Start == e.End && e.Start == last && prev != nil && prev.Start == prev.End {
@@ -131,7 +190,13 @@ func Apply(args []string, edits []*Edit) ([]string, error) {
 				continue
 			}
 			if e.Start < last {
-				return nil, fmt.Errorf("pkgmgr: overlapping edits in argument %d at %d", i, e.Start)
+				if prev == nil || !deletion(e) || !deletion(prev) || e.Start == e.End {
+					return nil, fmt.Errorf("pkgmgr: overlapping edits in argument %d at %d", i, e.Start)
+				}
+				// Two deletions: both go.
+				b.WriteString(e.Repl)
+				last, prev = e.End, &Edit{Start: prev.Start, End: e.End, Repl: e.Repl}
+				continue
 			}
 			b.WriteString(s[last:e.Start])
 			b.WriteString(e.Repl)

@@ -23,6 +23,7 @@ type Word struct {
 	Start, End int  // byte range in argv[Arg]
 	gap        int  // start of the blank before the word, for deletion
 	glue       bool // a redirection follows right after: deleting must leave a blank
+	hash       bool // a comment follows right after: what is written there must end with a blank
 	Elem       bool
 }
 
@@ -114,6 +115,9 @@ func place(r *Word, w *syntax.Word, src *source) {
 		r.gap = src.base + blankBefore(src.text, s)
 		// "0 x>f" without x must not become "0>f" (fd 0).
 		r.glue = t < len(src.text) && (src.text[t] == '<' || src.text[t] == '>')
+		// `x#c` where the parser ends the word before the # ("" or a
+		// closing parenthesis): after an edit, #c must still be a comment.
+		r.hash = t < len(src.text) && src.text[t] == '#'
 	}
 }
 

@@ -253,19 +253,28 @@ func quotedDelim(w *syntax.Word) bool {
 }
 
 // blankBefore finds where the run of blanks (and line continuations) that
-// ends at offset i starts.
+// ends at offset i starts. An escaped blank (`a\ `) is the word's before it.
 func blankBefore(s string, i int) int {
 	for i > 0 {
 		switch {
-		case s[i-1] == ' ' || s[i-1] == '\t':
+		case (s[i-1] == ' ' || s[i-1] == '\t') && !escaped(s, i-1):
 			i--
-		case s[i-1] == '\n' && i >= 2 && s[i-2] == '\\':
+		case s[i-1] == '\n' && i >= 2 && s[i-2] == '\\' && !escaped(s, i-2):
 			i -= 2
 		default:
 			return i
 		}
 	}
 	return i
+}
+
+// escaped says whether the byte at i follows an odd number of backslashes.
+func escaped(s string, i int) bool {
+	n := 0
+	for j := i - 1; j >= 0 && s[j] == '\\'; j-- {
+		n++
+	}
+	return n%2 == 1
 }
 
 // blankAfter finds where the run of blanks (and line continuations) that

@@ -171,3 +171,58 @@ func TestApplyEditsInsert(t *testing.T) {
 		}
 	}
 }
+
+// Deletions may overlap (both go); the edits of a group, all made, are
+// the group's edit, and some of them are just themselves.
+func TestApplyOverlapsAndGroups(t *testing.T) {
+	args := []string{"sh", "-c", "A=1 B=2 C=3; x"}
+	//                           01234567890123
+	a := &Edit{Arg: 2, Start: 0, End: 4}  // "A=1 "
+	b := &Edit{Arg: 2, Start: 3, End: 7}  // " B=2"
+	c := &Edit{Arg: 2, Start: 7, End: 11} // " C=3"
+	group(&Edit{Arg: 2, Start: 0, End: 11, Repl: "true"}, a, b, c)
+	for _, tc := range []struct {
+		edits []*Edit
+		want  string
+		err   bool
+	}{
+		{[]*Edit{a}, "B=2 C=3; x", false},
+		{[]*Edit{b}, "A=1 C=3; x", false},
+		{[]*Edit{a, b}, " C=3; x", false},
+		{[]*Edit{b, c}, "A=1; x", false},
+		{[]*Edit{c, a, b}, "true; x", false},
+		{[]*Edit{a, b, c, b}, "true; x", false},
+		{[]*Edit{a, {Arg: 2, Start: 3, End: 5, Repl: "y"}}, "", true}, // not two deletions
+		{[]*Edit{{Arg: 2, Start: -1, End: 2}}, "", true},
+		{[]*Edit{a, {Arg: 2, Start: 3, End: 7, Repl: " "}}, "  C=3; x", false}, // a blank is a deletion
+	} {
+		got, err := Apply(args, tc.edits)
+		if (err != nil) != tc.err || err == nil && got[2] != tc.want {
+			t.Errorf("%s: got %q, %v; want %q", show(tc.edits), got, err, tc.want)
+		}
+	}
+}
+
+// An assignment removed right before a comment leaves a blank there: the
+// comment must not become part of a word (found by FuzzSplice).
+func TestRemovedAssignmentBeforeAComment(t *testing.T) {
+	for script, want := range map[string]string{
+		"A=()#c\"":      "true #c\"",
+		"B=1 A=()#c\"":  "B=1 #c\"",
+		"A=()#c\n\"x\"": "true #c\n\"x\"",
+	} {
+		args := []string{"/bin/bash", "-c", script}
+		w := Walk(args, nil, "", "")
+		if len(w.Sites["A"]) != 1 {
+			t.Fatalf("%q: sites %v", script, w.Sites)
+		}
+		got, err := Apply(args, []*Edit{w.Sites["A"][0].Del})
+		if err != nil || got[2] != want {
+			t.Errorf("%q: got %q, %v; want %q", script, got[2], err, want)
+			continue
+		}
+		if _, _, err := Parse(got[2], syntax.LangBash); err != nil {
+			t.Errorf("%q → %q: %v", script, got[2], err)
+		}
+	}
+}

@@ -207,8 +207,9 @@ func (w *walker) exp(st *state, src *source) *expander {
 func (w *walker) call(c *syntax.CallExpr, s *syntax.Stmt, src *source, st *state) {
 	w.substs(c, src, st)
 	if len(c.Args) == 0 { // A=1 B=2: shell variables
+		sites := w.stmtAssignSites(c, src)
 		for i, a := range c.Assigns {
-			w.assign(a, src, st, false, w.stmtAssignSite(c, i, src))
+			w.assign(a, src, st, false, sites[i])
 		}
 		return
 	}
@@ -253,8 +254,14 @@ func (w *walker) builtin(words []Word, whole *Edit, st *state) bool {
 	}
 	switch words[0].Val {
 	case "export", "readonly": // how the POSIX parser gives `export A=1 B`
+		var dels []*Edit
 		for _, x := range words[1:] {
-			w.exportWord(x, words[0].Val == "export", len(words) == 2, whole, st)
+			if e := w.exportWord(x, words[0].Val == "export", len(words) == 2, whole, st); e != nil {
+				dels = append(dels, e)
+			}
+		}
+		if len(dels) > 1 && len(dels) == len(words)-1 && whole != nil {
+			group(whole, dels...) // a bare `export` would list the environment
 		}
 		return true
 	case "unset":
