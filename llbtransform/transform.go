@@ -9,6 +9,7 @@ package llbtransform
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -58,6 +59,11 @@ type Mount struct {
 	ID       string // cache id (cache mounts)
 	Sharing  string // cache sharing mode
 	UID, GID int    // owner of a new cache directory
+	// Seed: the cache starts from a directory owned by UID:GID with Mode
+	// (a non-root step's cache), which BuildKit keys apart from the same
+	// id without one; mounting the very same cache again takes the same seed.
+	Seed     bool
+	Mode     os.FileMode // mode of the seed directory (cache mounts)
 	Readonly bool
 	Manager  string
 	Follows  string // the earlier step whose cache this is ("line 5"), if any
@@ -375,18 +381,19 @@ func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *p
 			MountType: pb.MountType_CACHE,
 			CacheOpt:  &pb.CacheOpt{ID: cacheID(t.opt, c, op.Platform, image), Sharing: sharing(c.Sharing)},
 		}
-		if c.UID != 0 || c.GID != 0 {
+		seed := c.UID != 0 || c.GID != 0
+		if seed {
 			// Like upstream's --mount=type=cache,uid=…,gid=…: the cache starts
 			// from a directory owned by the step's user.
 			g, err := generate(ctx, op.Platform, "[internal] setting cache mount permissions",
-				llb.Mkdir("/cache", 0o755, llb.WithUIDGID(c.UID, c.GID)))
+				llb.Mkdir("/cache", SeedMode, llb.WithUIDGID(c.UID, c.GID)))
 			if err != nil {
 				return nil, err
 			}
 			m.Input, m.Selector = input(g), "/cache"
 		}
 		mounts = append(mounts, m)
-		added = append(added, Mount{Type: "cache", Target: c.Target, ID: m.CacheOpt.ID, Sharing: c.Sharing, UID: c.UID, GID: c.GID, Manager: c.Manager, Follows: c.Follows})
+		added = append(added, Mount{Type: "cache", Target: c.Target, ID: m.CacheOpt.ID, Sharing: c.Sharing, UID: c.UID, GID: c.GID, Seed: seed, Mode: SeedMode, Manager: c.Manager, Follows: c.Follows})
 	}
 	if len(plan.Files) > 0 {
 		var action *llb.FileAction
@@ -451,6 +458,11 @@ func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *p
 	}
 	return added, nil
 }
+
+// SeedMode is the mode of a new cache directory: BuildKit's for a cache
+// without a seed, and of the seed autocache gives a non-root step's cache
+// (upstream's default for --mount=type=cache,uid=…).
+const SeedMode os.FileMode = 0o755
 
 func sharing(s string) pb.CacheSharingOpt {
 	switch s {
