@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/autocache/autocache/cacheinfo"
 	"github.com/autocache/autocache/llbtransform"
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
@@ -37,12 +38,19 @@ type Options struct {
 	Managers  []string          // nil = all
 	Scope     string            // AUTOCACHE_SCOPE, validated by frontend.ParseConfig
 	Warn      io.Writer         // where resolver failures are reported (may be nil)
+	// Resolver resolves base-image configs instead of their registries
+	// (e.g. a builder's, which knows its mirrors); nil: the registries.
+	// Ignored with Offline.
+	Resolver llb.ImageMetaResolver
 }
 
 // Report is the stable JSON contract of `autocache plan --format json`.
 type Report struct {
 	Steps  []Step  `json:"steps"`
 	Stages []Stage `json:"stages"`
+	// Caches are the cache mounts the steps get, deduplicated, as the
+	// frontend reports them in frontend.autocache.caches.
+	Caches []cacheinfo.Cache `json:"caches"`
 }
 
 // Stage lists, for one stage with RUN steps, the directories that autocache
@@ -100,7 +108,11 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 	}
 	var resolver llb.ImageMetaResolver = emptyConfigResolver{}
 	if !opt.Offline {
-		resolver = &fallbackResolver{next: imagemetaresolver.Default(), warn: opt.Warn}
+		var next llb.ImageMetaResolver = imagemetaresolver.Default()
+		if opt.Resolver != nil {
+			next = opt.Resolver
+		}
+		resolver = &fallbackResolver{next: next, warn: opt.Warn}
 	}
 	src := llb.NewSourceMap(nil, opt.Filename, "Dockerfile", dockerfile)
 	res, err := dockerfile2llb.Dockerfile2LLB(ctx, dockerfile, dockerfile2llb.ConvertOpt{
@@ -146,6 +158,7 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 	}
 	sort.SliceStable(rep.Steps, func(i, j int) bool { return rep.Steps[i].Line < rep.Steps[j].Line })
 	rep.Stages = cachedByStage(rep.Steps)
+	rep.Caches = cacheinfo.FromSteps(tr.Steps)
 	return rep, nil
 }
 
@@ -190,6 +203,14 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+// WriteCacheMap writes the report's caches as a buildkit-cache-dance v3
+// cache-map (cacheinfo.CacheMap), indented JSON.
+func (r *Report) WriteCacheMap(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(cacheinfo.CacheMap(r.Caches))
 }
 
 // WriteText writes the report for people.

@@ -1,6 +1,6 @@
 // Command autocache shows what the autocache frontend does to a Dockerfile.
 //
-//	autocache plan [--offline] [--format text|json] [--target STAGE]
+//	autocache plan [--offline] [--format text|json|cachemap] [--target STAGE]
 //	               [--build-arg K=V]… [--platform P] [PATH|-]
 package main
 
@@ -22,7 +22,7 @@ import (
 // version is set at link time (-X main.version=…).
 var version = "dev"
 
-const usage = `usage: autocache plan [--offline] [--format text|json] [--target STAGE]
+const usage = `usage: autocache plan [--offline] [--format text|json|cachemap] [--target STAGE]
                       [--build-arg K=V]... [--platform P] [PATH|-]
        autocache version
 `
@@ -70,7 +70,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	offline := fs.Bool("offline", false, "give every base image an empty config instead of asking its registry")
-	format := fs.String("format", "text", "output format: text or json")
+	format := fs.String("format", "text", "output format: text, json or cachemap (a buildkit-cache-dance cache-map)")
 	target := fs.String("target", "", "stage to build (default: the last)")
 	platform := fs.String("platform", "", "target platform, e.g. linux/arm64")
 	bargs := buildArgs{}
@@ -78,8 +78,8 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *format != "text" && *format != "json" {
-		fmt.Fprintf(stderr, "autocache plan: --format must be text or json, not %q\n", *format)
+	if *format != "text" && *format != "json" && *format != "cachemap" {
+		fmt.Fprintf(stderr, "autocache plan: --format must be text, json or cachemap, not %q\n", *format)
 		return 2
 	}
 	if fs.NArg() > 1 {
@@ -123,9 +123,12 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		printError(stderr, name, err)
 		return 1
 	}
-	if *format == "json" {
+	switch *format {
+	case "json":
 		err = rep.WriteJSON(stdout)
-	} else {
+	case "cachemap":
+		err = rep.WriteCacheMap(stdout)
+	default:
 		err = rep.WriteText(stdout, name)
 	}
 	if err != nil {

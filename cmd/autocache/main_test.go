@@ -29,6 +29,12 @@ func TestPlanJSONFromStdin(t *testing.T) {
 			Args     []string
 			Mounts   []struct{ Type, Target, ID, Sharing string }
 		}
+		Caches []struct {
+			ID       string
+			Seed     bool
+			Mode     string
+			Managers []string
+		}
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -41,6 +47,9 @@ func TestPlanJSONFromStdin(t *testing.T) {
 	}
 	if got := rep.Steps[0].Args[2]; got != "pip install flask" {
 		t.Fatalf("args %q", got)
+	}
+	if len(rep.Caches) != 2 || rep.Caches[0].ID != "//root/.cache/pip" || rep.Caches[0].Seed || rep.Caches[0].Mode != "0755" || rep.Caches[0].Managers[0] != "pip" {
+		t.Fatalf("caches %+v", rep.Caches)
 	}
 }
 
@@ -124,5 +133,45 @@ func TestPlanScopeAndStages(t *testing.T) {
 	code, out, errs = runCLI(t, df, "plan", "--offline", "-")
 	if code != 0 || !strings.Contains(out, "Cache-backed directories") || !strings.Contains(out, "    [1]  /root/.cache/pip\n") {
 		t.Fatalf("exit %d: %s\n%s", code, errs, out)
+	}
+}
+
+// --format cachemap is a buildkit-cache-dance v3 cache-map: one entry per
+// cache, keyed by a stable directory name, with only mount options (uid
+// and gid only for a non-root step's seeded cache).
+func TestPlanCacheMap(t *testing.T) {
+	df := "FROM python:3.11-slim\nRUN pip install flask\nRUN apt-get update && apt-get install -y curl\n" +
+		"USER 1000:1000\nENV HOME=/home/app\nRUN npm ci\n"
+	code, out, errs := runCLI(t, df, "plan", "--offline", "--platform", "linux/arm64", "--format", "cachemap", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var m map[string]map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	byID := map[string]map[string]any{}
+	for dir, e := range m {
+		id, _ := e["id"].(string)
+		if strings.ContainsAny(dir, "/:") || dir == "" {
+			t.Errorf("directory %q is not a plain name", dir)
+		}
+		byID[id] = e
+	}
+	pip := byID["//root/.cache/pip"]
+	if pip == nil || pip["target"] != "/root/.cache/pip" || pip["sharing"] != "shared" || pip["uid"] != nil {
+		t.Errorf("pip entry %v (all: %s)", pip, out)
+	}
+	apt := byID["/linux/arm64//var/cache/apt"]
+	if apt == nil || apt["sharing"] != "locked" {
+		t.Errorf("apt entry %v (all: %s)", apt, out)
+	}
+	npm := byID["//home/app/.npm"]
+	if npm == nil || npm["uid"] != 1000.0 || npm["gid"] != 1000.0 {
+		t.Errorf("npm entry %v (all: %s)", npm, out)
+	}
+	// The same Dockerfile gives the same map.
+	if _, out2, _ := runCLI(t, df, "plan", "--offline", "--platform", "linux/arm64", "--format", "cachemap", "-"); out2 != out {
+		t.Errorf("cache map not stable:\n%s\n%s", out, out2)
 	}
 }
