@@ -1,7 +1,10 @@
-// Command autocache shows what the autocache frontend does to a Dockerfile.
+// Command autocache shows what the autocache frontend does to a Dockerfile,
+// and moves autocache's caches between builders.
 //
 //	autocache plan [--offline] [--format text|json|cachemap] [--target STAGE]
 //	               [--build-arg K=V]… [--platform P] [PATH|-]
+//	autocache cache export --to DEST [options]
+//	autocache cache import --from SRC [options]
 package main
 
 import (
@@ -24,6 +27,8 @@ var version = "dev"
 
 const usage = `usage: autocache plan [--offline] [--format text|json|cachemap] [--target STAGE]
                       [--build-arg K=V]... [--platform P] [PATH|-]
+       autocache cache export --to DEST [options]   (autocache cache --help)
+       autocache cache import --from SRC [options]
        autocache version
 `
 
@@ -39,6 +44,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "plan":
 		return runPlan(ctx, args[1:], stdin, stdout, stderr)
+	case "cache":
+		return runCache(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "autocache", version)
 		return 0
