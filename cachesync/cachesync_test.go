@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/autocache/autocache/cacheinfo"
 	"github.com/autocache/autocache/cachearchive"
+	"github.com/autocache/autocache/cacheinfo"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"

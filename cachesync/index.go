@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/autocache/autocache/cacheinfo"
 	"github.com/autocache/autocache/cachearchive"
+	"github.com/autocache/autocache/cacheinfo"
 )
 
 // Entry is one cache in a directory, layout or image: the cache (how to

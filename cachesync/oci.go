@@ -104,9 +104,9 @@ func (o *ociStore) add(ctx context.Context, e *Entry, f string) error {
 		Digest:    d,
 		Size:      e.Size,
 		Annotations: map[string]string{
-			AnnotationCacheID:           e.ID,
-			AnnotationCache:             string(meta),
-			ocispecs.AnnotationTitle:    ArchiveName(e.Cache),
+			AnnotationCacheID:        e.ID,
+			AnnotationCache:          string(meta),
+			ocispecs.AnnotationTitle: ArchiveName(e.Cache),
 		},
 	})
 	o.diffIDs = append(o.diffIDs, diffID)

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/autocache/autocache/cacheinfo"
 	"github.com/autocache/autocache/cachearchive"
+	"github.com/autocache/autocache/cacheinfo"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/util/grpcerrors"
