@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 ENGINE := integration/engine
 
-.PHONY: all build test tools unit unit-tests e2e e2e-up e2e-down demo conformance bench fmt vet fuzz clean cache-size clean-cache
+.PHONY: all build test tools unit unit-tests e2e e2e-up e2e-down demo conformance bench cache-bench fmt vet fuzz clean cache-size clean-cache
 
 all: build
 
@@ -54,6 +54,11 @@ conformance:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./llbtransform/ ./pkgmgr/
+
+# What moving caches between builders is worth (docs/ci.md): cold build vs
+# import + build vs warm build, and the archives' sizes. Several minutes.
+cache-bench:
+	AUTOCACHE_BENCH=1 $(ENGINE)/with-engine.sh $(GO) test -tags e2e -count=1 -timeout 60m -run '^TestCacheBenchmark$$' -v ./integration/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzAnalyze -fuzztime 60s -parallel 1 ./pkgmgr/
