@@ -183,3 +183,15 @@ func (l *logTail) helperError() string {
 	}
 	return msg
 }
+
+// tidy removes what the copies left on the builder besides the caches:
+// the archives they wrote (the steps' outputs) and received (local
+// sources). BuildKit's garbage collector would, later; a CI runner's disk
+// is better off now. Records in use (another copy running) stay; cache
+// mounts are never touched.
+func (b *Builder) tidy(ctx context.Context) {
+	_ = b.c.Prune(ctx, nil, client.WithFilter([]string{
+		"type==" + string(client.UsageRecordTypeRegular) + ",description~=" + cachearchive.HelperCommand,
+		"type==" + string(client.UsageRecordTypeLocalSource) + ",description~=" + localName,
+	}))
+}

@@ -142,6 +142,7 @@ func Export(ctx context.Context, b *Builder, opt Options) (*Summary, error) {
 		return sum, err
 	}
 	committed = true
+	b.tidy(ctx)
 	sum.Duration = time.Since(start)
 	return sum, nil
 }
@@ -403,6 +404,9 @@ func Import(ctx context.Context, b *Builder, opt Options) (*Summary, error) {
 			continue
 		}
 		sum.Moved = append(sum.Moved, Moved{Cache: e.Cache, Stats: res.Stats, Added: res.Added, Kept: res.Kept, Duration: time.Since(t0)})
+	}
+	if len(sum.Moved) > 0 {
+		b.tidy(ctx)
 	}
 	sum.Duration = time.Since(start)
 	if len(sum.Failed) > 0 {

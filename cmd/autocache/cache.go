@@ -168,7 +168,8 @@ func runCache(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		sum, err = cachesync.Import(ctx, b, opt)
 	}
 	p.Stop()
-	if sum != nil && (len(sum.Moved) > 0 || len(sum.Skipped) > 0 || len(sum.Failed) > 0) {
+	// A failed export wrote nothing; a failed import may have moved some.
+	if sum != nil && (err == nil || !export) && (len(sum.Moved) > 0 || len(sum.Skipped) > 0 || len(sum.Failed) > 0) {
 		sum.Print(stdout)
 	}
 	if err != nil {
