@@ -14,6 +14,7 @@ import (
 	"github.com/autocache/autocache/cacheinfo"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/identity"
 	"github.com/moby/buildkit/util/grpcerrors"
 	"github.com/tonistiigi/fsutil"
 	"google.golang.org/grpc/codes"
@@ -64,7 +65,10 @@ func mountCache(c cacheinfo.Cache) (llb.RunOption, error) {
 }
 
 // step is a copy step: the helper in the autocache image, with the cache
-// mounted, no network, never cached; its output is what it writes to outDir.
+// mounted and no network; its output is what it writes to outDir. A nonce
+// in its environment makes every copy run: llb.IgnoreCache would too, but
+// BuildKit releases the cache mounts of a step marked so (what --no-cache
+// does), and the copy would see an empty cache.
 func (b *Builder) step(image string, c cacheinfo.Cache, name string, args []string, extra ...llb.RunOption) (llb.State, error) {
 	m, err := mountCache(c)
 	if err != nil {
@@ -73,7 +77,7 @@ func (b *Builder) step(image string, c cacheinfo.Cache, name string, args []stri
 	opts := append([]llb.RunOption{
 		llb.Args(append([]string{helperPath, cachearchive.HelperCommand}, args...)),
 		llb.Network(llb.NetModeNone),
-		llb.IgnoreCache,
+		llb.AddEnv("AUTOCACHE_COPY", identity.NewID()),
 		llb.WithCustomName(name),
 		m,
 	}, extra...)

@@ -403,25 +403,33 @@ func cacheKey(id string, seed bool, uid, gid int) string {
 	return id
 }
 
-// reportedCaches lists the caches the builds' metadata files report.
+// reportedCaches lists the caches the builds' metadata files report
+// (buildctl writes the report as a JSON string).
 func reportedCaches(t *testing.T, metas []string) []string {
 	t.Helper()
 	var out []string
 	for i := 1; i < len(metas); i += 2 {
-		var md struct {
-			Caches struct {
-				Caches []struct {
-					ID       string
-					Seed     bool
-					UID, GID int
-				}
-			} `json:"frontend.autocache.caches"`
-		}
+		var md map[string]json.RawMessage
 		b, _ := os.ReadFile(metas[i])
 		if err := json.Unmarshal(b, &md); err != nil {
 			t.Fatalf("%s: %v\n%s", metas[i], err, b)
 		}
-		for _, c := range md.Caches.Caches {
+		raw := md["frontend.autocache.caches"]
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			raw = json.RawMessage(s)
+		}
+		var rep struct {
+			Caches []struct {
+				ID       string
+				Seed     bool
+				UID, GID int
+			}
+		}
+		if err := json.Unmarshal(raw, &rep); err != nil {
+			t.Fatalf("%s: frontend.autocache.caches: %v\n%s", metas[i], err, b)
+		}
+		for _, c := range rep.Caches {
 			if k := cacheKey(c.ID, c.Seed, c.UID, c.GID); !slices.Contains(out, k) {
 				out = append(out, k)
 			}
