@@ -151,19 +151,21 @@ func TestModes(t *testing.T) {
 	}
 }
 
-func TestHasAutocacheShape(t *testing.T) {
+func TestTargetOf(t *testing.T) {
 	for _, tc := range []struct {
 		id, target string
-		ok         bool
 	}{
-		{"//root/.cache/pip", "/root/.cache/pip", true},
-		{"ns/@s/linux/amd64//var/cache/apt", "/var/cache/apt", true},
-		{"/root/.cache/pip", "/root/.cache/pip", false},
-		{"mycache", "/root/.cache/pip", false},
-		{"x/root/.cache/pip", "/root/.cache/pip", false},
+		{"//root/.cache/pip", "/root/.cache/pip"},
+		{"ns/@s/linux/amd64//var/cache/apt", "/var/cache/apt"},
+		{"/from:docker.io/library/python:3.11-slim//root/.cache/pip/wheels", "/root/.cache/pip/wheels"},
+		{"/root/.cache/pip", ""},
+		{"mycache", ""},
+		{"ns//", ""},
+		{"ns//a/../b", ""},
 	} {
-		if got := HasAutocacheShape(tc.id, tc.target); got != tc.ok {
-			t.Errorf("HasAutocacheShape(%q, %q) = %v", tc.id, tc.target, got)
+		got, ok := TargetOf(tc.id)
+		if got != tc.target || ok != (tc.target != "") {
+			t.Errorf("TargetOf(%q) = %q, %v", tc.id, got, ok)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package cacheinfo
 
 import (
 	"bytes"
+	"path"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -169,14 +170,19 @@ func IDs(caches []Cache) []string {
 	return out
 }
 
-// HasAutocacheShape says whether id is an id autocache gives a cache at
-// target: <namespace>/[qualifiers/]<target> (docs/cache-ids.md). A
+// TargetOf reads the target out of an id of autocache's shape,
+// <namespace>/[qualifiers/]<target> (docs/cache-ids.md): the qualifiers
+// contain no "//", so the first "//" is where the target starts. A
 // hand-written cache mount without id= has the same shape, and shares the
-// cache.
-func HasAutocacheShape(id, target string) bool {
-	if target == "" || target[0] != '/' || !strings.HasSuffix(id, target) {
-		return false
+// cache. ok is false for other ids.
+func TargetOf(id string) (target string, ok bool) {
+	i := strings.Index(id, "//")
+	if i < 0 {
+		return "", false
 	}
-	prefix := strings.TrimSuffix(id, target)
-	return strings.HasSuffix(prefix, "/")
+	target = id[i+1:]
+	if path.Clean(target) != target || target == "/" {
+		return "", false
+	}
+	return target, true
 }

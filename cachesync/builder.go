@@ -144,7 +144,7 @@ type OnBuilder struct {
 const recordCacheMount = client.UsageRecordTypeCacheMount
 
 // Caches lists the cache mounts on the builder whose id has autocache's
-// shape (cacheinfo.HasAutocacheShape), from its disk-usage records. The
+// shape (cacheinfo.TargetOf), from its disk-usage records. The
 // records don't say how the cache is shared, so Sharing is "locked" (a
 // copy then waits for the builds that use it). A record with a seed
 // (a non-root step's cache) can't be mounted again without knowing the
@@ -159,8 +159,14 @@ func (b *Builder) Caches(ctx context.Context) (caches []OnBuilder, seeded []stri
 		if r.RecordType != recordCacheMount {
 			continue
 		}
-		target, id, ok := parseDescription(r.Description)
-		if !ok || !cacheinfo.HasAutocacheShape(id, target) {
+		// The description names the target of the step that made the
+		// cache (for one an import made, the copy's); the id names autocache's.
+		_, id, ok := parseDescription(r.Description)
+		if !ok {
+			continue
+		}
+		target, ok := cacheinfo.TargetOf(id)
+		if !ok {
 			continue
 		}
 		if len(r.Parents) > 0 {
