@@ -260,9 +260,7 @@ func testCacheFaults(t *testing.T, e *engine, cli *autocacheBin, b *secondBuilde
 	}
 	bigOut := t.TempDir()
 	cli.run(t, "cache", "export", "--addr", b.addr, image, "--id", bigID, "--to", bigOut)
-	if out, err := exec.Command("buildctl", "--addr", b.addr, "prune", "--filter", "type==exec.cachemount").CombinedOutput(); err != nil {
-		t.Fatalf("prune: %v\n%s", err, out)
-	}
+	pruneCache(t, b.addr, bigID)
 	cmd := cli.command(t, "cache", "import", "--addr", b.addr, "--from", bigOut, "--progress", "plain")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -276,6 +274,8 @@ func testCacheFaults(t *testing.T, e *engine, cli *autocacheBin, b *secondBuilde
 	if !mounted || err == nil || !strings.Contains(stderr.String(), "importing cache "+bigID) ||
 		!strings.Contains(stderr.String(), "the builder went away or cannot be reached") {
 		t.Errorf("import while the builder dies (mounted: %v): %v\n%s", mounted, err, tail(stderr.String(), 15))
+	} else {
+		t.Logf("import while the builder dies: %s", tail(strings.TrimSpace(stderr.String()), 2))
 	}
 	b.start(t)
 	if got := exportedState(t, cli, b.addr, image, bigID); !strings.HasPrefix(got, "0 files,") && got != "absent" {
@@ -467,6 +467,23 @@ func cacheMounts(t *testing.T, addr string) []string {
 		out = append(out, r.Description)
 	}
 	return out
+}
+
+// pruneCache removes the cache mount id from a builder.
+func pruneCache(t *testing.T, addr, id string) {
+	t.Helper()
+	n := 0
+	for _, r := range cacheRecords(t, addr) {
+		if strings.HasSuffix(r.Description, fmt.Sprintf("with id %q", id)) {
+			if out, err := exec.Command("buildctl", "--addr", addr, "prune", "--filter", "id=="+r.ID).CombinedOutput(); err != nil {
+				t.Fatalf("prune %s: %v\n%s", id, err, out)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no cache %s to prune", id)
+	}
 }
 
 // waitInUse waits until a build step has the cache id mounted.
