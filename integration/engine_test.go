@@ -85,6 +85,8 @@ type buildSpec struct {
 	platform string
 	// addr is the builder ("" = the engine's, $BUILDKIT_HOST).
 	addr string
+	// extra are more arguments of buildctl build (e.g. --opt context:…).
+	extra []string
 }
 
 // writeDockerfile writes body as dir/Dockerfile. Line 1 is the syntax line
@@ -138,6 +140,7 @@ func (e *engine) build(t *testing.T, b buildSpec) (string, error) {
 	if b.meta != "" {
 		args = append(args, "--metadata-file", b.meta)
 	}
+	args = append(args, b.extra...)
 	cmd := exec.Command("buildctl", args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
