@@ -80,14 +80,19 @@ func TestCacheMap(t *testing.T) {
 		{ID: "//root/.cache/pip", Target: "/root/.cache/pip", Sharing: "shared", Mode: "0755", Managers: []string{"pip"}},
 		{ID: "//home/node/.npm", Target: "/home/node/.npm", Sharing: "shared", UID: 1000, GID: 1000, Seed: true, Mode: "0755", Managers: []string{"npm"}},
 	}
-	b, err := json.Marshal(CacheMap(caches))
+	b, err := json.Marshal(CacheMap(caches, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"home-node-.npm-` + caches[1].DirName()[len("home-node-.npm-"):] + `":{"target":"/home/node/.npm","id":"//home/node/.npm","sharing":"shared","uid":1000,"gid":1000},` +
-		`"` + caches[0].DirName() + `":{"target":"/root/.cache/pip","id":"//root/.cache/pip","sharing":"shared"}}`
+	// The ids as a Dockerfile's id= (the frontend adds the namespace and "/").
+	want := `{"home-node-.npm-` + caches[1].DirName()[len("home-node-.npm-"):] + `":{"target":"/home/node/.npm","id":"/home/node/.npm","sharing":"shared","uid":1000,"gid":1000},` +
+		`"` + caches[0].DirName() + `":{"target":"/root/.cache/pip","id":"/root/.cache/pip","sharing":"shared"}}`
 	if string(b) != want {
 		t.Fatalf("cache map\n got %s\nwant %s", b, want)
+	}
+	ns := []Cache{{ID: "proj/linux/amd64//var/cache/apt", Target: "/var/cache/apt", Sharing: "locked", Mode: "0755"}}
+	if m := CacheMap(ns, "proj"); len(m) != 1 || m[ns[0].DirName()].ID != "linux/amd64//var/cache/apt" {
+		t.Errorf("with a namespace: %+v", m)
 	}
 }
 

@@ -116,9 +116,11 @@ func parseValue(raw json.RawMessage) (Report, error) {
 }
 
 // CacheMapEntry is one value of a buildkit-cache-dance v3 cache-map: the
-// cache tool passes each key as an option of --mount=type=cache, so it
-// holds only mount options. uid and gid are there only for a seeded cache:
-// a Dockerfile mount with uid= or gid= gets a seed, so uid=0,gid=0 would
+// cache tool passes each key as an option of --mount=type=cache in a
+// Dockerfile, so it holds only mount options. The Dockerfile frontend
+// prefixes an id= with BUILDKIT_CACHE_MOUNT_NS and "/", so ID is the cache
+// id without that prefix. uid and gid are there only for a seeded cache: a
+// Dockerfile mount with uid= or gid= gets a seed, so uid=0,gid=0 would
 // name another cache than autocache's root caches.
 type CacheMapEntry struct {
 	Target  string `json:"target"`
@@ -129,12 +131,19 @@ type CacheMapEntry struct {
 	Mode    string `json:"mode,omitempty"` // only when not the default 0755
 }
 
-// CacheMap is the buildkit-cache-dance v3 cache-map of caches: one entry
-// per cache, keyed by its DirName (the directory the tool keeps it in).
-func CacheMap(caches []Cache) map[string]CacheMapEntry {
+// CacheMap is the buildkit-cache-dance v3 cache-map of caches whose ids
+// start with the namespace ns (BUILDKIT_CACHE_MOUNT_NS): one entry per
+// cache, keyed by its DirName (the directory the tool keeps it in). The
+// tool's own builds set no namespace, so they reach these caches only
+// when ns is "".
+func CacheMap(caches []Cache, ns string) map[string]CacheMapEntry {
 	out := map[string]CacheMapEntry{}
 	for _, c := range Merge(caches) {
-		e := CacheMapEntry{Target: c.Target, ID: c.ID, Sharing: c.Sharing}
+		id, ok := strings.CutPrefix(c.ID, ns+"/")
+		if !ok {
+			continue
+		}
+		e := CacheMapEntry{Target: c.Target, ID: id, Sharing: c.Sharing}
 		if c.Seed {
 			uid, gid := c.UID, c.GID
 			e.UID, e.GID = &uid, &gid

@@ -103,7 +103,7 @@ func Export(ctx context.Context, b *Builder, opt Options) (*Summary, error) {
 	}
 	caches = bound(caches, opt.MaxSize, sum, "on the builder")
 	if len(caches) == 0 {
-		return sum, fmt.Errorf("no cache to export from %s", b.addr)
+		return sum, nothingTo("export from "+b.addr, sum)
 	}
 	image := firstOf(opt.Image, opt.Selection.Image)
 	if image == "" {
@@ -145,6 +145,15 @@ func Export(ctx context.Context, b *Builder, opt Options) (*Summary, error) {
 	b.tidy(ctx)
 	sum.Duration = time.Since(start)
 	return sum, nil
+}
+
+// nothingTo is the error of a copy with nothing to copy: it says why.
+func nothingTo(what string, sum *Summary) error {
+	msg := "no cache to " + what
+	for _, s := range sum.Skipped {
+		msg += fmt.Sprintf("\n  %s: %s", s.Cache, s.Reason)
+	}
+	return errors.New(msg)
 }
 
 var errNoImage = errors.New("no autocache image to run the copies in: pass --image REF (the image of your # syntax= line) or set AUTOCACHE_IMAGE")
@@ -378,7 +387,7 @@ func Import(ctx context.Context, b *Builder, opt Options) (*Summary, error) {
 		return !slices.ContainsFunc(bounded, func(s sized) bool { return s.Key() == e.Key() })
 	})
 	if len(entries) == 0 {
-		return sum, fmt.Errorf("no cache to import from %s", src)
+		return sum, nothingTo("import from "+src.String(), sum)
 	}
 	image := firstOf(opt.Image, idx.Image)
 	if image == "" {

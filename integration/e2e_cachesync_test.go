@@ -186,6 +186,14 @@ func TestCachesMoveBetweenBuilders(t *testing.T) {
 				t.Errorf("%s: B's rebuild after the registry import downloaded %d, want 1", fx.name, got)
 			}
 		}
+		// --dockerfile names the same caches as the build's metadata (base
+		// images resolved through the builder).
+		dfOut := filepath.Join(t.TempDir(), "caches")
+		cli.run(t, "cache", "export", "--addr", b.addr, "--image", e.frontend, "--to", dfOut,
+			"--dockerfile", filepath.Join(dirs["go"], "Dockerfile"), "--build-arg", "BUILDKIT_CACHE_MOUNT_NS="+ns)
+		if got := indexKeys(readIndex(t, dfOut)); !slices.Equal(got, []string{ns + "//go/pkg/mod", ns + "//root/.cache/go-build"}) {
+			t.Errorf("--dockerfile exported %v", got)
+		}
 		// The concurrent build's own downloads are in the cache too.
 		writeDockerfile(t, e, xdir, viaSyntax, other(54))
 		before = e.counts(t)["apt"]

@@ -51,6 +51,8 @@ type Report struct {
 	// Caches are the cache mounts the steps get, deduplicated, as the
 	// frontend reports them in frontend.autocache.caches.
 	Caches []cacheinfo.Cache `json:"caches"`
+
+	ns string // BUILDKIT_CACHE_MOUNT_NS
 }
 
 // Stage lists, for one stage with RUN steps, the directories that autocache
@@ -159,6 +161,7 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 	sort.SliceStable(rep.Steps, func(i, j int) bool { return rep.Steps[i].Line < rep.Steps[j].Line })
 	rep.Stages = cachedByStage(rep.Steps)
 	rep.Caches = cacheinfo.FromSteps(tr.Steps)
+	rep.ns = cfg.CacheIDNamespace
 	return rep, nil
 }
 
@@ -210,7 +213,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteCacheMap(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(cacheinfo.CacheMap(r.Caches))
+	return enc.Encode(cacheinfo.CacheMap(r.Caches, r.ns))
 }
 
 // WriteText writes the report for people.

@@ -134,6 +134,9 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	case "json":
 		err = rep.WriteJSON(stdout)
 	case "cachemap":
+		if ns := bargs["BUILDKIT_CACHE_MOUNT_NS"]; ns != "" {
+			fmt.Fprintf(stderr, "autocache plan: the ids are relative to BUILDKIT_CACHE_MOUNT_NS=%s: a tool whose builds don't set it reaches other caches\n", ns)
+		}
 		err = rep.WriteCacheMap(stdout)
 	default:
 		err = rep.WriteText(stdout, name)

@@ -158,15 +158,15 @@ func TestPlanCacheMap(t *testing.T) {
 		}
 		byID[id] = e
 	}
-	pip := byID["//root/.cache/pip"]
+	pip := byID["/root/.cache/pip"]
 	if pip == nil || pip["target"] != "/root/.cache/pip" || pip["sharing"] != "shared" || pip["uid"] != nil {
 		t.Errorf("pip entry %v (all: %s)", pip, out)
 	}
-	apt := byID["/linux/arm64//var/cache/apt"]
+	apt := byID["linux/arm64//var/cache/apt"]
 	if apt == nil || apt["sharing"] != "locked" {
 		t.Errorf("apt entry %v (all: %s)", apt, out)
 	}
-	npm := byID["//home/app/.npm"]
+	npm := byID["/home/app/.npm"]
 	if npm == nil || npm["uid"] != 1000.0 || npm["gid"] != 1000.0 {
 		t.Errorf("npm entry %v (all: %s)", npm, out)
 	}
