@@ -2,10 +2,10 @@ package cacheinfo
 
 import (
 	"bytes"
-	"path"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"path"
 	"slices"
 	"sort"
 	"strings"
