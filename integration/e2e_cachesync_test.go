@@ -300,30 +300,15 @@ func testCacheFaults(t *testing.T, e *engine, cli *autocacheBin, b *secondBuilde
 // autocacheBin is the autocache command, built from this checkout.
 type autocacheBin struct{ path string }
 
-var buildCLI struct {
-	once sync.Once
-	path string
-	err  error
-}
-
+// autocacheCLI builds the autocache command into the test's temporary
+// folder.
 func autocacheCLI(t *testing.T) *autocacheBin {
 	t.Helper()
-	buildCLI.once.Do(func() {
-		dir, err := os.MkdirTemp("", "autocache-cli-")
-		if err != nil {
-			buildCLI.err = err
-			return
-		}
-		buildCLI.path = filepath.Join(dir, "autocache")
-		out, err := exec.Command("go", "build", "-o", buildCLI.path, "../cmd/autocache").CombinedOutput()
-		if err != nil {
-			buildCLI.err = fmt.Errorf("go build ../cmd/autocache: %v\n%s", err, out)
-		}
-	})
-	if buildCLI.err != nil {
-		t.Fatal(buildCLI.err)
+	path := filepath.Join(t.TempDir(), "autocache")
+	if out, err := exec.Command("go", "build", "-o", path, "../cmd/autocache").CombinedOutput(); err != nil {
+		t.Fatalf("go build ../cmd/autocache: %v\n%s", err, out)
 	}
-	return &autocacheBin{path: buildCLI.path}
+	return &autocacheBin{path: path}
 }
 
 func (a *autocacheBin) command(t *testing.T, args ...string) *exec.Cmd {
