@@ -175,3 +175,33 @@ func TestPlanCacheMap(t *testing.T) {
 		t.Errorf("cache map not stable:\n%s\n%s", out, out2)
 	}
 }
+
+// Bad input to autocache cache is a clear error before any builder is
+// contacted; an unreachable builder is named.
+func TestCacheBadInput(t *testing.T) {
+	dir := t.TempDir()
+	notMeta := dir + "/meta.json"
+	os.WriteFile(notMeta, []byte(`{"containerimage.digest":"sha256:00"}`), 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"cache"}, 2, "usage: autocache cache export"},
+		{[]string{"cache", "export"}, 2, "missing --to DEST"},
+		{[]string{"cache", "import"}, 2, "missing --from SRC"},
+		{[]string{"cache", "export", "--to", dir, "--max-size", "lots"}, 2, `--max-size: "lots" is not a size`},
+		{[]string{"cache", "export", "--to", dir, "--target", "build"}, 2, "go with --dockerfile"},
+		{[]string{"cache", "export", "--to", dir, "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"cache", "export", "--to", dir, "--metadata-file", dir + "/none.json"}, 1, "no such file"},
+		{[]string{"cache", "export", "--to", dir, "--metadata-file", notMeta}, 1, "no frontend.autocache.caches in it"},
+		{[]string{"cache", "export", "--to", dir, "--dockerfile", dir + "/none"}, 1, "no such file"},
+		{[]string{"cache", "import", "--from", dir, "--addr", "unix://" + dir + "/no.sock"}, 1, "the builder went away or cannot be reached (unix://" + dir + "/no.sock)"},
+		{[]string{"cache", "import", "--from", dir, "--addr", "tcp://127.0.0.1:1", "--tlsdir", dir}, 1, "--tlsdir " + dir + " has none of ca.pem, ca.crt"},
+	} {
+		code, _, errs := runCLI(t, "", tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, %q; want %d with %q", tc.args, code, errs, tc.code, tc.want)
+		}
+	}
+}
