@@ -15,6 +15,12 @@ RUN --mount=type=bind,target=. \
       -o /out/autocache-frontend ./cmd/autocache-frontend
 
 FROM scratch AS release
+ARG VERSION=dev REVISION=unknown SOURCE=https://github.com/autocache/autocache
+LABEL org.opencontainers.image.title="autocache" \
+      org.opencontainers.image.description="BuildKit Dockerfile frontend that adds cache mounts to package-manager RUN steps" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
 LABEL moby.buildkit.frontend.network.none="true"
 LABEL moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts,moby.buildkit.frontend.gitquerystring,moby.buildkit.frontend.contexts.zstd"
 COPY --from=build /out/autocache-frontend /bin/autocache-frontend

@@ -5,13 +5,19 @@ SHELL := /bin/bash
 GO ?= go
 ENGINE := integration/engine
 
-.PHONY: all build test tools unit unit-tests e2e e2e-up e2e-down demo conformance bench cache-bench fmt vet fuzz clean cache-size clean-cache
+.PHONY: image all build test tools unit unit-tests e2e e2e-up e2e-down demo conformance bench cache-bench fmt vet fuzz clean cache-size clean-cache
 
 all: build
 
 build:
 	$(GO) build -o bin/autocache ./cmd/autocache
 	CGO_ENABLED=0 $(GO) build -o bin/autocache-frontend ./cmd/autocache-frontend
+
+# The frontend image for linux/amd64 and linux/arm64, tagged 1, 1.N, 1.N.M from
+# ./VERSION: REGISTRY=host/path pushes it, OCI=dir writes an OCI layout
+# (hack/image.sh; README "Hosting the frontend image").
+image:
+	REGISTRY=$(REGISTRY) OCI=$(OCI) hack/image.sh
 
 # make test = vet + gofmt + unit tests, then the end-to-end tests against a real
 # buildkitd, registry and hermetic package registries (started and stopped here).
@@ -44,8 +50,12 @@ e2e-up:
 e2e-down:
 	@$(ENGINE)/down.sh
 
+# The demo builds only the images it uses (AUTOCACHE_E2E_IMAGES=demo) and
+# serves packages through a network profile (NETWORK=RATE,LATENCY; NETWORK=
+# for loopback speed), so its times show what a cache saves on a real network.
+NETWORK ?= 50Mbit,30ms
 demo:
-	$(ENGINE)/with-engine.sh $(GO) run ./integration/cmd/demo
+	AUTOCACHE_E2E_IMAGES=demo AUTOCACHE_NETWORK=$(NETWORK) $(ENGINE)/with-engine.sh $(GO) run ./integration/cmd/demo
 
 # BuildKit's own Dockerfile suite against stock upstream and autocache, side by
 # side (docs/conformance.md). Root; about 13 min warm, 25-40 min cold on 2 cores.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,7 +70,7 @@ func ParseConfig(opts map[string]string) (Config, error) {
 			if m == "" {
 				continue
 			}
-			if !contains(known, m) {
+			if !slices.Contains(known, m) {
 				return c, errors.Errorf("%s: unknown package manager %q (known: %s)", ArgManagers, m, strings.Join(known, ", "))
 			}
 			c.Managers = append(c.Managers, m)
@@ -99,15 +100,6 @@ func parseScope(v string) (string, error) {
 	return s, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Build is the frontend's entry point (a client.BuildFunc).
 func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	bo := c.BuildOpts()
@@ -119,7 +111,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		return builder.Build(ctx, c)
 	}
 	rc := &rewritingClient{Client: c}
-	rc.opt = llbtransform.Options{CacheNS: cfg.CacheNS, Scope: cfg.Scope, Managers: cfg.Managers, Accounts: rc.accounts, Contents: rc.contents, OSRelease: rc.osRelease}
+	rc.opt = llbtransform.Options{CacheNS: cfg.CacheNS, Scope: cfg.Scope, Managers: cfg.Managers, Images: rc}
 	res, err := builder.Build(ctx, rc)
 	if err != nil || res == nil {
 		return res, err
@@ -162,7 +154,9 @@ func supportsCacheMounts(caps apicaps.CapSet) bool {
 }
 
 // rewritingClient is the gateway client that upstream's builder talks to.
-// Only Solve differs: definitions go through llbtransform first.
+// Only Solve differs: definitions go through llbtransform first. It is
+// also the transform's llbtransform.Images: it reads what the transform
+// asks about images through the gateway.
 type rewritingClient struct {
 	client.Client
 	opt       llbtransform.Options
@@ -198,7 +192,10 @@ func (r *rewritingClient) Solve(ctx context.Context, req client.SolveRequest) (*
 }
 
 // transform is llbtransform.Transform with a panic turned into an error:
-// a bug in autocache must cost the caching, never the build.
+// a bug in autocache must cost the caching, never the build. This is the
+// one place a panic is recovered: below it (llbtransform, pkgmgr) a panic
+// is a bug to see, and here it leaves the whole definition as upstream
+// made it.
 func transform(ctx context.Context, def *pb.Definition, opt llbtransform.Options) (res *llbtransform.Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -218,10 +215,10 @@ func (r *rewritingClient) solveRef(ctx context.Context, def *pb.Definition) (cli
 	return res.SingleRef()
 }
 
-// accounts reads /etc/passwd and /etc/group from the filesystem that rootfs
+// Accounts reads /etc/passwd and /etc/group from the filesystem that rootfs
 // builds, so that steps of named users get caches they own. A missing
 // /etc/group is not an error (numeric groups still resolve).
-func (r *rewritingClient) accounts(ctx context.Context, rootfs *pb.Definition) (passwd, group []byte, err error) {
+func (r *rewritingClient) Accounts(ctx context.Context, rootfs *pb.Definition) (passwd, group []byte, err error) {
 	ref, err := r.solveRef(ctx, rootfs)
 	if err != nil {
 		return nil, nil, err
@@ -237,9 +234,9 @@ func (r *rewritingClient) accounts(ctx context.Context, rootfs *pb.Definition) (
 	return passwd, group, nil
 }
 
-// contents lists what dir holds in the filesystem that def builds (a base
+// Contents lists what dir holds in the filesystem that def builds (a base
 // image), so that no cache is mounted over content a step needs.
-func (r *rewritingClient) contents(ctx context.Context, def *pb.Definition, dir string) ([]string, error) {
+func (r *rewritingClient) Contents(ctx context.Context, def *pb.Definition, dir string) ([]string, error) {
 	ref, err := r.solveRef(ctx, def)
 	if err != nil {
 		return nil, err
@@ -250,9 +247,9 @@ func (r *rewritingClient) contents(ctx context.Context, def *pb.Definition, dir 
 	return listTree(ctx, ref, dir, 64)
 }
 
-// osRelease reads the os-release file of the filesystem that def builds
+// OSRelease reads the os-release file of the filesystem that def builds
 // (a base image), so that pkgmgr knows e.g. which microdnf it has.
-func (r *rewritingClient) osRelease(ctx context.Context, def *pb.Definition) ([]byte, error) {
+func (r *rewritingClient) OSRelease(ctx context.Context, def *pb.Definition) ([]byte, error) {
 	ref, err := r.solveRef(ctx, def)
 	if err != nil {
 		return nil, err

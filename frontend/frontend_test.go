@@ -228,13 +228,22 @@ func TestListTree(t *testing.T) {
 	}
 }
 
-// TestSolvePanicFailsOpen: a panic inside the transform (here from a
-// Contents callback) must leave the definition as upstream made it.
+// panickingImages panics when the transform asks it about an image.
+type panickingImages struct{}
+
+func (panickingImages) Accounts(context.Context, *pb.Definition) ([]byte, []byte, error) {
+	panic("boom")
+}
+func (panickingImages) Contents(context.Context, *pb.Definition, string) ([]string, error) {
+	panic("boom")
+}
+func (panickingImages) OSRelease(context.Context, *pb.Definition) ([]byte, error) { panic("boom") }
+
+// TestSolvePanicFailsOpen: a panic inside the transform (here from
+// Images.Contents) must leave the definition as upstream made it.
 func TestSolvePanicFailsOpen(t *testing.T) {
 	rec := &recordingClient{}
-	rc := &rewritingClient{Client: rec, opt: llbtransform.Options{
-		Contents: func(context.Context, *pb.Definition, string) ([]string, error) { panic("boom") },
-	}}
+	rc := &rewritingClient{Client: rec, opt: llbtransform.Options{Images: panickingImages{}}}
 	def := pipDef(t)
 	if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: def}); err != nil {
 		t.Fatal(err)
@@ -284,7 +293,7 @@ func TestReadOSRelease(t *testing.T) {
 	}
 	// Scratch (no ref) has no answer and no error: unknown.
 	rc := &rewritingClient{Client: &recordingClient{}}
-	if b, err := rc.osRelease(context.Background(), pipDef(t)); b != nil || err != nil {
+	if b, err := rc.OSRelease(context.Background(), pipDef(t)); b != nil || err != nil {
 		t.Errorf("scratch: %q, %v", b, err)
 	}
 }

@@ -39,7 +39,7 @@ func CacheID(ns, scope, platform, image, target string) string {
 // starts from image (baseImage).
 func cacheID(opt Options, c pkgmgr.CacheMount, p *pb.Platform, image string) string {
 	plat := ""
-	if pkgmgr.PerPlatform(c.Manager) {
+	if c.PerPlatform {
 		plat = platformID(p)
 	}
 	if !c.PerImage {

@@ -2,12 +2,15 @@ package llbtransform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path"
 	"slices"
 	"strings"
 
+	"github.com/autocache/autocache/imagefacts"
+	"github.com/autocache/autocache/internal/fspath"
 	"github.com/autocache/autocache/pkgmgr"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
@@ -21,7 +24,7 @@ import (
 //     would have left in the layer, every later ExecOp of the lineage gets
 //     the same mount, so it sees what it would have seen upstream.
 //   - Never hide content: a new cache at T is mounted only where nothing
-//     the step needs can be at T: not in the base image (Options.Contents),
+//     the step needs can be at T: not in the base image (Images.Contents),
 //     not put there by a COPY or by an earlier step that ran without the
 //     cache (or with a secret or SSH mount, which may have put anything
 //     anywhere), and not needed by a later step that could not download it
@@ -49,12 +52,12 @@ type write struct {
 // hits says whether w may leave content at or under target.
 func (w write) hits(target string) bool {
 	if w.dirOnly {
-		return within(w.path, target) && w.path != target
+		return fspath.Within(w.path, target) && w.path != target
 	}
 	if w.notAbove {
-		return within(w.path, target)
+		return fspath.Within(w.path, target)
 	}
-	return within(w.path, target) || within(target, w.path)
+	return fspath.Within(w.path, target) || fspath.Within(target, w.path)
 }
 
 // lineState is what a lineage holds at one op.
@@ -90,16 +93,7 @@ func lineageNodes(ops []decodedOp, def *pb.Definition) map[digest.Digest]*node {
 		if line := FirstLine(sourceLocations(def, string(o.dgst))); line > 0 {
 			n.where = fmt.Sprintf("line %d", line)
 		}
-		inputs := o.op.Inputs
-		input := func(i int64) (digest.Digest, bool) {
-			if i < 0 {
-				return "", true // scratch
-			}
-			if i >= int64(len(inputs)) {
-				return "", false
-			}
-			return digest.Digest(inputs[i].Digest), true
-		}
+		in := opInputs(o.op.Inputs)
 		switch x := o.op.Op.(type) {
 		case *pb.Op_Source:
 			n.source = true
@@ -108,58 +102,11 @@ func lineageNodes(ops []decodedOp, def *pb.Definition) map[digest.Digest]*node {
 			if n.where == "" {
 				n.where = fmt.Sprintf("step %d", steps)
 			}
-			root := rootfsMount(x.Exec)
-			if root == nil {
-				n.opaque = "the step has no root filesystem"
-				break
-			}
-			d, ok := input(root.Input)
-			if !ok {
-				n.opaque = "bad input"
-				break
-			}
-			n.parent = d
-			if p := nodes[d]; p != nil && p.op.GetExec() != nil {
-				if pr := rootfsMount(p.op.GetExec()); pr == nil || inputs[root.Input].Index != pr.Output {
-					n.opaque = "it starts from another mount of a step"
-				}
-			}
+			n.execNode(x.Exec, in, nodes)
 		case *pb.Op_File:
-			// Files from the build context: the user's sources, not caches.
-			fromContext := func(i int64) bool {
-				d, ok := input(i)
-				src := nodes[d]
-				return ok && d != "" && src != nil && strings.HasPrefix(src.op.GetSource().GetIdentifier(), "local://")
-			}
-			base, ws, ok := fileChain(x.File, int64(len(inputs)), fromContext)
-			if !ok {
-				n.opaque = "a file operation we can't follow"
-				break
-			}
-			n.parent, _ = input(base)
-			n.writes = describe(ws, n.where)
+			n.fileNode(x.File, in, nodes)
 		case *pb.Op_Merge:
-			ins := x.Merge.Inputs
-			if len(ins) == 0 {
-				break
-			}
-			if d, ok := input(ins[0].Input); ok {
-				n.parent = d
-			} else {
-				n.opaque = "bad input"
-			}
-			// COPY --link: the other layers are FileOps on scratch.
-			for _, in := range ins[1:] {
-				d, ok := input(in.Input)
-				l := nodes[d]
-				var ws []write
-				if ok && l != nil && l.op.GetFile() != nil && l.parent == "" && l.opaque == "" {
-					ws = l.writes
-				} else {
-					ws = []write{{path: "/", what: "a merged layer"}}
-				}
-				n.writes = append(n.writes, describe(ws, n.where)...)
-			}
+			n.mergeNode(x.Merge, in, nodes)
 		default:
 			n.opaque = "it is built by an operation we can't follow"
 		}
@@ -172,6 +119,82 @@ func lineageNodes(ops []decodedOp, def *pb.Definition) map[digest.Digest]*node {
 		}
 	}
 	return nodes
+}
+
+// opInputs are an op's inputs.
+type opInputs []*pb.Input
+
+// digest is what input i is: "" for scratch (i < 0); ok=false for none.
+func (in opInputs) digest(i int64) (digest.Digest, bool) {
+	if i < 0 {
+		return "", true // scratch
+	}
+	if i >= int64(len(in)) {
+		return "", false
+	}
+	return digest.Digest(in[i].Digest), true
+}
+
+// execNode: a step's root filesystem comes from the mount at /.
+func (n *node) execNode(ex *pb.ExecOp, in opInputs, nodes map[digest.Digest]*node) {
+	root := rootfsMount(ex)
+	if root == nil {
+		n.opaque = "the step has no root filesystem"
+		return
+	}
+	d, ok := in.digest(root.Input)
+	if !ok {
+		n.opaque = "bad input"
+		return
+	}
+	n.parent = d
+	if p := nodes[d]; p != nil && p.op.GetExec() != nil {
+		if pr := rootfsMount(p.op.GetExec()); pr == nil || in[root.Input].Index != pr.Output {
+			n.opaque = "it starts from another mount of a step"
+		}
+	}
+}
+
+// fileNode: a FileOp builds on the input its actions start from.
+func (n *node) fileNode(f *pb.FileOp, in opInputs, nodes map[digest.Digest]*node) {
+	// Files from the build context: the user's sources, not caches.
+	fromContext := func(i int64) bool {
+		d, ok := in.digest(i)
+		src := nodes[d]
+		return ok && d != "" && src != nil && strings.HasPrefix(src.op.GetSource().GetIdentifier(), "local://")
+	}
+	base, ws, ok := fileChain(f, int64(len(in)), fromContext)
+	if !ok {
+		n.opaque = "a file operation we can't follow"
+		return
+	}
+	n.parent, _ = in.digest(base)
+	n.writes = describe(ws, n.where)
+}
+
+// mergeNode: a merge builds on its first input; the others are layers
+// on top (COPY --link: FileOps on scratch).
+func (n *node) mergeNode(m *pb.MergeOp, in opInputs, nodes map[digest.Digest]*node) {
+	ins := m.Inputs
+	if len(ins) == 0 {
+		return
+	}
+	if d, ok := in.digest(ins[0].Input); ok {
+		n.parent = d
+	} else {
+		n.opaque = "bad input"
+	}
+	for _, mi := range ins[1:] {
+		d, ok := in.digest(mi.Input)
+		l := nodes[d]
+		var ws []write
+		if ok && l != nil && l.op.GetFile() != nil && l.parent == "" && l.opaque == "" {
+			ws = l.writes
+		} else {
+			ws = []write{{path: "/", what: "a merged layer"}}
+		}
+		n.writes = append(n.writes, describe(ws, n.where)...)
+	}
 }
 
 func describe(ws []write, where string) []write {
@@ -231,11 +254,6 @@ func fileChain(f *pb.FileOp, nInputs int64, fromContext func(int64) bool) (base 
 
 func cleanPath(p string) string { return path.Join("/", p) }
 
-// within reports whether p is dir or below it.
-func within(p, dir string) bool {
-	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
-}
-
 func rootfsMount(ex *pb.ExecOp) *pb.Mount {
 	for _, m := range ex.Mounts {
 		if m.Dest == "/" {
@@ -286,12 +304,30 @@ func (t *transformer) baseImage(st *lineState) string {
 	return NoImage
 }
 
+// refusals answers pkgmgr.Questions.Caches for step d, whose lineage holds
+// st: why each new cache must not be mounted (veto), and the content the
+// step then writes where one is not.
+func (t *transformer) refusals(ctx context.Context, d digest.Digest, st *lineState, caches []pkgmgr.CacheMount) (map[string]string, []write) {
+	refused := map[string]string{}
+	var wrote []write
+	for _, c := range caches {
+		why, dirty := t.veto(ctx, d, st, c)
+		if dirty {
+			wrote = append(wrote, write{path: c.Target, what: why})
+		}
+		if why != "" {
+			refused[c.Target] = why
+		}
+	}
+	return refused, wrote
+}
+
 // veto says why a new cache c must not be mounted on step d, whose lineage
 // holds st, and whether the step then leaves content at c.Target.
 func (t *transformer) veto(ctx context.Context, d digest.Digest, st *lineState, c pkgmgr.CacheMount) (string, bool) {
 	target := c.Target
 	for _, k := range slices.Sorted(maps.Keys(st.active)) {
-		if within(k, target) || within(target, k) {
+		if fspath.Within(k, target) || fspath.Within(target, k) {
 			return "inside the cache at " + k + " that follows " + st.active[k].Follows, false
 		}
 	}
@@ -308,10 +344,13 @@ func (t *transformer) veto(ctx context.Context, d digest.Digest, st *lineState, 
 	if st.opaque != "" {
 		return "cannot tell what the base has there: " + st.opaque, true
 	}
-	if st.source == "" || t.opt.Contents == nil {
+	if st.source == "" || t.facts.images == nil {
 		return "", false
 	}
-	entries, err := t.contents(ctx, st.source, target)
+	entries, err := t.facts.contents(ctx, st.source, target)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return "", false
+	}
 	if err != nil {
 		return "cannot read " + target + " in the base image: " + err.Error(), true
 	}
@@ -346,13 +385,13 @@ func (t *transformer) downstream(d digest.Digest, target string) string {
 		n := t.nodes[it.d]
 		if ex := n.op.GetExec(); ex != nil {
 			for _, k := range t.keep[it.d] {
-				if within(k, target) || within(target, k) {
+				if fspath.Within(k, target) || fspath.Within(target, k) {
 					return "a later stage reads " + k + " from " + n.where + "'s layers"
 				}
 			}
 			covered := false
 			for _, m := range ex.Mounts {
-				if m.Dest != "/" && within(target, path.Clean(m.Dest)) {
+				if m.Dest != "/" && fspath.Within(target, path.Clean(m.Dest)) {
 					covered = true // it sees its own mount there, as upstream
 				}
 			}
@@ -374,63 +413,22 @@ func (t *transformer) downstream(d digest.Digest, target string) string {
 	return ""
 }
 
-type contentsAnswer struct {
-	entries []string
-	err     error
-}
-
-// contents lists dir in the result of source, once per (source, dir).
-func (t *transformer) contents(ctx context.Context, source digest.Digest, dir string) ([]string, error) {
-	key := string(source) + "\x00" + dir
-	a, ok := t.listed[key]
-	if !ok {
-		src := source
-		if nd, ok := t.renamed[source]; ok {
-			src = nd
-		}
-		a.entries, a.err = t.opt.Contents(ctx, t.subDefinition(&pb.Input{Digest: string(src)}), dir)
-		t.listed[key] = a
-	}
-	return a.entries, a.err
-}
-
 // skeletal says whether entry is in skel (pkgmgr.CacheMount.Skeleton).
 func skeletal(entry string, skel []string) bool {
 	for _, s := range skel {
-		if dir, tree := strings.CutSuffix(s, "/"); entry == s || tree && within(entry, dir) {
+		if dir, tree := strings.CutSuffix(s, "/"); entry == s || tree && fspath.Within(entry, dir) {
 			return true
 		}
 	}
 	return false
 }
 
-type releaseAnswer struct {
-	rel pkgmgr.OSRelease
-	err error
-}
-
-// release is the os-release of the image st's lineage starts from, read
-// once per image (Options.OSRelease), and a note if it could not be read.
-// Scratch, a lineage we can't follow and a nil OSRelease are unknown.
-func (t *transformer) release(ctx context.Context, st *lineState) (pkgmgr.OSRelease, string) {
-	if t.opt.OSRelease == nil || st.opaque != "" || st.source == "" {
-		return pkgmgr.OSRelease{}, ""
+// release is the os-release of the image st's lineage starts from (facts),
+// and a note if it could not be read. Scratch, a lineage we can't follow
+// and no Images are unknown.
+func (t *transformer) release(ctx context.Context, st *lineState) (imagefacts.OSRelease, string) {
+	if t.facts.images == nil || st.opaque != "" || st.source == "" {
+		return imagefacts.OSRelease{}, ""
 	}
-	a, ok := t.releases[st.source]
-	if !ok {
-		src := st.source
-		if nd, ok := t.renamed[src]; ok {
-			src = nd
-		}
-		var b []byte
-		b, a.err = t.opt.OSRelease(ctx, t.subDefinition(&pb.Input{Digest: string(src)}))
-		if a.err == nil {
-			a.rel = pkgmgr.ParseOSRelease(b)
-		}
-		t.releases[st.source] = a
-	}
-	if a.err != nil {
-		return pkgmgr.OSRelease{}, "cannot read /etc/os-release in the base image: " + a.err.Error()
-	}
-	return a.rel, ""
+	return t.facts.release(ctx, st.source)
 }

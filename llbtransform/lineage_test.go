@@ -52,7 +52,36 @@ func hasNote(s Step, sub string) bool {
 	return slices.ContainsFunc(s.Notes, func(n string) bool { return strings.Contains(n, sub) })
 }
 
-// emptyImages is a Contents callback for images with nothing in any cache directory.
+// fakeImages answers Images from functions; a nil one can't read that kind
+// of fact (errors.ErrUnsupported), as if the transform had no Images for it.
+type fakeImages struct {
+	accounts func(context.Context, *pb.Definition) ([]byte, []byte, error)
+	contents func(context.Context, *pb.Definition, string) ([]string, error)
+	release  func(context.Context, *pb.Definition) ([]byte, error)
+}
+
+func (f fakeImages) Accounts(ctx context.Context, rootfs *pb.Definition) ([]byte, []byte, error) {
+	if f.accounts == nil {
+		return nil, nil, errors.ErrUnsupported
+	}
+	return f.accounts(ctx, rootfs)
+}
+
+func (f fakeImages) Contents(ctx context.Context, def *pb.Definition, dir string) ([]string, error) {
+	if f.contents == nil {
+		return nil, errors.ErrUnsupported
+	}
+	return f.contents(ctx, def, dir)
+}
+
+func (f fakeImages) OSRelease(ctx context.Context, def *pb.Definition) ([]byte, error) {
+	if f.release == nil {
+		return nil, errors.ErrUnsupported
+	}
+	return f.release(ctx, def)
+}
+
+// emptyImages is a Contents answer for images with nothing in any cache directory.
 func emptyImages(calls *[]string) func(context.Context, *pb.Definition, string) ([]string, error) {
 	return func(_ context.Context, _ *pb.Definition, dir string) ([]string, error) {
 		if calls != nil {
@@ -67,7 +96,7 @@ func TestLaterStepsFollowTheModuleCache(t *testing.T) {
 	build := run(deps, "make build")                      // not a package-manager step
 	test := run(deps, "./test.sh", llb.User("1000:1000")) // another stage FROM deps
 	final := llb.Merge([]llb.State{build, test})
-	res := transform(t, marshal(t, final), Options{CacheNS: "ns", Contents: emptyImages(nil)})
+	res := transform(t, marshal(t, final), Options{CacheNS: "ns", Images: fakeImages{contents: emptyImages(nil)}})
 	steps := byScript(res)
 	dl := steps["go mod download"]
 	_, want := pbMount(t, res, dl, "/go/pkg/mod")
@@ -129,7 +158,7 @@ func TestSystemManagerCachesStayWithTheirStep(t *testing.T) {
 func TestNetworkNoneConsumerKeepsContentInTheLayers(t *testing.T) {
 	deps := run(golang(), "go mod download")
 	build := run(deps, "go build -o /app .", llb.Network(llb.NetModeNone))
-	res := transform(t, marshal(t, build), Options{Contents: emptyImages(nil)})
+	res := transform(t, marshal(t, build), Options{Images: fakeImages{contents: emptyImages(nil)}})
 	steps := byScript(res)
 	dl, b := steps["go mod download"], steps["go build -o /app ."]
 	if len(dl.Mounts) != 0 || !hasNote(dl, "step 2 runs with --network=none") {
@@ -173,7 +202,7 @@ func TestBaseImageContentIsNeverHidden(t *testing.T) {
 	st := run(golang(), "go mod download")
 	st = run(st, "go build .")
 	st = run(st, "go vet ./...")
-	res := transform(t, marshal(t, st), Options{Contents: contents})
+	res := transform(t, marshal(t, st), Options{Images: fakeImages{contents: contents}})
 	for i, s := range res.Steps {
 		if mountOf(s, "/go/pkg/mod") != nil {
 			t.Errorf("step %d hides the image's module cache", i+1)
@@ -193,12 +222,12 @@ func TestBaseImageContentIsNeverHidden(t *testing.T) {
 	// Skeleton entries are not content; an error is not knowing.
 	apt := run(llb.Image("docker.io/library/debian:bookworm-slim", llb.Platform(linux)),
 		"apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*")
-	res = transform(t, marshal(t, apt), Options{Contents: func(_ context.Context, _ *pb.Definition, dir string) ([]string, error) {
+	res = transform(t, marshal(t, apt), Options{Images: fakeImages{contents: func(_ context.Context, _ *pb.Definition, dir string) ([]string, error) {
 		if dir == "/var/lib/apt/lists" {
 			return []string{"auxfiles", "lock", "partial", "partial/x.gz"}, nil
 		}
 		return nil, errors.New("boom")
-	}})
+	}}})
 	s := res.Steps[0]
 	if mountOf(s, "/var/lib/apt/lists") == nil || mountOf(s, "/var/cache/apt") != nil || !hasNote(s, "cannot read /var/cache/apt in the base image: boom") {
 		t.Fatalf("apt: mounts %+v notes %q", s.Mounts, s.Notes)
@@ -268,12 +297,12 @@ func TestLineageIsDeterministic(t *testing.T) {
 	pipSt := run(base(), "pip install flask", llb.User("1000:1000"), llb.AddEnv("HOME", "/home/app"))
 	pipSt = run(pipSt, "./after.sh")
 	in := marshal(t, llb.Merge([]llb.State{a, b, pipSt}))
-	opt := Options{CacheNS: "p", Contents: func(_ context.Context, def *pb.Definition, dir string) ([]string, error) {
+	opt := Options{CacheNS: "p", Images: fakeImages{contents: func(_ context.Context, def *pb.Definition, dir string) ([]string, error) {
 		if strings.HasPrefix(dir, "/root") {
 			return []string{"x"}, nil
 		}
 		return nil, nil
-	}}
+	}}}
 	first := transform(t, in, opt)
 	for range 5 {
 		if again := transform(t, in, opt); !bytes.Equal(defBytes(t, first.Def), defBytes(t, again.Def)) {
@@ -289,16 +318,16 @@ func TestNodeImagesNpmLogsAreNotContent(t *testing.T) {
 	node := llb.Image("docker.io/library/node:18-slim", llb.Platform(linux)).AddEnv("PATH", "/usr/local/bin:/usr/bin:/bin")
 	st := run(node, "npm ci")
 	listing := []string{"_logs", "_logs/2026-11-27T06_34_35_733Z-debug-0.log", "_update-notifier-last-checked"}
-	res := transform(t, marshal(t, st), Options{Contents: func(context.Context, *pb.Definition, string) ([]string, error) {
+	res := transform(t, marshal(t, st), Options{Images: fakeImages{contents: func(context.Context, *pb.Definition, string) ([]string, error) {
 		return listing, nil
-	}})
+	}}})
 	if mountOf(res.Steps[0], "/root/.npm") == nil {
 		t.Fatalf("npm: mounts %+v notes %q", res.Steps[0].Mounts, res.Steps[0].Notes)
 	}
 	listing = append(listing, "_cacache")
-	res = transform(t, marshal(t, st), Options{Contents: func(context.Context, *pb.Definition, string) ([]string, error) {
+	res = transform(t, marshal(t, st), Options{Images: fakeImages{contents: func(context.Context, *pb.Definition, string) ([]string, error) {
 		return listing, nil
-	}})
+	}}})
 	if mountOf(res.Steps[0], "/root/.npm") != nil || !hasNote(res.Steps[0], "(_cacache)") {
 		t.Fatalf("npm cache with content: mounts %+v notes %q", res.Steps[0].Mounts, res.Steps[0].Notes)
 	}

@@ -11,8 +11,8 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 )
 
-// osReleases is an OSRelease callback that answers by image name and
-// records which images it was asked about.
+// osReleases answers OSRelease by image name and records which images it
+// was asked about.
 func osReleases(t *testing.T, calls *[]string, files map[string]string) func(context.Context, *pb.Definition) ([]byte, error) {
 	return func(_ context.Context, def *pb.Definition) ([]byte, error) {
 		order, m := ops(t, def)
@@ -53,7 +53,7 @@ func TestOSReleaseDecidesMicrodnf(t *testing.T) {
 	in := marshal(t, llb.Merge([]llb.State{new3, old, broken, plain}))
 
 	var calls []string
-	opt := Options{CacheNS: "ns", Contents: emptyImages(nil), OSRelease: osReleases(t, &calls, files)}
+	opt := Options{CacheNS: "ns", Images: fakeImages{contents: emptyImages(nil), release: osReleases(t, &calls, files)}}
 	res := transform(t, in, opt)
 	steps := byScript(res)
 
@@ -84,7 +84,7 @@ func TestOSReleaseDecidesMicrodnf(t *testing.T) {
 	// Deterministic, and a second pass changes nothing.
 	for range 3 {
 		var again []string
-		opt.OSRelease = osReleases(t, &again, files)
+		opt.Images = fakeImages{contents: emptyImages(nil), release: osReleases(t, &again, files)}
 		if r := transform(t, in, opt); !bytes.Equal(defBytes(t, res.Def), defBytes(t, r.Def)) {
 			t.Fatal("same input gave different output")
 		}
@@ -93,8 +93,8 @@ func TestOSReleaseDecidesMicrodnf(t *testing.T) {
 		t.Fatal("a second transform changed the definition again")
 	}
 
-	// Without the callback microdnf stays skipped everywhere.
-	for _, s := range transform(t, in, Options{CacheNS: "ns", Contents: emptyImages(nil)}).Steps {
+	// Without an os-release microdnf stays skipped everywhere.
+	for _, s := range transform(t, in, Options{CacheNS: "ns", Images: fakeImages{contents: emptyImages(nil)}}).Steps {
 		if mountOf(s, "/var/cache/yum") != nil {
 			t.Errorf("no OSRelease, yet %q got a cache", s.Args[2])
 		}

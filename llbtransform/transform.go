@@ -8,14 +8,10 @@ package llbtransform
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"path"
 	"slices"
-	"strings"
 
 	"github.com/autocache/autocache/pkgmgr"
-	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/pkg/errors"
@@ -32,24 +28,11 @@ type Options struct {
 	Scope string
 	// Managers limits the managers (canonical names); nil means all.
 	Managers []string
-	// Accounts reads /etc/passwd and /etc/group from the filesystem a step
-	// starts from; rootfs is a definition whose result is that filesystem.
-	// With it, steps of named (or numeric) non-root users get caches owned
-	// by that user under that user's home. nil leaves user names unresolved.
-	Accounts func(ctx context.Context, rootfs *pb.Definition) (passwd, group []byte, err error)
-	// Contents lists what dir holds in the result of def (the image a
-	// lineage starts from): paths relative to dir, recursively; it may stop
-	// early but not before it has listed a few dozen entries. A missing dir
-	// is no entries and no error. A new cache is mounted only over a
-	// directory the image has nothing in (pkgmgr.CacheMount.Skeleton aside);
-	// an error means it is not mounted. nil: images are not checked.
-	Contents func(ctx context.Context, def *pb.Definition, dir string) ([]string, error)
-	// OSRelease reads the os-release file (/etc/os-release, else
-	// /usr/lib/os-release) of the result of def, the image a lineage starts
-	// from. It is asked at most once per image, and only for a step whose
-	// managers need it (pkgmgr.Step.Release). Missing or empty content
-	// means unknown; an error means unknown with a note. nil: always unknown.
-	OSRelease func(ctx context.Context, def *pb.Definition) ([]byte, error)
+	// Images answers what the transform asks about the build's filesystems
+	// (accounts, directory contents, os-release); nil: nothing is known
+	// about them, so user names stay unresolved, images are not checked
+	// for content and releases are unknown.
+	Images Images
 }
 
 // Mount is a mount that the transform added to a step.
@@ -106,19 +89,17 @@ func Transform(ctx context.Context, def *pb.Definition, opt Options) (*Result, e
 		}
 	}
 	t := &transformer{
-		opt:      opt,
-		keep:     keptPaths(ops),
-		renamed:  map[digest.Digest]digest.Digest{},
-		seen:     map[digest.Digest]bool{},
-		meta:     map[string]*pb.OpMetadata{},
-		locs:     map[string]*pb.Locations{},
-		emitted:  map[digest.Digest]emitted{},
-		accounts: map[string]accountFiles{},
-		nodes:    lineageNodes(ops, def),
-		lines:    map[digest.Digest]*lineState{},
-		listed:   map[string]contentsAnswer{},
-		releases: map[digest.Digest]releaseAnswer{},
+		opt:     opt,
+		keep:    keptPaths(ops),
+		renamed: map[digest.Digest]digest.Digest{},
+		seen:    map[digest.Digest]bool{},
+		meta:    map[string]*pb.OpMetadata{},
+		locs:    map[string]*pb.Locations{},
+		emitted: map[digest.Digest]emitted{},
+		nodes:   lineageNodes(ops, def),
+		lines:   map[digest.Digest]*lineState{},
 	}
+	t.facts = newFacts(opt.Images, t.subDefinition, t.renamed)
 	for _, o := range ops {
 		if err := t.add(ctx, o, def); err != nil {
 			return nil, err
@@ -149,22 +130,20 @@ type decodedOp struct {
 }
 
 type transformer struct {
-	opt      Options
-	emitted  map[digest.Digest]emitted       // ops in out, by digest
-	accounts map[string]accountFiles         // per rootfs input
-	keep     map[digest.Digest][]string      // per ExecOp: paths later ops read from its result
-	nodes    map[digest.Digest]*node         // per op of the input: its place in its lineage
-	lines    map[digest.Digest]*lineState    // per op of the input: its lineage's state after it
-	listed   map[string]contentsAnswer       // Options.Contents answers
-	releases map[digest.Digest]releaseAnswer // Options.OSRelease answers, per lineage source
-	out      [][]byte
-	order    []digest.Digest                 // digests of out, in order
-	renamed  map[digest.Digest]digest.Digest // old digest → new digest
-	seen     map[digest.Digest]bool          // ops already in out
-	meta     map[string]*pb.OpMetadata
-	locs     map[string]*pb.Locations
-	steps    []Step
-	changed  bool
+	opt     Options
+	facts   *facts                       // Options.Images' answers
+	emitted map[digest.Digest]emitted    // ops in out, by digest
+	keep    map[digest.Digest][]string   // per ExecOp: paths later ops read from its result
+	nodes   map[digest.Digest]*node      // per op of the input: its place in its lineage
+	lines   map[digest.Digest]*lineState // per op of the input: its lineage's state after it
+	out     [][]byte
+	order   []digest.Digest                 // digests of out, in order
+	renamed map[digest.Digest]digest.Digest // old digest → new digest
+	seen    map[digest.Digest]bool          // ops already in out
+	meta    map[string]*pb.OpMetadata
+	locs    map[string]*pb.Locations
+	steps   []Step
+	changed bool
 }
 
 // add appends one op of the input to the output, rewritten if it is a
@@ -237,48 +216,15 @@ func (t *transformer) emit(dgst digest.Digest, dt []byte, inputs []*pb.Input, md
 // st is the step's lineage: exec updates it to what the lineage holds after
 // the step.
 func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata, st *lineState) (Step, bool) {
-	meta := ex.GetMeta()
-	step := Step{Args: meta.GetArgs(), Env: meta.GetEnv(), User: meta.GetUser(), Cwd: meta.GetCwd()}
-	in := pkgmgr.Step{
-		Args: slices.Clone(meta.GetArgs()),
-		Env:  slices.Clone(meta.GetEnv()),
-		User: meta.GetUser(),
-		Cwd:  meta.GetCwd(),
-		OS:   op.GetPlatform().GetOS(),
-		Keep: t.keep[dgst],
-	}
-	for _, m := range ex.Mounts {
-		if m.Dest != "/" {
-			in.Mounts = append(in.Mounts, m.Dest)
-		}
-	}
-	home := t.resolveUser(ctx, op, ex, &in, &step)
+	in, step, home := t.stepOf(ctx, dgst, op, ex)
 	in.Follow = st.follows()
-	var relNote string
-	in.Release = func() pkgmgr.OSRelease {
-		rel, note := t.release(ctx, st)
-		relNote = note
-		return rel
-	}
-	var wrote []write // new caches not mounted: the step writes there
-	in.Veto = func(c pkgmgr.CacheMount) string {
-		why, dirty := t.veto(ctx, dgst, st, c)
-		if dirty {
-			wrote = append(wrote, write{path: c.Target, what: why})
-		}
-		return why
-	}
-	plan, err := analyze(in, pkgmgr.Options{Managers: t.opt.Managers})
-	st.dirty = append(st.dirty, wrote...)
+	plan, err := t.plan(ctx, dgst, st, &in, &step)
 	if why := fetchesWithCredentials(ex, t.nodes[dgst].where); why != "" {
 		// After this step, what it put in any directory may be what no later
 		// step can download again (a private module fetched with a token),
 		// so no new cache may hide it. Caches already following the lineage
 		// are mounted on the step itself and keep what it writes.
 		st.dirty = append(st.dirty, write{path: "/", what: why})
-	}
-	if relNote != "" {
-		step.Notes = append(step.Notes, relNote)
 	}
 	if err != nil {
 		step.Notes = []string{"left unchanged: " + err.Error()}
@@ -321,6 +267,51 @@ func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, e
 	return step, true
 }
 
+// stepOf is what pkgmgr gets of an ExecOp, and the report of it so far. A
+// non-root user is resolved (resolveUser); home is the HOME entry that
+// added to in.Env, if any.
+func (t *transformer) stepOf(ctx context.Context, dgst digest.Digest, op *pb.Op, ex *pb.ExecOp) (in pkgmgr.Step, step Step, home string) {
+	meta := ex.GetMeta()
+	step = Step{Args: meta.GetArgs(), Env: meta.GetEnv(), User: meta.GetUser(), Cwd: meta.GetCwd()}
+	in = pkgmgr.Step{
+		Args: slices.Clone(meta.GetArgs()),
+		Env:  slices.Clone(meta.GetEnv()),
+		User: meta.GetUser(),
+		Cwd:  meta.GetCwd(),
+		OS:   op.GetPlatform().GetOS(),
+		Keep: t.keep[dgst],
+	}
+	for _, m := range ex.Mounts {
+		if m.Dest != "/" {
+			in.Mounts = append(in.Mounts, m.Dest)
+		}
+	}
+	home = t.resolveUser(ctx, op, ex, &in, &step)
+	return in, step, home
+}
+
+// plan asks pkgmgr what step d's plan depends on, answers it in the step
+// from the lineage st and the image facts, and then asks for the plan:
+// the analysis itself is pure. The new caches it refuses because the step
+// writes there go into st.
+func (t *transformer) plan(ctx context.Context, d digest.Digest, st *lineState, in *pkgmgr.Step, step *Step) (pkgmgr.Plan, error) {
+	opts := pkgmgr.Options{Managers: t.opt.Managers}
+	q := pkgmgr.Ask(*in, opts)
+	if q.Release {
+		rel, note := t.release(ctx, st)
+		in.Release = &rel
+		if note != "" {
+			step.Notes = append(step.Notes, note)
+		}
+		q = pkgmgr.Ask(*in, opts)
+	}
+	var wrote []write // new caches not mounted: the step writes there
+	in.Refused, wrote = t.refusals(ctx, d, st, q.Caches)
+	plan, err := pkgmgr.Analyze(*in, opts)
+	st.dirty = append(st.dirty, wrote...)
+	return plan, err
+}
+
 // fetchesWithCredentials says why a step may fetch what later steps can't:
 // it has a secret or an SSH agent mount, which later steps don't (a
 // `RUN --mount=type=ssh make deps` before `RUN go build`). "" otherwise.
@@ -334,190 +325,6 @@ func fetchesWithCredentials(ex *pb.ExecOp, where string) string {
 		}
 	}
 	return ""
-}
-
-// analyze is pkgmgr.Analyze that turns a panic into an error, so one odd
-// step can never take the build down.
-func analyze(s pkgmgr.Step, o pkgmgr.Options) (plan pkgmgr.Plan, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("analysis failed: %v", r)
-		}
-	}()
-	return pkgmgr.Analyze(s, o)
-}
-
-// apply edits op in place. It first builds everything that can fail, so an
-// error leaves op untouched. image is the lineage's base image (baseImage).
-func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata, plan pkgmgr.Plan, image string) ([]Mount, error) {
-	var (
-		mounts []*pb.Mount
-		added  []Mount
-		inputs []*pb.Input
-		gen    []generated
-	)
-	// input gives the index of g's head among the op's inputs, adding it once.
-	base := int64(len(op.Inputs))
-	input := func(g generated) int64 {
-		for i, in := range inputs {
-			if in.Digest == string(g.head) {
-				return base + int64(i)
-			}
-		}
-		inputs = append(inputs, &pb.Input{Digest: string(g.head)})
-		gen = append(gen, g)
-		return base + int64(len(inputs)-1)
-	}
-	// plan.Caches is sorted by target, so a cache nested in another (a
-	// per-image one) comes after it; BuildKit mounts in destination order.
-	for _, c := range plan.Caches {
-		if !path.IsAbs(c.Target) || path.Clean(c.Target) != c.Target || c.Target == "/" {
-			return nil, errors.Errorf("bad cache target %q", c.Target)
-		}
-		m := &pb.Mount{
-			Input:     int64(pb.Empty),
-			Dest:      c.Target,
-			Output:    int64(pb.SkipOutput),
-			MountType: pb.MountType_CACHE,
-			CacheOpt:  &pb.CacheOpt{ID: cacheID(t.opt, c, op.Platform, image), Sharing: sharing(c.Sharing)},
-		}
-		seed := c.UID != 0 || c.GID != 0
-		if seed {
-			// Like upstream's --mount=type=cache,uid=…,gid=…: the cache starts
-			// from a directory owned by the step's user.
-			g, err := generate(ctx, op.Platform, "[internal] setting cache mount permissions",
-				llb.Mkdir("/cache", SeedMode, llb.WithUIDGID(c.UID, c.GID)))
-			if err != nil {
-				return nil, err
-			}
-			m.Input, m.Selector = input(g), "/cache"
-		}
-		mounts = append(mounts, m)
-		added = append(added, Mount{Type: "cache", Target: c.Target, ID: m.CacheOpt.ID, Sharing: c.Sharing, UID: c.UID, GID: c.GID, Seed: seed, Mode: SeedMode, Manager: c.Manager, Follows: c.Follows})
-	}
-	if len(plan.Files) > 0 {
-		var action *llb.FileAction
-		names := make([]string, len(plan.Files))
-		for i, f := range plan.Files {
-			if !path.IsAbs(f.Target) || path.Clean(f.Target) != f.Target || f.Target == "/" {
-				return nil, errors.Errorf("bad file target %q", f.Target)
-			}
-			names[i] = fmt.Sprintf("/%d-%s", i, path.Base(f.Target))
-			if action == nil {
-				action = llb.Mkfile(names[i], 0o644, f.Contents)
-			} else {
-				action = action.Mkfile(names[i], 0o644, f.Contents)
-			}
-		}
-		g, err := generate(ctx, op.Platform, "[internal] autocache: generating config files", action)
-		if err != nil {
-			return nil, err
-		}
-		idx := input(g)
-		for i, f := range plan.Files {
-			mounts = append(mounts, &pb.Mount{Input: idx, Selector: names[i], Dest: f.Target, Readonly: true, Output: int64(pb.SkipOutput)})
-			added = append(added, Mount{Type: "bind", Target: f.Target, Readonly: true, Manager: f.Manager})
-		}
-	}
-
-	// Nothing below can fail.
-	for _, g := range gen {
-		for _, o := range g.ops {
-			t.emit(o.dgst, o.dt, o.inputs, o.md, nil)
-		}
-	}
-	op.Inputs = append(op.Inputs, inputs...)
-	ex.Mounts = append(ex.Mounts, mounts...)
-	ex.Meta.Args = slices.Clone(plan.Args)
-	ex.Meta.Env = slices.Clone(plan.Env)
-	if md != nil {
-		if md.Caps == nil {
-			md.Caps = map[string]bool{}
-		}
-		if len(plan.Caches) > 0 {
-			md.Caps[string(pb.CapExecMountCache)] = true
-			md.Caps[string(pb.CapExecMountCacheSharing)] = true
-		}
-		if len(inputs) > 0 {
-			md.Caps[string(pb.CapExecMountSelector)] = true
-			md.Caps[string(pb.CapExecMountBind)] = true
-		}
-		if name, ok := md.Description["llb.customname"]; ok {
-			what := strings.Join(plan.Managers, ", ")
-			if what == "" {
-				var mgrs []string
-				for _, c := range plan.Caches {
-					if !slices.Contains(mgrs, c.Manager) {
-						mgrs = append(mgrs, c.Manager)
-					}
-				}
-				what = "follows " + strings.Join(mgrs, ", ")
-			}
-			md.Description["llb.customname"] = name + " [autocache: " + what + "]"
-		}
-	}
-	return added, nil
-}
-
-// SeedMode is the mode of a new cache directory: BuildKit's for a cache
-// without a seed, and of the seed autocache gives a non-root step's cache
-// (upstream's default for --mount=type=cache,uid=…).
-const SeedMode os.FileMode = 0o755
-
-func sharing(s string) pb.CacheSharingOpt {
-	switch s {
-	case pkgmgr.Locked:
-		return pb.CacheSharingOpt_LOCKED
-	case pkgmgr.Private:
-		return pb.CacheSharingOpt_PRIVATE
-	}
-	return pb.CacheSharingOpt_SHARED
-}
-
-// generated is a small definition (a FileOp on scratch) that becomes a new
-// input of a step.
-type generated struct {
-	head digest.Digest
-	ops  []genOp
-}
-
-type genOp struct {
-	dgst   digest.Digest
-	dt     []byte
-	inputs []*pb.Input
-	md     *pb.OpMetadata
-}
-
-// generate marshals a FileOp on scratch for the step's platform.
-func generate(ctx context.Context, p *pb.Platform, name string, action *llb.FileAction) (generated, error) {
-	var opts []llb.ConstraintsOpt
-	if p != nil {
-		opts = append(opts, llb.Platform(p.Spec()))
-	}
-	st := llb.Scratch().File(action, append(opts, llb.WithCustomName(name))...)
-	def, err := st.Marshal(ctx, opts...)
-	if err != nil {
-		return generated{}, errors.Wrap(err, "generating files")
-	}
-	pdef := def.ToPB()
-	var g generated
-	for i, dt := range pdef.Def {
-		dgst := digest.FromBytes(dt)
-		if i == len(pdef.Def)-1 { // the terminal op points at the head
-			var term pb.Op
-			if err := term.Unmarshal(dt); err != nil || len(term.Inputs) != 1 {
-				return generated{}, errors.New("generating files: unexpected definition")
-			}
-			g.head = digest.Digest(term.Inputs[0].Digest)
-			break
-		}
-		var op pb.Op
-		if err := op.Unmarshal(dt); err != nil {
-			return generated{}, errors.Wrap(err, "generating files")
-		}
-		g.ops = append(g.ops, genOp{dgst: dgst, dt: dt, inputs: op.Inputs, md: pdef.Metadata[string(dgst)]})
-	}
-	return g, nil
 }
 
 func cloneMeta(md *pb.OpMetadata) *pb.OpMetadata {

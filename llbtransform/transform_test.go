@@ -333,10 +333,10 @@ func TestNamedUserResolvedFromTheStepsRootfs(t *testing.T) {
 	st := run(base(), "useradd -m app")
 	st = run(st, "pip install --user flask", llb.User("app"))
 	var asked []*pb.Definition
-	opt := Options{Accounts: func(ctx context.Context, rootfs *pb.Definition) ([]byte, []byte, error) {
+	opt := Options{Images: fakeImages{accounts: func(ctx context.Context, rootfs *pb.Definition) ([]byte, []byte, error) {
 		asked = append(asked, rootfs)
 		return []byte("root:x:0:0:root:/root:/bin/bash\napp:x:1001:1001::/home/app:/bin/sh\n"), []byte("app:x:1001:\n"), nil
-	}}
+	}}}
 	res := transform(t, marshal(t, st), opt)
 	if len(asked) != 1 {
 		t.Fatalf("accounts read %d times", len(asked))
@@ -362,9 +362,9 @@ func TestNamedUserResolvedFromTheStepsRootfs(t *testing.T) {
 		t.Errorf("user %q", pip.User)
 	}
 	// Unknown users are left alone.
-	opt.Accounts = func(context.Context, *pb.Definition) ([]byte, []byte, error) {
+	opt.Images = fakeImages{accounts: func(context.Context, *pb.Definition) ([]byte, []byte, error) {
 		return []byte("root:x:0:0::/root:/bin/sh\n"), nil, nil
-	}
+	}}
 	if res := transform(t, marshal(t, st), opt); len(res.Steps[1].Mounts) != 0 {
 		t.Errorf("an unknown user got caches: %+v", res.Steps[1].Mounts)
 	}

@@ -2,43 +2,34 @@ package llbtransform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
-	"github.com/autocache/autocache/image"
+	"github.com/autocache/autocache/imagefacts"
 	"github.com/autocache/autocache/pkgmgr"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 )
-
-type accountFiles struct {
-	passwd, group []byte
-	err           error
-}
 
 // resolveUser turns a non-root step user into uid:gid for pkgmgr, from the
 // /etc/passwd and /etc/group of the filesystem the step starts from (as
 // runc will), and gives pkgmgr the user's home as HOME when the step's env
 // has none. It returns the HOME entry it added ("" if none).
 func (t *transformer) resolveUser(ctx context.Context, op *pb.Op, ex *pb.ExecOp, in *pkgmgr.Step, step *Step) string {
-	if t.opt.Accounts == nil || image.IsRoot(in.User) || in.OS != "" && in.OS != "linux" {
+	if t.facts.images == nil || imagefacts.IsRoot(in.User) || in.OS != "" && in.OS != "linux" {
 		return ""
 	}
-	var files accountFiles
-	if root := rootfsInput(op, ex); root != nil {
-		key := root.Digest + fmt.Sprintf("#%d", root.Index)
-		var ok bool
-		if files, ok = t.accounts[key]; !ok {
-			files.passwd, files.group, files.err = t.opt.Accounts(ctx, t.subDefinition(root))
-			t.accounts[key] = files
-		}
-	}
-	if files.err != nil {
+	files := t.facts.accountFiles(ctx, rootfsInput(op, ex))
+	switch {
+	case errors.Is(files.err, errors.ErrUnsupported):
+		return ""
+	case files.err != nil:
 		step.Notes = append(step.Notes, "user "+in.User+": cannot read /etc/passwd: "+files.err.Error())
 		return ""
 	}
-	acct, ok := image.Resolve(in.User, files.passwd, files.group)
+	acct, ok := imagefacts.Resolve(in.User, files.passwd, files.group)
 	if !ok {
 		step.Notes = append(step.Notes, "user "+in.User+": not in the image's /etc/passwd or /etc/group")
 		return ""

@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // apk (Alpine) keeps downloaded packages and its APKINDEX files in
@@ -32,30 +34,30 @@ var apkValued = []string{
 
 // apkApplet returns the applet of an apk command line and the index of its
 // word, or "" when it runs none (`apk --print-arch`).
-func apkApplet(argv []word) (string, int) {
-	rest, ok := skipOptions(argv[1:], "Xpto", apkValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
+func apkApplet(argv []shell.Word) (string, int) {
+	rest, ok := shell.SkipOptions(argv[1:], "Xpto", apkValued)
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return "", -1
 	}
-	return rest[0].val, len(argv) - len(rest)
+	return rest[0].Val, len(argv) - len(rest)
 }
 
 // apkFresh reports whether a command refreshes its indexes: -U,
 // --update-cache (and --update, which getopt takes as its abbreviation),
 // or --cache-max-age 0.
-func apkFresh(argv []word) bool {
+func apkFresh(argv []shell.Word) bool {
 	for i := 1; i < len(argv); i++ {
 		a := argv[i]
-		if !a.known {
+		if !a.Known {
 			continue
 		}
-		switch v := a.val; {
+		switch v := a.Val; {
 		case v == "--":
 			return false
 		case v == "--update-cache" || v == "--update" || v == "--update-c" || v == "--update-ca":
 			return true
 		case strings.HasPrefix(v, "--cache-max-age"):
-			val, n, known := flagAt(argv, i, "--cache-max-age", "", false)
+			val, n, known := shell.FlagAt(argv, i, "--cache-max-age", "", false)
 			if n > 0 && known && val == "0" {
 				return true
 			}
@@ -66,94 +68,116 @@ func apkFresh(argv []word) bool {
 	return false
 }
 
-func analyzeApk(a *analysis) {
-	type dl struct {
-		c       *command
-		noCache []word
-	}
-	var downloads []dl
+func init() {
+	register(manager{
+		Name:     "apk",
+		Programs: []string{"apk"},
+		// Packages and indexes come from per-arch repositories; locked.
+		PerPlatform: true,
+		Local:       true,
+		Analyze:     analyzeApk,
+	})
+}
+
+// apkDownload is a command that downloads into the cache, and its
+// --no-cache flags.
+type apkDownload struct {
+	c       *shell.Command
+	noCache []shell.Word
+}
+
+func analyzeApk(t *task) {
+	var downloads []apkDownload
 	target := apkCache
-	for _, c := range a.cmds {
-		switch c.name {
-		case "xx-apk":
+	for _, c := range t.commands() {
+		if c.Name == "xx-apk" {
 			// xx-apk links a cross sysroot's etc/apk/cache into /etc/apk/cache
 			// when that exists: with a mount there the link would stay in the image.
-			a.bad[apkCache] = "`" + oneLine(c.raw) + "` (xx-apk) sets up its sysroot differently when " + apkCache + " exists"
-			continue
-		case "apk":
-		default:
+			t.block(apkCache, "`"+shell.OneLine(c.Raw)+"` (xx-apk) sets up its sysroot differently when "+apkCache+" exists")
 			continue
 		}
-		applet, at := apkApplet(c.argv)
+		if !t.is(c) {
+			continue
+		}
+		applet, at := apkApplet(c.Argv)
 		if applet == "" {
 			continue
 		}
-		if _, found, _ := findFlag(c.argv, 1, "--root", "-p", true); found || hasWord(c.argv, 1, "--initdb") {
+		if _, found, _ := shell.FindFlag(c.Argv, 1, "--root", "-p", true); found || shell.HasWord(c.Argv, 1, "--initdb") {
 			continue // another root: its cache is ROOT/etc/apk/cache, which we leave alone
 		}
 		sub := ""
-		if applet == "cache" && at+1 < len(c.argv) {
-			sub = c.argv[at+1].val
+		if applet == "cache" && at+1 < len(c.Argv) {
+			sub = c.Argv[at+1].Val
 		}
 		switch {
 		case applet == "add" || applet == "upgrade" || applet == "fix" || (applet == "cache" && (sub == "download" || sub == "sync")):
-			if hasWord(c.argv, 1, "--no-network") {
+			if shell.HasWord(c.Argv, 1, "--no-network") {
 				continue
 			}
-			a.detect("apk")
-			if c.user.kind == numericUser {
-				a.skip("apk", "`"+oneLine(c.raw)+"` runs as user "+c.user.spec) // apk needs root
+			t.detect()
+			if c.User.Kind == shell.NumericUser {
+				t.skip("`" + shell.OneLine(c.Raw) + "` runs as user " + c.User.Spec) // apk needs root
 				return
 			}
-			if d, found, known := findFlag(c.argv, 1, "--cache-dir", "", false); found {
+			if d, found, known := shell.FindFlag(c.Argv, 1, "--cache-dir", "", false); found {
 				if !known || !path.IsAbs(d) {
-					a.skip("apk", "--cache-dir "+d+" is not an absolute literal")
+					t.skip("--cache-dir " + d + " is not an absolute literal")
 					return
 				}
 				target = path.Clean(d)
 			}
-			var nc []word
-			for _, w := range c.argv[1:] {
-				if w.known && w.val == "--no-cache" {
-					nc = append(nc, w)
-				}
-			}
-			downloads = append(downloads, dl{c, nc})
-			a.want("apk", c.user, target, Locked)
+			downloads = append(downloads, apkDownload{c, apkNoCache(c)})
+			t.want(c.User, target, Locked)
 		case applet == "cache" && (sub == "clean" || sub == "purge"):
-			a.addCleanup("apk", c, cleanItem{word: -1, targets: []string{target}})
+			t.clears(c, target)
 		case applet == "fetch" || applet == "search" || applet == "policy" || applet == "list" || applet == "dot" ||
-			applet == "query" || (applet == "info" && apkInfoReadsIndex(c.argv[at+1:])):
-			if !hasWord(c.argv, 1, "--no-cache") {
-				a.bad[apkCache] = "`" + oneLine(c.raw) + "` reads the indexes a cache mount would replace"
+			applet == "query" || (applet == "info" && apkInfoReadsIndex(c.Argv[at+1:])):
+			if !shell.HasWord(c.Argv, 1, "--no-cache") {
+				t.block(apkCache, "`"+shell.OneLine(c.Raw)+"` reads the indexes a cache mount would replace")
 			}
 		}
 	}
-	if len(downloads) == 0 {
-		return
+	if len(downloads) > 0 {
+		apkFreshIndexes(t, target, downloads)
 	}
-	// Each downloading command must refresh its indexes.
-	var fixes []*edit
+}
+
+func apkNoCache(c *shell.Command) []shell.Word {
+	var nc []shell.Word
+	for _, w := range c.Argv[1:] {
+		if w.Known && w.Val == "--no-cache" {
+			nc = append(nc, w)
+		}
+	}
+	return nc
+}
+
+// apkFreshIndexes makes each downloading command refresh its indexes once
+// the cache is mounted: its --no-cache becomes --update-cache, or it gets
+// -U.
+func apkFreshIndexes(t *task, target string, downloads []apkDownload) {
+	var fixes []*shell.Edit
 	var notes []string
 	for _, d := range downloads {
-		fresh := apkFresh(d.c.argv)
+		fresh := apkFresh(d.c.Argv)
 		if len(d.noCache) > 0 {
 			for i, w := range d.noCache {
-				var e *edit
+				var e *shell.Edit
 				if fresh || i > 0 {
-					e = wordDel(w)
+					e = shell.DeleteWord(w)
 				} else {
-					e = wordReplace(w, "--update-cache")
+					e = shell.ReplaceWord(w, "--update-cache")
 				}
 				if e == nil {
-					notes = append(notes, "kept --no-cache in `"+oneLine(d.c.raw)+"` (inside a string it can't edit): that command doesn't use the cache")
+					notes = append(notes, "kept --no-cache in `"+shell.OneLine(d.c.Raw)+"` (inside a string it can't edit): that command doesn't use the cache")
 					continue
 				}
 				fixes = append(fixes, e)
 				if fresh || i > 0 {
-					notes = append(notes, "dropped --no-cache from `"+oneLine(d.c.raw)+"`")
+					notes = append(notes, "dropped --no-cache from `"+shell.OneLine(d.c.Raw)+"`")
 				} else {
-					notes = append(notes, "replaced --no-cache by --update-cache in `"+oneLine(d.c.raw)+"`")
+					notes = append(notes, "replaced --no-cache by --update-cache in `"+shell.OneLine(d.c.Raw)+"`")
 				}
 			}
 			continue
@@ -161,36 +185,28 @@ func analyzeApk(a *analysis) {
 		if fresh {
 			continue
 		}
-		e := insertAfter(d.c.argv[0], "-U")
+		e := shell.InsertAfter(d.c.Argv[0], "-U")
 		if e == nil {
-			a.bad[target] = "can't add -U (fresh indexes) to `" + oneLine(d.c.raw) + "`"
+			t.block(target, "can't add -U (fresh indexes) to `"+shell.OneLine(d.c.Raw)+"`")
 			continue
 		}
 		fixes = append(fixes, e)
-		notes = append(notes, "added -U to `"+oneLine(d.c.raw)+"` (fresh indexes)")
+		notes = append(notes, "added -U to `"+shell.OneLine(d.c.Raw)+"` (fresh indexes)")
 	}
-	a.finish = append(a.finish, func(mounted map[string]bool) {
-		if !mounted[target] {
-			return
-		}
-		a.edits = append(a.edits, fixes...)
-		for _, n := range notes {
-			a.note("apk", n)
-		}
-	})
+	t.whenMounted([]string{target}, fixes, notes)
 }
 
 // apkInfoReadsIndex reports whether `apk info ARGS` looks packages up in
 // the repositories (any name operand, unless -e/--installed).
-func apkInfoReadsIndex(args []word) bool {
+func apkInfoReadsIndex(args []shell.Word) bool {
 	names := false
 	for _, w := range args {
 		switch {
-		case !w.known:
+		case !w.Known:
 			names = true
-		case w.val == "-e" || w.val == "--installed":
+		case w.Val == "-e" || w.Val == "--installed":
 			return false
-		case !strings.HasPrefix(w.val, "-"):
+		case !strings.HasPrefix(w.Val, "-"):
 			names = true
 		}
 	}

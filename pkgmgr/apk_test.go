@@ -12,6 +12,8 @@ var (
 // hugo, openstatus) and Alpine's docs.
 func TestApk(t *testing.T) { runCases(t, apkCases) }
 
+func init() { registerCases("apk", apkCases) }
+
 var apkCases = []tcase{{
 	name: "docker-library: apk add --no-cache keeps the index fresh via --update-cache",
 	in:   "apk add --no-cache ca-certificates curl git libcap", env: alpineEnv,

@@ -2,6 +2,9 @@ package pkgmgr
 
 import (
 	"strings"
+
+	"github.com/autocache/autocache/internal/fspath"
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 const (
@@ -32,9 +35,6 @@ const aptKeepListsConf = "APT::List-Cleanup \"false\";\n"
 
 const aptKeepDebsConf = "Binary::apt::APT::Keep-Downloaded-Packages \"true\";\nAPT::Keep-Downloaded-Packages \"true\";\n"
 
-// xx-apt* are tonistiigi/xx's cross-compiling wrappers around apt-get.
-var aptNames = map[string]bool{"apt-get": true, "apt": true, "aptitude": true, "xx-apt-get": true, "xx-apt": true}
-
 // Verbs that download packages into /var/cache/apt/archives.
 var aptDownloads = map[string]bool{
 	"install": true, "upgrade": true, "dist-upgrade": true, "full-upgrade": true, "safe-upgrade": true,
@@ -42,111 +42,135 @@ var aptDownloads = map[string]bool{
 }
 
 // aptVerb is the first operand of an apt command line.
-func aptVerb(args []word) string {
-	rest, ok := skipOptions(args, "acoPtFSw", []string{
+func aptVerb(args []shell.Word) string {
+	rest, ok := shell.SkipOptions(args, "acoPtFSw", []string{
 		"--option", "--config-file", "--target-release", "--default-release", "--host-architecture",
 		"--build-profiles",
 	})
-	if !ok || len(rest) == 0 || !rest[0].known {
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return ""
 	}
-	return rest[0].val
+	return rest[0].Val
 }
 
-func analyzeApt(a *analysis) {
-	var downloads, updates []*command
+func init() {
+	register(manager{
+		Name: "apt",
+		// xx-apt* are tonistiigi/xx's cross-compiling wrappers around apt-get.
+		Programs:      []string{"apt-get", "apt", "aptitude", "xx-apt-get", "xx-apt"},
+		CachePrograms: []string{"apt-config"},
+		// `apt-get update` deletes every list file its current sources
+		// don't name (APT::List-Cleanup), so two platforms would delete
+		// each other's lists; the archives are per-arch .debs behind a
+		// locked mount, so a multi-platform build would run its apt steps
+		// one platform at a time.
+		PerPlatform: true,
+		Local:       true,
+		Skeleton: map[string][]string{
+			aptCache: {"archives", "archives/lock", "archives/partial/"},
+			aptLists: {"auxfiles/", "lock", "partial/"},
+		},
+		Analyze: analyzeApt,
+	})
+}
+
+func analyzeApt(t *task) {
+	var downloads, updates []*shell.Command
 	lastListsRemoval := -1
-	for _, c := range a.cmds {
-		if !aptNames[c.name] {
+	for _, c := range t.commands() {
+		if !t.is(c) {
 			continue
 		}
-		switch v := aptVerb(c.argv[1:]); {
+		switch v := aptVerb(c.Argv[1:]); {
 		case aptDownloads[v]:
 			downloads = append(downloads, c)
 		case v == "update":
 			updates = append(updates, c)
 		case v == "clean" || v == "autoclean" || v == "auto-clean":
-			a.addCleanup("apt", c, cleanItem{word: -1, targets: []string{aptCache}})
+			t.clears(c, aptCache)
 		case v == "dist-clean" || v == "distclean": // clean + remove the lists
-			a.addCleanup("apt", c, cleanItem{word: -1, targets: []string{aptCache, aptLists}})
-			lastListsRemoval = max(lastListsRemoval, c.seq)
+			t.clears(c, aptCache, aptLists)
+			lastListsRemoval = max(lastListsRemoval, c.Seq)
 		}
 	}
 	if len(downloads) == 0 {
 		return
 	}
-	a.detect("apt")
+	t.detect()
 	for _, c := range downloads {
-		if c.user.kind == numericUser {
+		if c.User.Kind == shell.NumericUser {
 			// apt needs root; without sudo this step fails upstream too.
-			a.skip("apt", "`"+oneLine(c.raw)+"` runs as user "+c.user.spec)
+			t.skip("`" + shell.OneLine(c.Raw) + "` runs as user " + c.User.Spec)
 			return
 		}
-		a.want("apt", c.user, aptCache, Locked)
+		t.want(c.User, aptCache, Locked)
 	}
 	// Lists are cached only where the step throws them away after an
 	// update anyway; elsewhere later steps may rely on them being there.
-	for _, r := range a.rms {
+	for _, r := range t.removals() {
 		for _, i := range r.paths {
-			if p, ok := absPattern(r.cmd.argv[i], r.cmd.cwd); ok && (patReaches(p, aptLists) || p == aptLists+"/*") {
-				lastListsRemoval = max(lastListsRemoval, r.cmd.seq)
+			if p, ok := absPattern(r.cmd.Argv[i], r.cmd.Cwd); ok && (patReaches(p, aptLists) || p == aptLists+"/*") {
+				lastListsRemoval = max(lastListsRemoval, r.cmd.Seq)
 			}
 		}
 	}
-	var update *command
+	var update *shell.Command
 	for _, c := range updates {
-		if c.user.kind != numericUser && (update == nil || c.seq < update.seq) {
+		if c.User.Kind != shell.NumericUser && (update == nil || c.Seq < update.Seq) {
 			update = c
 		}
 	}
-	if update != nil && lastListsRemoval > update.seq {
-		a.want("apt", update.user, aptLists, Locked)
+	if update != nil && lastListsRemoval > update.Seq {
+		t.want(update.User, aptLists, Locked)
 	} else if update != nil {
-		a.note("apt", "not caching "+aptLists+": the step keeps them")
+		t.note("not caching " + aptLists + ": the step keeps them")
 	}
-	a.finish = append(a.finish, func(mounted map[string]bool) {
-		if !mounted[aptCache] {
-			return
-		}
-		if why := aptFilesBlocked(a); why != "" {
-			a.note("apt", "not shadowing docker-clean: "+why)
-			return
-		}
-		conf := aptDockerCleanConf
-		if mounted[aptLists] {
-			conf += aptKeepListsConf
-		}
-		a.files = append(a.files,
-			FileMount{Manager: "apt", Target: aptDockerClean, Contents: []byte(conf)},
-			FileMount{Manager: "apt", Target: aptKeepDebs, Contents: []byte(aptKeepDebsConf)})
-		a.note("apt", "shadowed "+aptDockerClean+", kept downloaded .debs")
-		if mounted[aptLists] {
-			a.note("apt", "kept other sources' lists (APT::List-Cleanup off)")
-		}
-	})
+	t.afterMount(func(m mounted) { aptFiles(t, m) })
+}
+
+// aptFiles shadows docker-clean and keeps downloaded .debs for a step with
+// the archives mounted.
+func aptFiles(t *task, m mounted) {
+	if !m.has(aptCache) {
+		return
+	}
+	if why := aptFilesBlocked(t); why != "" {
+		m.note("not shadowing docker-clean: " + why)
+		return
+	}
+	conf := aptDockerCleanConf
+	if m.has(aptLists) {
+		conf += aptKeepListsConf
+	}
+	m.file(aptDockerClean, []byte(conf))
+	m.file(aptKeepDebs, []byte(aptKeepDebsConf))
+	m.note("shadowed " + aptDockerClean + ", kept downloaded .debs")
+	if m.has(aptLists) {
+		m.note("kept other sources' lists (APT::List-Cleanup off)")
+	}
 }
 
 // aptFilesBlocked says why the read-only apt.conf.d binds would break the
 // step (it edits or removes those files itself), or "".
-func aptFilesBlocked(a *analysis) string {
-	for _, arg := range a.step.Args {
+func aptFilesBlocked(t *task) string {
+	for _, arg := range t.step().Args {
 		if strings.Contains(arg, "docker-clean") || strings.Contains(arg, "zz-autocache") {
 			return "the step handles it itself"
 		}
 	}
-	for _, m := range a.step.Mounts {
-		if within(aptDockerClean, cleanAbs(m)) || within(aptKeepDebs, cleanAbs(m)) {
+	for _, m := range t.step().Mounts {
+		if fspath.Within(aptDockerClean, cleanAbs(m)) || fspath.Within(aptKeepDebs, cleanAbs(m)) {
 			return "the step mounts " + m
 		}
 	}
-	for _, c := range a.cmds {
-		if !modifiers[c.name] {
+	for _, c := range t.commands() {
+		if !modifiers[c.Name] {
 			continue
 		}
-		for _, w := range c.argv[1:] {
-			p, ok := absPattern(w, c.cwd)
+		for _, w := range c.Argv[1:] {
+			p, ok := absPattern(w, c.Cwd)
 			if ok && (patReaches(p, aptDockerClean) || patReaches(p, aptKeepDebs)) {
-				return "`" + oneLine(c.raw) + "` touches " + w.raw
+				return "`" + shell.OneLine(c.Raw) + "` touches " + w.Raw
 			}
 		}
 	}

@@ -14,6 +14,8 @@ var (
 // as the Dockerfile parser hands them over (continuation lines joined).
 func TestApt(t *testing.T) { runCases(t, aptCases) }
 
+func init() { registerCases("apt", aptCases) }
+
 var aptCases = []tcase{{
 	name:   "classic update install rm lists",
 	in:     "apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*",

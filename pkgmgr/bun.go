@@ -1,8 +1,9 @@
 package pkgmgr
 
 import (
-	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // bun keeps downloaded and extracted packages in its install cache:
@@ -23,69 +24,54 @@ var bunDownloads = map[string]bool{
 	"ci": true, "x": true, "link": false, "outdated": false,
 }
 
-func bunCacheDir(c *command, from int) (string, bool, string) {
-	if d, found, known := findFlag(c.argv, from, "--cache-dir", "", false); found {
-		if !known {
-			return "", false, "--cache-dir is not a literal"
-		}
-		return absDir("--cache-dir "+d, d, "")
-	}
-	if d, ok, why := dirSetting(c.env, "BUN_INSTALL_CACHE_DIR", ""); !ok || d != "" {
-		return d, ok, why
-	}
-	if d, ok, why := dirSetting(c.env, "BUN_INSTALL", ""); !ok || d != "" {
-		return path.Join(d, "install/cache"), ok, why
-	}
-	return userDir(c.env, c.user, "XDG_CACHE_HOME", ".bun/install/cache", ".bun/install/cache")
+func init() {
+	register(manager{
+		Name:          "bun",
+		Programs:      []string{"bun", "bunx"},
+		CacheVars:     []string{"BUN_INSTALL_CACHE_DIR", "BUN_INSTALL"},
+		CachePrograms: []string{"bun"},
+		Analyze:       func(t *task) { bunCLI.run(t) },
+	})
 }
 
-func analyzeBun(a *analysis) {
-	var uses []offUse
-	for _, c := range a.cmds {
-		name, from := program(c)
-		sub := ""
-		switch name {
-		case "bun":
-			rest, ok := skipOptions(c.argv[from:], "", []string{"--cwd", "--cache-dir", "--backend", "-c", "--config"})
-			if ok && len(rest) > 0 && rest[0].known {
-				sub = rest[0].val
-				if sub == "pm" && len(rest) > 2 && rest[1].known && rest[1].val == "cache" && rest[2].known && rest[2].val == "rm" {
-					sub = "pm cache rm"
-				}
-			}
-		case "bunx":
-			sub = "x"
-		default:
-			continue
+var bunValued = []string{"--cwd", "--cache-dir", "--backend", "-c", "--config"}
+
+var bunCLI = cli{
+	sub:     bunSub,
+	fetches: bunDownloads,
+	cache: firstOf(flagDir("--cache-dir", "", false), envDir("BUN_INSTALL_CACHE_DIR", ""),
+		envDir("BUN_INSTALL", "install/cache"), xdgDir("XDG_CACHE_HOME", ".bun/install/cache", ".bun/install/cache")),
+	sharing: Locked,
+	check: func(t *task, c call, dir string) string {
+		if v, found, _ := shell.FindFlag(c.Argv, c.from, "--backend", "", false); found && v == "symlink" {
+			t.block(dir, "`"+shell.OneLine(c.Raw)+"` links packages from the cache")
 		}
-		dir, ok, why := bunCacheDir(c, from)
-		switch {
-		case bunDownloads[sub]:
-			a.detect("bun")
-			if !ok {
-				a.skip("bun", why)
-				continue
-			}
-			if v, found, _ := findFlag(c.argv, from, "--backend", "", false); found && v == "symlink" {
-				a.bad[dir] = "`" + oneLine(c.raw) + "` links packages from the cache"
-			}
-			var off []word
-			subWords := 1
-			if name == "bunx" {
-				subWords = 0
-			}
-			for _, w := range toolWords(c.argv, from, subWords, sub == "x", []string{"--cwd", "--cache-dir", "--backend", "-p", "--package"}) {
-				if w.known && (w.val == "--no-cache" || strings.HasPrefix(w.val, "--no-cache=")) {
-					off = append(off, w)
-				}
-			}
-			a.want("bun", c.user, dir, Locked)
-			uses = append(uses, offUse{c: c, target: dir, words: off})
-		case sub == "pm cache rm" && ok:
-			a.addCleanup("bun", c, cleanItem{word: -1, targets: []string{dir}})
+		return ""
+	},
+	off: func(w shell.Word) bool {
+		return w.Known && (w.Val == "--no-cache" || strings.HasPrefix(w.Val, "--no-cache="))
+	},
+	offWords: func(c call) []shell.Word {
+		subWords := 1
+		if c.prog == "bunx" {
+			subWords = 0
 		}
+		return toolWords(c.Argv, c.from, subWords, c.sub == "x", []string{"--cwd", "--cache-dir", "--backend", "-p", "--package"})
+	},
+	clears: clearsOn("pm cache rm"),
+}
+
+// bunSub is bun's subcommand ("pm cache rm" for the cache's).
+func bunSub(c call) string {
+	if c.prog == "bunx" {
+		return "x"
 	}
-	if len(uses) > 0 {
-		a.dropOffSwitches("bun", nil, uses)
+	rest, ok := shell.SkipOptions(c.Argv[c.from:], "", bunValued)
+	if !ok || len(rest) == 0 || !rest[0].Known {
+		return ""
 	}
+	if rest[0].Val == "pm" && len(rest) > 2 && rest[1].Known && rest[1].Val == "cache" && rest[2].Known && rest[2].Val == "rm" {
+		return "pm cache rm"
+	}
+	return rest[0].Val
 }

@@ -13,6 +13,8 @@ var (
 // Docker guide.
 func TestBun(t *testing.T) { runCases(t, bunCases) }
 
+func init() { registerCases("bun", bunCases) }
+
 var bunCases = []tcase{{
 	name: "bun guide: frozen lockfile", in: "bun install --frozen-lockfile", env: bunEnv, cwd: "/usr/src/app",
 	caches: bunRoot, notes: []string{"bun: cache /root/.bun/install/cache (locked)"},

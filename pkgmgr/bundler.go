@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // Bundler downloads each .gem into the cache/ of the directory it installs
@@ -50,23 +52,23 @@ func (b *bundlerConf) set(key, val string) {
 func (b *bundlerConf) has() bool { return b.path != nil || b.deployment || b.system }
 
 // bundlerConfig reads `bundle config [set|unset] [--local|--global] NAME VALUE`.
-func bundlerConfig(c *command, from int, local, global *bundlerConf) {
-	args := c.argv[from+1:]
+func bundlerConfig(c *shell.Command, from int, local, global *bundlerConf) {
+	args := c.Argv[from+1:]
 	level := global
 	var words []string
 	for _, w := range args {
 		switch {
-		case !w.known:
+		case !w.Known:
 			return
-		case w.val == "--local":
+		case w.Val == "--local":
 			level = local
-		case w.val == "--global":
+		case w.Val == "--global":
 			level = global
-		case w.val == "set":
-		case w.val == "unset" || w.val == "get" || w.val == "list" || strings.HasPrefix(w.val, "--"):
+		case w.Val == "set":
+		case w.Val == "unset" || w.Val == "get" || w.Val == "list" || strings.HasPrefix(w.Val, "--"):
 			return
 		default:
-			words = append(words, w.val)
+			words = append(words, w.Val)
 		}
 	}
 	if len(words) >= 2 {
@@ -74,19 +76,19 @@ func bundlerConfig(c *command, from int, local, global *bundlerConf) {
 	}
 }
 
-func bundlerCache(c *command, from int, local, global *bundlerConf) (string, bool, string) {
+func bundlerCache(c *shell.Command, from int, local, global *bundlerConf) (string, bool, string) {
 	flags := &bundlerConf{}
-	if v, found, known := findFlag(c.argv, from, "--path", "", false); found {
+	if v, found, known := shell.FindFlag(c.Argv, from, "--path", "", false); found {
 		if !known {
 			return "", false, "--path is not a literal"
 		}
 		flags.path = &v
 	}
-	flags.deployment = hasWord(c.argv, from, "--deployment")
-	flags.system = hasWord(c.argv, from, "--system")
+	flags.deployment = shell.HasWord(c.Argv, from, "--deployment")
+	flags.system = shell.HasWord(c.Argv, from, "--system")
 	env := &bundlerConf{}
 	for _, k := range []string{"BUNDLE_PATH", "BUNDLE_DEPLOYMENT", "BUNDLE_PATH__SYSTEM"} {
-		if v, set, known := c.env.get(k); set {
+		if v, set, known := c.Env.Get(k); set {
 			if !known {
 				return "", false, k + " is not a literal"
 			}
@@ -101,58 +103,61 @@ func bundlerCache(c *command, from int, local, global *bundlerConf) (string, boo
 		}
 	}
 	if conf.system || (conf.path == nil && !conf.deployment) {
-		d, ok, why := dirSetting(c.env, "GEM_HOME", "")
-		if !ok {
-			return "", false, why
-		}
-		if d == "" {
-			return "", false, "GEM_HOME not set (the system gem dir depends on the Ruby build)"
-		}
-		return path.Join(d, "cache"), true, ""
+		return cacheInGemHome(c, "the system gem dir")
 	}
 	p := "vendor/bundle"
 	if conf.path != nil {
 		p = *conf.path
 	}
 	if !path.IsAbs(p) {
-		if c.cwd == "" {
+		if c.Cwd == "" {
 			return "", false, "bundle path " + p + " is relative to an unknown directory"
 		}
-		p = path.Join(c.cwd, p)
+		p = path.Join(c.Cwd, p)
 	}
-	abi, ok := rubyABI(c.env)
+	abi, ok := rubyABI(c.Env)
 	if !ok {
 		return "", false, "Ruby's ABI version unknown (no RUBY_VERSION)"
 	}
 	return path.Join(p, "ruby", abi, "cache"), true, ""
 }
 
-func analyzeBundler(a *analysis) {
+func init() {
+	register(manager{
+		Name:          "bundler",
+		Programs:      []string{"bundle", "bundler"},
+		CacheVars:     []string{"GEM_HOME", "BUNDLE_PATH"},
+		CachePrograms: []string{"bundle"},
+		Analyze:       analyzeBundler,
+	})
+}
+
+func analyzeBundler(t *task) {
 	local, global := &bundlerConf{}, &bundlerConf{}
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if name != "bundle" && name != "bundler" {
+	for _, c := range t.commands() {
+		_, from, ok := t.runs(c)
+		if !ok {
 			continue
 		}
-		rest, ok := skipOptions(c.argv[from:], "", nil)
-		if !ok || len(rest) == 0 || !rest[0].known {
+		rest, ok := shell.SkipOptions(c.Argv[from:], "", nil)
+		if !ok || len(rest) == 0 || !rest[0].Known {
 			continue
 		}
-		at := len(c.argv) - len(rest)
-		switch sub := rest[0].val; {
+		at := len(c.Argv) - len(rest)
+		switch sub := rest[0].Val; {
 		case sub == "config":
 			bundlerConfig(c, at, local, global)
 		case bundlerDownloads[sub]:
-			if hasWord(c.argv, from, "--local") {
+			if shell.HasWord(c.Argv, from, "--local") {
 				continue // installs from what is already there
 			}
-			a.detect("bundler")
+			t.detect()
 			dir, ok, why := bundlerCache(c, from, local, global)
 			if !ok {
-				a.skip("bundler", why)
+				t.skip(why)
 				continue
 			}
-			a.want("bundler", c.user, dir, Locked)
+			t.want(c.User, dir, Locked)
 		}
 	}
 }

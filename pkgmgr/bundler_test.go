@@ -16,6 +16,8 @@ var gemHomeCache = []string{"/usr/local/bundle/cache locked 0:0"}
 // and Rails' Dockerfile template.
 func TestBundler(t *testing.T) { runCases(t, bundlerCases) }
 
+func init() { registerCases("bundler", bundlerCases) }
+
 var bundlerCases = []tcase{{
 	name: "ruby image: system gems in GEM_HOME", in: "bundle install", env: rubyEnv, cwd: "/app",
 	caches: gemHomeCache, notes: []string{"bundler: cache /usr/local/bundle/cache (locked)"},

@@ -1,8 +1,9 @@
 package pkgmgr
 
 import (
-	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // Cargo downloads into $CARGO_HOME (else ~/.cargo): registry/ (index,
@@ -29,41 +30,34 @@ var cargoDownloads = map[string]bool{
 
 var cargoValued = []string{"--config", "-C", "--color", "-Z", "--manifest-path", "--target-dir"}
 
-func cargoSub(argv []word, from int) string {
-	i := from
-	for i < len(argv) && argv[i].known && strings.HasPrefix(argv[i].val, "+") { // cargo +nightly build
+func init() {
+	register(manager{
+		Name:          "cargo",
+		Programs:      []string{"cargo", "xx-cargo"},
+		CacheVars:     []string{"CARGO_HOME"},
+		CachePrograms: []string{"cargo"},
+		Analyze:       func(t *task) { cargoCLI.run(t) },
+	})
+}
+
+var cargoCLI = cli{
+	sub:     cargoSub,
+	fetches: cargoDownloads,
+	cache:   firstOf(envDir("CARGO_HOME", ""), homeDir(shell.Home, ".cargo")),
+	mounts: func(call, string) []mount {
+		return []mount{{dir: "registry"}, {dir: "git/db"}}
+	},
+	sharing: Locked,
+}
+
+func cargoSub(c call) string {
+	i := c.from
+	for i < len(c.Argv) && c.Argv[i].Known && strings.HasPrefix(c.Argv[i].Val, "+") { // cargo +nightly build
 		i++
 	}
-	rest, ok := skipOptions(argv[i:], "CZ", cargoValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
+	rest, ok := shell.SkipOptions(c.Argv[i:], "CZ", cargoValued)
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return ""
 	}
-	return rest[0].val
-}
-
-func cargoHome(c *command) (string, bool, string) {
-	if d, ok, why := dirSetting(c.env, "CARGO_HOME", ""); !ok || d != "" {
-		return d, ok, why
-	}
-	return inHome(home, c.env, c.user, ".cargo")
-}
-
-func analyzeCargo(a *analysis) {
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if name != "cargo" && name != "xx-cargo" {
-			continue
-		}
-		if !cargoDownloads[cargoSub(c.argv, from)] {
-			continue
-		}
-		a.detect("cargo")
-		h, ok, why := cargoHome(c)
-		if !ok {
-			a.skip("cargo", why)
-			continue
-		}
-		a.want("cargo", c.user, path.Join(h, "registry"), Locked)
-		a.want("cargo", c.user, path.Join(h, "git/db"), Locked)
-	}
+	return rest[0].Val
 }

@@ -13,6 +13,8 @@ var (
 // vaultwarden, cargo-chef, awesome-compose) and the Docker docs' Rust tab.
 func TestCargo(t *testing.T) { runCases(t, cargoCases) }
 
+func init() { registerCases("cargo", cargoCases) }
+
 var cargoCases = []tcase{{
 	name: "rust image: build --release", in: "cargo build --release", env: rustEnv, cwd: "/app",
 	caches: cargoUsr, notes: []string{"cargo: cache /usr/local/cargo/registry (locked)", "cargo: cache /usr/local/cargo/git/db (locked)"},

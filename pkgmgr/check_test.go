@@ -2,11 +2,15 @@ package pkgmgr
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/autocache/autocache/internal/fspath"
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // checkPlan asserts what every plan must satisfy, whatever the step.
@@ -39,7 +43,7 @@ func checkPlan(t testing.TB, where string, s Step, p Plan) {
 			fail("cache for undetected manager %q", c.Manager)
 		}
 		for _, m := range s.Mounts {
-			if within(c.Target, m) {
+			if fspath.Within(c.Target, m) {
 				fail("cache %s under the step's own mount %s", c.Target, m)
 			}
 		}
@@ -50,7 +54,7 @@ func checkPlan(t testing.TB, where string, s Step, p Plan) {
 		}
 	}
 	for _, kv := range p.Env {
-		if k, _, _ := strings.Cut(kv, "="); !slices.Contains(s.Env, kv) && !stepEnvKeys[k] {
+		if k, _, _ := strings.Cut(kv, "="); !slices.Contains(s.Env, kv) && !registered().stepEnv[k] {
 			fail("env gained %q", kv)
 		}
 	}
@@ -58,12 +62,12 @@ func checkPlan(t testing.TB, where string, s Step, p Plan) {
 		return
 	}
 	// Edits keep the shell prefix and give a script that still parses.
-	if i, lang, ok := shellScript(s.Args); ok {
+	if i, lang, ok := shell.ScriptArg(s.Args); ok {
 		if len(p.Args) != len(s.Args) || !slices.Equal(p.Args[:i], s.Args[:i]) {
 			fail("shell prefix changed: %q → %q", s.Args, p.Args)
 			return
 		}
-		if _, _, err := parse(p.Args[i], lang); err != nil {
+		if _, _, err := shell.Parse(p.Args[i], lang); err != nil {
 			fail("edited script doesn't parse: %v\n%s", err, p.Args[i])
 		}
 	}
@@ -98,7 +102,7 @@ type tcase struct {
 	cwd    string
 	mounts []string
 	os     string
-	rel    *OSRelease // Step.Release's answer; nil = no Release
+	rel    *OSRelease // Step.Release; nil = not known
 
 	none    bool     // expect a zero plan
 	out     string   // expected script; "" = unchanged
@@ -121,11 +125,20 @@ var (
 		"LANG=C.UTF-8", "GPG_KEY=7169605F62C751356D054A26A821E680E5FA6305", "PYTHON_VERSION=3.13.1"}
 )
 
-// tableCases are all the managers' tables (fuzz seeds, real-shell checks).
+// casesOf are the managers' tables, by manager: each manager's test file
+// registers its own (registry_test.go checks that every manager has one).
+var casesOf = map[string][]tcase{}
+
+func registerCases(manager string, cases []tcase) { casesOf[manager] = cases }
+
+// tableCases are all the managers' tables (fuzz seeds, real-shell checks),
+// in the order of their managers' names.
 func tableCases() [][]tcase {
-	return [][]tcase{aptCases, pipCases, npmCases, goCases, apkCases, dnfCases, yumCases, zypperCases, uvCases,
-		poetryCases, pipenvCases, pdmCases, condaCases, yarnCases, pnpmCases, bunCases, cargoCases, mavenCases,
-		gradleCases, sbtCases, composerCases, bundlerCases, gemCases, nugetCases}
+	var all [][]tcase
+	for _, n := range slices.Sorted(maps.Keys(casesOf)) {
+		all = append(all, casesOf[n])
+	}
+	return all
 }
 
 func (c tcase) step() Step {
@@ -138,7 +151,7 @@ func (c tcase) step() Step {
 	}
 	if c.rel != nil {
 		rel := *c.rel
-		s.Release = func() OSRelease { return rel }
+		s.Release = &rel
 	}
 	return s
 }

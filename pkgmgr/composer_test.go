@@ -16,6 +16,8 @@ var (
 // TechEmpower, dependabot) and the Docker docs' PHP tab.
 func TestComposer(t *testing.T) { runCases(t, composerCases) }
 
+func init() { registerCases("composer", composerCases) }
+
 var composerCases = []tcase{{
 	name: "composer image: COMPOSER_HOME=/tmp", in: "composer install --no-dev --optimize-autoloader", env: composerEnv,
 	cwd: "/app", caches: []string{"/tmp/cache locked 0:0"}, notes: []string{"composer: cache /tmp/cache (locked)"},

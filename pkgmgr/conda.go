@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // conda, mamba and micromamba download package tarballs into a package
@@ -37,8 +39,6 @@ import (
 // would race; conda's own locking is not something we can rely on across
 // versions (micromamba takes a lock file in the cache, conda varies).
 
-var condaNames = map[string]bool{"conda": true, "mamba": true, "micromamba": true}
-
 var condaDownloads = map[string]bool{
 	"install": true, "create": true, "update": true, "upgrade": true, "env create": true, "env update": true,
 	"self-update": true,
@@ -47,18 +47,6 @@ var condaDownloads = map[string]bool{
 var condaValued = []string{
 	"-n", "--name", "-p", "--prefix", "-r", "--root-prefix", "-c", "--channel", "-f", "--file",
 	"--rc-file", "--override-channels",
-}
-
-func condaSub(argv []word, from int) string {
-	rest, ok := skipOptions(argv[from:], "nprcf", condaValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
-		return ""
-	}
-	sub := rest[0].val
-	if sub == "env" && len(rest) > 1 && rest[1].known {
-		return sub + " " + rest[1].val
-	}
-	return sub
 }
 
 // condaLooksLikeRoot: the directory holding a conda installation's bin/.
@@ -73,8 +61,9 @@ func condaLooksLikeRoot(dir string) bool {
 }
 
 // condaPkgsDir works out the package cache of one command.
-func condaPkgsDir(c *command, name string) (string, bool, string) {
-	if v, set, known := c.env.get("CONDA_PKGS_DIRS"); set && v != "" {
+func condaPkgsDir(c call) (string, bool, string) {
+	name := c.prog
+	if v, set, known := c.Env.Get("CONDA_PKGS_DIRS"); set && v != "" {
 		if !known {
 			return "", false, "CONDA_PKGS_DIRS is not a literal"
 		}
@@ -83,12 +72,12 @@ func condaPkgsDir(c *command, name string) (string, bool, string) {
 	}
 	root := ""
 	if name == "micromamba" {
-		if d, found, known := findFlag(c.argv, 1, "--root-prefix", "-r", false); found {
+		if d, found, known := shell.FindFlag(c.Argv, 1, "--root-prefix", "-r", false); found {
 			if !known {
 				return "", false, "--root-prefix is not a literal"
 			}
 			root = d
-		} else if d, ok, why := dirSetting(c.env, "MAMBA_ROOT_PREFIX", ""); !ok {
+		} else if d, ok, why := dirSetting(c.Env, "MAMBA_ROOT_PREFIX", ""); !ok {
 			return "", false, why
 		} else if d == "" {
 			return "", false, "MAMBA_ROOT_PREFIX not set (micromamba's default root prefix depends on its version)"
@@ -96,16 +85,16 @@ func condaPkgsDir(c *command, name string) (string, bool, string) {
 			root = d
 		}
 	} else {
-		prog := c.argv[0]
+		prog := c.Argv[0]
 		switch {
-		case prog.known && path.IsAbs(prog.val) && path.Base(path.Dir(prog.val)) == "bin":
-			root = path.Dir(path.Dir(path.Clean(prog.val)))
-		case c.env["CONDA_DIR"].known && c.env["CONDA_DIR"].val != "":
-			root = c.env["CONDA_DIR"].val
-		case c.env["MAMBA_ROOT_PREFIX"].known && c.env["MAMBA_ROOT_PREFIX"].val != "":
-			root = c.env["MAMBA_ROOT_PREFIX"].val
+		case prog.Known && path.IsAbs(prog.Val) && path.Base(path.Dir(prog.Val)) == "bin":
+			root = path.Dir(path.Dir(path.Clean(prog.Val)))
+		case c.Env["CONDA_DIR"].Known && c.Env["CONDA_DIR"].Val != "":
+			root = c.Env["CONDA_DIR"].Val
+		case c.Env["MAMBA_ROOT_PREFIX"].Known && c.Env["MAMBA_ROOT_PREFIX"].Val != "":
+			root = c.Env["MAMBA_ROOT_PREFIX"].Val
 		default:
-			p, _, known := c.env.get("PATH")
+			p, _, known := c.Env.Get("PATH")
 			if known {
 				for _, e := range strings.Split(p, ":") {
 					if path.IsAbs(e) && path.Base(e) == "bin" && condaLooksLikeRoot(path.Dir(e)) {
@@ -129,31 +118,38 @@ func condaPkgsDir(c *command, name string) (string, bool, string) {
 	return path.Join(d, "pkgs"), true, ""
 }
 
-func analyzeConda(a *analysis) {
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if !condaNames[name] {
-			continue
+func init() {
+	register(manager{
+		Name:          "conda",
+		Programs:      []string{"conda", "mamba", "micromamba"},
+		CacheVars:     []string{"CONDA_PKGS_DIRS", "MAMBA_ROOT_PREFIX", "CONDA_DIR", "CONDA_PREFIX"},
+		CachePrograms: []string{"conda", "mamba", "micromamba"},
+		// Extracted packages are named <name>-<version>-<build> without
+		// the subdir (linux-64, linux-aarch64); the same name on two
+		// platforms is re-fetched and re-extracted over the other's copy.
+		PerPlatform: true,
+		Analyze:     func(t *task) { condaCLI.run(t) },
+	})
+}
+
+var condaCLI = cli{
+	sub:     subIn("nprcf", condaValued, "env"),
+	fetches: condaDownloads,
+	cache:   condaPkgsDir,
+	sharing: Locked,
+	check: func(t *task, c call, dir string) string {
+		if v, set, _ := c.Env.Get("CONDA_ALWAYS_SOFTLINK"); set && truthy(v) {
+			return "CONDA_ALWAYS_SOFTLINK: environments would link into the cache"
 		}
-		sub := condaSub(c.argv, from)
-		dir, ok, why := condaPkgsDir(c, name)
-		switch {
-		case condaDownloads[sub]:
-			a.detect("conda")
-			if !ok {
-				a.skip("conda", why)
-				continue
-			}
-			if v, set, _ := c.env.get("CONDA_ALWAYS_SOFTLINK"); set && truthy(v) {
-				a.skip("conda", "CONDA_ALWAYS_SOFTLINK: environments would link into the cache")
-				continue
-			}
-			if hasWord(c.argv, from, "--offline", "--use-index-cache", "-C") {
-				a.bad[dir] = "`" + oneLine(c.raw) + "` works from the image's package cache"
-			}
-			a.want("conda", c.user, dir, Locked)
-		case sub == "clean" && ok && !hasWord(c.argv, from, "-c", "--tempfiles"):
-			a.addCleanup("conda", c, cleanItem{word: -1, targets: []string{dir}})
+		if shell.HasWord(c.Argv, c.from, "--offline", "--use-index-cache", "-C") {
+			t.block(dir, "`"+shell.OneLine(c.Raw)+"` works from the image's package cache")
 		}
-	}
+		return ""
+	},
+	clears: func(c call, dir string) []string {
+		if c.sub == "clean" && !shell.HasWord(c.Argv, c.from, "-c", "--tempfiles") {
+			return []string{dir}
+		}
+		return nil
+	},
 }

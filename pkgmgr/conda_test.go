@@ -18,6 +18,8 @@ var (
 // micromamba-docker) and conda/mamba Dockerfiles.
 func TestConda(t *testing.T) { runCases(t, condaCases) }
 
+func init() { registerCases("conda", condaCases) }
+
 var condaCases = []tcase{{
 	name: "miniconda: install then clean -afy", in: "conda install -y -c conda-forge numpy pandas && conda clean -afy",
 	env: minicondaEnv, out: "conda install -y -c conda-forge numpy pandas && true", caches: condaPkgs,

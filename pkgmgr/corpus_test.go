@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -178,11 +179,11 @@ func TestCorpus(t *testing.T) {
 			for _, n := range p.Notes {
 				fmt.Fprintf(&golden, "note %s\n", n)
 			}
-			if !equalStrings(p.Args, cs.step.Args) {
+			if !slices.Equal(p.Args, cs.step.Args) {
 				edited++
 				fmt.Fprintf(&golden, "args %q\n", p.Args[len(p.Args)-1])
 			}
-			if !equalStrings(p.Env, cs.step.Env) {
+			if !slices.Equal(p.Env, cs.step.Env) {
 				fmt.Fprintf(&golden, "env %q\n", p.Env)
 			}
 		}
@@ -206,18 +207,6 @@ func TestCorpus(t *testing.T) {
 	if got := golden.String(); got != string(want) {
 		t.Errorf("corpus results differ from %s (go test -run Corpus -update, then review the diff)\n%s", goldenFile, firstDiff(string(want), got))
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func firstDiff(want, got string) string {

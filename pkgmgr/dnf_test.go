@@ -1,9 +1,13 @@
 package pkgmgr
 
 import (
-	"slices"
 	"testing"
+
+	"github.com/autocache/autocache/imagefacts"
 )
+
+// OSRelease keeps the tables short.
+type OSRelease = imagefacts.OSRelease
 
 var (
 	dnfBoth  = []string{"/var/cache/dnf locked 0:0", "/var/cache/libdnf5 locked 0:0"}
@@ -15,6 +19,8 @@ var (
 // Shapes from the corpus (docker-library mysql/openjdk, dotnet azurelinux,
 // sbt amazoncorretto, TechEmpower micronaut) and UBI/Fedora Dockerfiles.
 func TestDnf(t *testing.T) { runCases(t, dnfCases) }
+
+func init() { registerCases("dnf", dnfCases) }
 
 var dnfCases = []tcase{{
 	name: "fedora: install and clean all", in: "dnf install -y gcc make && dnf clean all", env: fedoraEnv,
@@ -140,7 +146,7 @@ var dnfCases = []tcase{{
 	none: true,
 }}
 
-// Release is asked only for microdnf without both flags, once per step.
+// Release is asked for only for microdnf without both flags, once per step.
 func TestDnfAsksReleaseOnlyForMicrodnf(t *testing.T) {
 	for _, c := range []struct {
 		script string
@@ -152,58 +158,16 @@ func TestDnfAsksReleaseOnlyForMicrodnf(t *testing.T) {
 		{"microdnf install -y git && microdnf install -y tar && microdnf clean all", 1},
 	} {
 		asks := 0
-		s := Step{Args: []string{"/bin/sh", "-c", c.script}, Env: fedoraEnv, Release: func() OSRelease {
+		s := Step{Args: []string{"/bin/sh", "-c", c.script}, Env: fedoraEnv}
+		if Ask(s, Options{}).Release {
 			asks++
-			return OSRelease{ID: "rhel", VersionID: "9.6"}
-		}}
+			s.Release = &OSRelease{ID: "rhel", VersionID: "9.6"}
+		}
 		if _, err := Analyze(s, Options{}); err != nil {
 			t.Fatal(err)
 		}
 		if asks != c.asks {
 			t.Errorf("%q: asked %d times, want %d", c.script, asks, c.asks)
-		}
-	}
-}
-
-func TestParseOSRelease(t *testing.T) {
-	for _, c := range []struct {
-		name, in string
-		want     OSRelease
-	}{
-		{"ubi8-minimal", `NAME="Red Hat Enterprise Linux"
-VERSION="8.10 (Ootpa)"
-ID="rhel"
-ID_LIKE="fedora"
-VERSION_ID="8.10"
-PLATFORM_ID="platform:el8"
-`, OSRelease{ID: "rhel", IDLike: []string{"fedora"}, VersionID: "8.10"}},
-		{"centos stream 9", "NAME=\"CentOS Stream\"\nVERSION=\"9\"\nID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"9\"\n",
-			OSRelease{ID: "centos", IDLike: []string{"rhel", "fedora"}, VersionID: "9"}},
-		{"fedora, unquoted, CRLF and comments", "# comment\r\nID=fedora\r\n\r\nVERSION_ID=40\r\n",
-			OSRelease{ID: "fedora", VersionID: "40"}},
-		{"single quotes, escapes, case", "ID='OL'\nVERSION_ID=\"8.\\\"9\"\n", OSRelease{ID: "ol", VersionID: `8."9`}},
-		{"later wins", "ID=debian\nID=rocky\nVERSION_ID=8.9", OSRelease{ID: "rocky", VersionID: "8.9"}},
-		{"garbage", "\x00\xff\nID=\"unterminated\nVERSION_ID\n=8", OSRelease{}},
-		{"empty", "", OSRelease{}},
-	} {
-		if got := ParseOSRelease([]byte(c.in)); got.ID != c.want.ID || got.VersionID != c.want.VersionID || !slices.Equal(got.IDLike, c.want.IDLike) {
-			t.Errorf("%s: got %+v, want %+v", c.name, got, c.want)
-		}
-	}
-}
-
-func TestVersionAtLeast(t *testing.T) {
-	for _, c := range []struct {
-		v, min string
-		want   bool
-	}{
-		{"8.5", "8.5", true}, {"8.10", "8.5", true}, {"8.4", "8.5", false}, {"9", "8.5", true},
-		{"9.0", "9", true}, {"8", "8.5", false}, {"8", "9", false}, {"10", "9", true},
-		{"", "8.5", false}, {"8.x", "8.5", false}, {"rawhide", "38", false}, {"-1", "0", false},
-		{"38", "38", true}, {"41", "38", true}, {"8.5.1", "8.5", true},
-	} {
-		if got := versionAtLeast(c.v, c.min); got != c.want {
-			t.Errorf("versionAtLeast(%q, %q) = %v", c.v, c.min, got)
 		}
 	}
 }

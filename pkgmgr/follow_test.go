@@ -69,12 +69,13 @@ func TestFollowDroppedWhereTheStepRemovesIt(t *testing.T) {
 	}
 }
 
-func TestVetoIsAskedAboutNewCachesOnly(t *testing.T) {
+func TestAskIsAboutNewCachesOnly(t *testing.T) {
 	var asked []string
 	s := shStep("go build .", goModFollow)
-	s.Veto = func(c CacheMount) string {
+	s.Refused = map[string]string{}
+	for _, c := range Ask(s, Options{}).Caches {
 		asked = append(asked, c.Target)
-		return "has content in the base image"
+		s.Refused[c.Target] = "has content in the base image"
 	}
 	p, _ := Analyze(s, Options{})
 	if !slices.Equal(asked, []string{"/root/.cache/go-build"}) {

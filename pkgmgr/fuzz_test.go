@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 	"mvdan.cc/sh/v3/syntax"
 )
 
 // corpusScripts are the scripts of every shell-form RUN in testdata/corpus:
 // fuzz seeds, on top of testdata/fuzz/….
-func corpusScripts(f *testing.F) []string {
+func corpusScripts(f testing.TB) []string {
 	files, _ := filepath.Glob("testdata/corpus/*")
 	var out []string
 	seen := map[string]bool{}
@@ -24,7 +25,7 @@ func corpusScripts(f *testing.F) []string {
 			f.Fatal(err)
 		}
 		for _, cs := range corpusSteps(f, filepath.Base(file), data) {
-			if i, _, ok := shellScript(cs.step.Args); ok && !seen[cs.step.Args[i]] {
+			if i, _, ok := shell.ScriptArg(cs.step.Args); ok && !seen[cs.step.Args[i]] {
 				seen[cs.step.Args[i]] = true
 				out = append(out, cs.step.Args[i])
 			}
@@ -68,25 +69,41 @@ func fuzzStep(script string, mode uint8) Step {
 	return s
 }
 
-// FuzzAnalyze: any script, no panic, no error, and every plan is sound:
-// edited scripts parse, a second pass has nothing left to edit (no
-// --no-cache-dir left behind), caches are valid and not under user mounts.
-func FuzzAnalyze(f *testing.F) {
-	for i, s := range corpusScripts(f) {
-		f.Add(s, uint8(i))
+// seed is one of FuzzAnalyze's inputs.
+type seed struct {
+	script string
+	mode   uint8
+}
+
+// analyzeSeeds are the seeds FuzzAnalyze adds: the corpus's scripts and
+// every table case's.
+func analyzeSeeds(t testing.TB) []seed {
+	var seeds []seed
+	for i, s := range corpusScripts(t) {
+		seeds = append(seeds, seed{s, uint8(i)})
 	}
 	for _, cases := range tableCases() {
 		for i, c := range cases {
 			if c.argv == nil {
-				f.Add(c.in, uint8(i))
+				seeds = append(seeds, seed{c.in, uint8(i)})
 			} else {
-				f.Add(c.argv[len(c.argv)-1], uint8(i|1))
+				seeds = append(seeds, seed{c.argv[len(c.argv)-1], uint8(i | 1)})
 			}
 		}
 	}
+	return seeds
+}
+
+// FuzzAnalyze: any script, no panic, no error, and every plan is sound:
+// edited scripts parse, a second pass has nothing left to edit (no
+// --no-cache-dir left behind), caches are valid and not under user mounts.
+func FuzzAnalyze(f *testing.F) {
+	for _, s := range analyzeSeeds(f) {
+		f.Add(s.script, s.mode)
+	}
 	f.Fuzz(func(t *testing.T, script string, mode uint8) {
 		s := fuzzStep(script, mode)
-		p, err := analyze(s, Options{})
+		p, err := Analyze(s, Options{})
 		if err != nil {
 			t.Fatalf("%q: %v", script, err)
 		}
@@ -107,47 +124,46 @@ func FuzzSplice(f *testing.F) {
 		if bash {
 			s.Args[0], lang = "/bin/bash", syntax.LangBash
 		}
-		if _, _, err := parse(script, lang); err != nil {
+		if _, _, err := shell.Parse(script, lang); err != nil {
 			return
 		}
-		a := &analysis{step: s, sites: map[string][]*assignSite{}, scripts: map[int]syntax.LangVariant{}}
-		a.walk()
-		var edits []*edit
-		for _, c := range a.cmds {
-			if c.whole != nil && !c.whole.all {
-				edits = append(edits, c.whole)
+		walked := shell.Walk(s.Args, s.Env, s.User, s.Cwd)
+		var edits []*shell.Edit
+		for _, c := range walked.Commands {
+			if c.Whole != nil && !c.Whole.All {
+				edits = append(edits, c.Whole)
 			}
-			for _, w := range c.argv[1:] {
-				if e := wordDel(w); e != nil {
+			for _, w := range c.Argv[1:] {
+				if e := shell.DeleteWord(w); e != nil {
 					edits = append(edits, e)
 				}
 			}
-			for _, site := range c.inline {
-				if site.del != nil {
-					edits = append(edits, site.del)
+			for _, site := range c.Inline {
+				if site.Del != nil {
+					edits = append(edits, site.Del)
 				}
 			}
 		}
-		for _, sites := range a.sites {
+		for _, sites := range walked.Sites {
 			for _, site := range sites {
-				if site.del != nil {
-					edits = append(edits, site.del)
+				if site.Del != nil {
+					edits = append(edits, site.Del)
 				}
 			}
 		}
 		for _, e := range edits {
-			if e.elem { // argv elements of the exec form: not a splice
+			if e.Elem { // argv elements of the exec form: not a splice
 				continue
 			}
-			out, err := applyEdits(s.Args, []*edit{e})
+			out, err := shell.Apply(s.Args, []*shell.Edit{e})
 			if err != nil {
 				t.Fatalf("%q: %+v: %v", script, *e, err)
 			}
 			got := out[len(out)-1]
-			if _, _, err := parse(got, lang); err != nil {
+			if _, _, err := shell.Parse(got, lang); err != nil {
 				t.Fatalf("edit %+v of %q gives %q, which doesn't parse: %v", *e, script, got, err)
 			}
-			if e.arg == len(s.Args)-1 && (got[:e.start] != script[:e.start] || got[len(got)-(len(script)-e.end):] != script[e.end:]) {
+			if e.Arg == len(s.Args)-1 && (got[:e.Start] != script[:e.Start] || got[len(got)-(len(script)-e.End):] != script[e.End:]) {
 				t.Fatalf("edit %+v of %q changed bytes outside it: %q", *e, script, got)
 			}
 		}

@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // `gem install` downloads each .gem into <install dir>/cache before
@@ -24,8 +26,8 @@ var gemDownloads = map[string]bool{"install": true, "i": true, "update": true, "
 
 // rubyABI is the directory name Ruby uses for a version (3.4.9 → 3.4.0),
 // from RUBY_VERSION (official ruby images).
-func rubyABI(env vars) (string, bool) {
-	v, set, known := env.get("RUBY_VERSION")
+func rubyABI(env shell.Vars) (string, bool) {
+	v, set, known := env.Get("RUBY_VERSION")
 	if !set || !known {
 		return "", false
 	}
@@ -36,49 +38,54 @@ func rubyABI(env vars) (string, bool) {
 	return parts[0] + "." + parts[1] + ".0", true
 }
 
-func gemCache(c *command, from int) (string, bool, string) {
-	if d, found, known := findFlag(c.argv, from, "--install-dir", "-i", false); found {
+func gemCache(c call) (string, bool, string) {
+	if d, found, known := shell.FindFlag(c.Argv, c.from, "--install-dir", "-i", false); found {
 		if !known {
 			return "", false, "--install-dir is not a literal"
 		}
-		if !path.IsAbs(d) && c.cwd != "" {
-			d = path.Join(c.cwd, d)
+		if !path.IsAbs(d) && c.Cwd != "" {
+			d = path.Join(c.Cwd, d)
 		}
 		d, ok, why := absDir("--install-dir "+d, d, "")
 		return path.Join(d, "cache"), ok, why
 	}
-	if hasWord(c.argv, from, "--user-install") {
+	if shell.HasWord(c.Argv, c.from, "--user-install") {
 		return "", false, "--user-install: a per-version user dir"
 	}
-	d, ok, why := dirSetting(c.env, "GEM_HOME", "")
+	return cacheInGemHome(c.Command, "RubyGems' default dir")
+}
+
+// cacheInGemHome is $GEM_HOME/cache; without GEM_HOME there is none we know
+// (what is used instead, dflt, depends on the Ruby build).
+func cacheInGemHome(c *shell.Command, dflt string) (string, bool, string) {
+	d, ok, why := dirSetting(c.Env, "GEM_HOME", "")
 	if !ok {
 		return "", false, why
 	}
 	if d == "" {
-		return "", false, "GEM_HOME not set (RubyGems' default dir depends on the Ruby build)"
+		return "", false, "GEM_HOME not set (" + dflt + " depends on the Ruby build)"
 	}
 	return path.Join(d, "cache"), true, ""
 }
 
-func analyzeGem(a *analysis) {
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if !isVersioned(name, "gem") {
-			continue
+func init() {
+	register(manager{
+		Name:          "gem",
+		Programs:      []string{"gemX.Y"},
+		CacheVars:     []string{"GEM_HOME"},
+		CachePrograms: []string{"gem", "ruby"},
+		Analyze:       func(t *task) { gemCLI.run(t) },
+	})
+}
+
+var gemCLI = cli{
+	sub: func(c call) string {
+		if shell.HasWord(c.Argv, c.from, "--local", "-l") {
+			return "" // installs from what is already there
 		}
-		rest, ok := skipOptions(c.argv[from:], "", nil)
-		if !ok || len(rest) == 0 || !rest[0].known || !gemDownloads[rest[0].val] {
-			continue
-		}
-		if hasWord(c.argv, from, "--local", "-l") {
-			continue // installs from what is already there
-		}
-		a.detect("gem")
-		dir, ok, why := gemCache(c, from)
-		if !ok {
-			a.skip("gem", why)
-			continue
-		}
-		a.want("gem", c.user, dir, Locked)
-	}
+		return subIn("", nil)(c)
+	},
+	fetches: gemDownloads,
+	cache:   gemCache,
+	sharing: Locked,
 }

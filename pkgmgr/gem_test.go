@@ -6,6 +6,8 @@ import "testing"
 // ruby-based Dockerfiles.
 func TestGem(t *testing.T) { runCases(t, gemCases) }
 
+func init() { registerCases("gem", gemCases) }
+
 var gemCases = []tcase{{
 	name: "ruby image: gem install bundler", in: "gem install bundler -v 2.5.22", env: rubyEnv,
 	caches: gemHomeCache, notes: []string{"gem: cache /usr/local/bundle/cache (locked)"},

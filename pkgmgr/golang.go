@@ -2,6 +2,8 @@ package pkgmgr
 
 import (
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // go subcommands that load modules (and may download them), and those of
@@ -18,9 +20,6 @@ var (
 	}
 )
 
-// xx-go is tonistiigi/xx's cross-compiling wrapper around go.
-var goNames = map[string]bool{"go": true, "xx-go": true}
-
 const (
 	goModCache   = "modcache"
 	goBuildCache = "build cache"
@@ -28,26 +27,26 @@ const (
 
 // goSub returns the subcommand ("build", "mod download") and the index of
 // its last word.
-func goSub(argv []word) (string, int) {
+func goSub(argv []shell.Word) (string, int) {
 	i := 1
-	if i+1 < len(argv) && argv[i].val == "-C" { // go -C dir build
+	if i+1 < len(argv) && argv[i].Val == "-C" { // go -C dir build
 		i += 2
 	}
-	if i >= len(argv) || !argv[i].known {
+	if i >= len(argv) || !argv[i].Known {
 		return "", -1
 	}
-	sub := argv[i].val
-	if (sub == "mod" || sub == "work") && i+1 < len(argv) && argv[i+1].known {
-		return sub + " " + argv[i+1].val, i + 1
+	sub := argv[i].Val
+	if (sub == "mod" || sub == "work") && i+1 < len(argv) && argv[i+1].Known {
+		return sub + " " + argv[i+1].Val, i + 1
 	}
 	return sub, i
 }
 
 // goEnviron is what go reads settings from: the environment, then the go
 // env file (`go env -w`).
-func goEnviron(c *command) vars {
-	v := c.goenv.clone()
-	for k, x := range c.env {
+func goEnviron(c *shell.Command) shell.Vars {
+	v := c.GoEnv.Clone()
+	for k, x := range c.Env {
 		v[k] = x
 	}
 	return v
@@ -55,13 +54,13 @@ func goEnviron(c *command) vars {
 
 // goDir resolves GOMODCACHE (else GOPATH[0]/pkg/mod, else ~/go/pkg/mod) or
 // GOCACHE (else $XDG_CACHE_HOME/go-build, else ~/.cache/go-build).
-func goDir(c *command, which string) (string, bool, string) {
+func goDir(c *shell.Command, which string) (string, bool, string) {
 	env := goEnviron(c)
 	if which == goModCache {
 		if d, ok, why := dirSetting(env, "GOMODCACHE", ""); !ok || d != "" {
 			return d, ok, why
 		}
-		if gp, set, known := env.get("GOPATH"); set && gp != "" {
+		if gp, set, known := env.Get("GOPATH"); set && gp != "" {
 			first, _, _ := strings.Cut(gp, ":")
 			if !known {
 				return "", false, "GOPATH is not a literal"
@@ -70,7 +69,7 @@ func goDir(c *command, which string) (string, bool, string) {
 			return d + "/pkg/mod", ok, why
 		}
 	} else {
-		if v, set, known := env.get("GOCACHE"); set && known && v == "off" {
+		if v, set, known := env.Get("GOCACHE"); set && known && v == "off" {
 			return "", false, "GOCACHE=off"
 		}
 		if d, ok, why := dirSetting(env, "GOCACHE", ""); !ok || d != "" {
@@ -80,7 +79,7 @@ func goDir(c *command, which string) (string, bool, string) {
 			return d + "/go-build", ok, why
 		}
 	}
-	h, ok, why := home(c.env, c.user)
+	h, ok, why := shell.Home(c.Env, c.User)
 	if !ok {
 		return "", false, why
 	}
@@ -95,15 +94,26 @@ var goCleanFlags = map[string]string{
 	"-modcache": goModCache, "-cache": goBuildCache, "-testcache": goBuildCache, "-fuzzcache": goBuildCache,
 }
 
-func analyzeGo(a *analysis) {
-	for _, c := range a.cmds {
-		if !goNames[c.name] {
+func init() {
+	register(manager{
+		Name: "go",
+		// xx-go is tonistiigi/xx's cross-compiling wrapper around go.
+		Programs:      []string{"go", "xx-go"},
+		CacheVars:     []string{"GOCACHE", "GOMODCACHE", "GOPATH"},
+		CachePrograms: []string{"go"},
+		Analyze:       analyzeGo,
+	})
+}
+
+func analyzeGo(t *task) {
+	for _, c := range t.commands() {
+		if !t.is(c) {
 			continue
 		}
-		sub, at := goSub(c.argv)
+		sub, at := goSub(c.Argv)
 		switch {
 		case goModules[sub]:
-			a.detect("go")
+			t.detect()
 			kinds := []string{goModCache}
 			if goCompiles[sub] {
 				kinds = append(kinds, goBuildCache)
@@ -111,28 +121,33 @@ func analyzeGo(a *analysis) {
 			for _, k := range kinds {
 				d, ok, why := goDir(c, k)
 				if !ok {
-					a.skip("go", k+": "+why)
+					t.skip(k + ": " + why)
 					continue
 				}
-				a.want("go", c.user, d, Shared)
+				t.want(c.User, d, Shared)
 			}
 		case sub == "clean":
-			var items []cleanItem
-			for i := at + 1; i < len(c.argv); i++ {
-				k := goCleanFlags[strings.TrimPrefix(c.argv[i].val, "-")]
-				if k == "" {
-					k = goCleanFlags[c.argv[i].val]
-				}
-				if k == "" || !c.argv[i].known {
-					continue
-				}
-				if d, ok, _ := goDir(c, k); ok {
-					items = append(items, cleanItem{word: i, targets: []string{d}})
-				}
-			}
-			if len(items) > 0 {
-				a.addCleanup("go", c, items...)
+			if items := goCleanItems(c, at); len(items) > 0 {
+				t.cleanup(c, items...)
 			}
 		}
 	}
+}
+
+// goCleanItems are the caches a `go clean` flag empties, flag by flag.
+func goCleanItems(c *shell.Command, at int) []cleanItem {
+	var items []cleanItem
+	for i := at + 1; i < len(c.Argv); i++ {
+		k := goCleanFlags[strings.TrimPrefix(c.Argv[i].Val, "-")]
+		if k == "" {
+			k = goCleanFlags[c.Argv[i].Val]
+		}
+		if k == "" || !c.Argv[i].Known {
+			continue
+		}
+		if d, ok, _ := goDir(c, k); ok {
+			items = append(items, cleanItem{word: i, targets: []string{d}})
+		}
+	}
+	return items
 }

@@ -10,6 +10,8 @@ var (
 
 func TestGo(t *testing.T) { runCases(t, goCases) }
 
+func init() { registerCases("go", goCases) }
+
 var goCases = []tcase{{
 	name: "distroless: go mod download", in: "go mod download", env: golangEnv, cwd: "/go/src/app",
 	caches: []string{goMod}, notes: []string{"go: cache /go/pkg/mod (shared)"},

@@ -1,8 +1,6 @@
 package pkgmgr
 
-import (
-	"path"
-)
+import "github.com/autocache/autocache/pkgmgr/internal/shell"
 
 // Gradle keeps downloaded dependencies (caches/modules-2), transformed
 // jars, generated Gradle API jars and the local build cache under
@@ -23,10 +21,8 @@ import (
 // can't reach each other's, so concurrent builds time out waiting for the
 // lock (gradle/gradle#851, #7518).
 
-var gradleNames = map[string]bool{"gradle": true, "gradlew": true}
-
-func gradleRuns(argv []word, from int) bool {
-	rest, ok := skipOptions(argv[from:], "gpcIDPSb", []string{
+func gradleRuns(argv []shell.Word, from int) bool {
+	rest, ok := shell.SkipOptions(argv[from:], "gpcIDPSb", []string{
 		"-g", "--gradle-user-home", "-p", "--project-dir", "-c", "--settings-file", "-I", "--init-script", "-D",
 		"--system-prop", "-P", "--project-prop", "--project-cache-dir", "-x", "--exclude-task", "--max-workers",
 		"--console", "--warning-mode", "--include-build", "-b", "--build-file", "-M", "--write-verification-metadata",
@@ -34,40 +30,34 @@ func gradleRuns(argv []word, from int) bool {
 	if !ok || len(rest) > 0 {
 		return true
 	}
-	return !hasWord(argv, from, "-v", "--version", "-h", "-?", "--help", "--stop", "--status")
+	return !shell.HasWord(argv, from, "-v", "--version", "-h", "-?", "--help", "--stop", "--status")
 }
 
-func gradleUserHome(c *command, from int) (string, bool, string) {
-	if d, found, known := findFlag(c.argv, from, "--gradle-user-home", "-g", false); found {
-		if !known {
-			return "", false, "--gradle-user-home is not a literal"
-		}
-		if !path.IsAbs(d) && c.cwd != "" {
-			d = path.Join(c.cwd, d)
-		}
-		return absDir("--gradle-user-home "+d, d, "")
-	}
-	if d, ok, why := dirSetting(c.env, "GRADLE_USER_HOME", ""); !ok || d != "" {
-		return d, ok, why
-	}
-	return inHome(javaHome, c.env, c.user, ".gradle")
+func init() {
+	register(manager{
+		Name:          "gradle",
+		Programs:      []string{"gradle", "gradlew"},
+		CacheVars:     []string{"GRADLE_USER_HOME"},
+		CachePrograms: []string{"gradle"},
+		Analyze:       func(t *task) { gradleCLI.run(t) },
+	})
 }
 
-func analyzeGradle(a *analysis) {
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if !gradleNames[name] || !gradleRuns(c.argv, from) {
-			continue
+var gradleCLI = cli{
+	sub: func(c call) string {
+		if gradleRuns(c.Argv, c.from) {
+			return "run"
 		}
-		a.detect("gradle")
-		guh, ok, why := gradleUserHome(c, from)
-		if !ok {
-			a.skip("gradle", why)
-			continue
+		return ""
+	},
+	fetches: map[string]bool{"run": true},
+	cache: firstOf(flagDir("--gradle-user-home", "-g", true), envDir("GRADLE_USER_HOME", ""),
+		homeDir(javaHome, ".gradle")),
+	mounts: func(c call, _ string) []mount {
+		if c.prog == "gradlew" {
+			return []mount{{dir: "caches"}, {dir: "wrapper/dists"}}
 		}
-		a.want("gradle", c.user, path.Join(guh, "caches"), Locked)
-		if name == "gradlew" {
-			a.want("gradle", c.user, path.Join(guh, "wrapper/dists"), Locked)
-		}
-	}
+		return []mount{{dir: "caches"}}
+	},
+	sharing: Locked,
 }

@@ -14,6 +14,8 @@ var (
 // ad service) and Gradle image docs.
 func TestGradle(t *testing.T) { runCases(t, gradleCases) }
 
+func init() { registerCases("gradle", gradleCases) }
+
 var gradleCases = []tcase{{
 	name: "gradle image: build --no-daemon", in: "gradle build --no-daemon", env: gradleEnv, cwd: "/home/gradle/src",
 	caches: gradleRoot, notes: []string{"gradle: cache /root/.gradle/caches (locked)"},

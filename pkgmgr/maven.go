@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // Maven's local repository is user.home/.m2/repository — user.home is the
@@ -27,8 +29,6 @@ import (
 // processes in older Maven (no cross-process locking before resolver's
 // named file locks, which are not the default).
 
-var mavenNames = map[string]bool{"mvn": true, "mvnw": true, "mvnd": true, "mvnDebug": true}
-
 var mavenValued = []string{
 	"-f", "--file", "-s", "--settings", "-gs", "--global-settings", "-t", "--toolchains", "-pl", "--projects",
 	"-rf", "--resume-from", "-P", "--activate-profiles", "-T", "--threads", "-l", "--log-file", "-b",
@@ -37,16 +37,16 @@ var mavenValued = []string{
 
 // mavenRuns reports whether an mvn command line does some work (a goal or
 // phase, or the pom's defaultGoal), not just --version/--help.
-func mavenRuns(argv []word, from int) bool {
-	rest, ok := skipOptions(argv[from:], "", mavenValued)
+func mavenRuns(argv []shell.Word, from int) bool {
+	rest, ok := shell.SkipOptions(argv[from:], "", mavenValued)
 	if !ok || len(rest) > 0 {
 		return true
 	}
-	return !hasWord(argv, from, "-v", "--version", "-h", "--help")
+	return !shell.HasWord(argv, from, "-v", "--version", "-h", "--help")
 }
 
 // mavenProp finds -Dname=value in a command line and the env options.
-func mavenProp(c *command, from int, name string) (string, bool, bool) {
+func mavenProp(c *shell.Command, from int, name string) (string, bool, bool) {
 	val, found, known := "", false, true
 	scan := func(ws []string, k bool) {
 		for i, w := range ws {
@@ -63,15 +63,15 @@ func mavenProp(c *command, from int, name string) (string, bool, bool) {
 		}
 	}
 	for _, env := range []string{"MAVEN_OPTS", "MAVEN_ARGS"} {
-		if v, set, k := c.env.get(env); set {
+		if v, set, k := c.Env.Get(env); set {
 			scan(strings.Fields(v), k)
 		}
 	}
 	var ws []string
 	k := true
-	for _, w := range c.argv[from:] {
-		ws = append(ws, w.text())
-		if strings.Contains(w.text(), name) && !w.known {
+	for _, w := range c.Argv[from:] {
+		ws = append(ws, w.Text())
+		if strings.Contains(w.Text(), name) && !w.Known {
 			k = false
 		}
 	}
@@ -80,76 +80,80 @@ func mavenProp(c *command, from int, name string) (string, bool, bool) {
 }
 
 // mavenRepo is the local repository of a command.
-func mavenRepo(c *command, from int) (string, bool, string) {
+func mavenRepo(c *shell.Command, from int) (string, bool, string) {
 	if v, found, known := mavenProp(c, from, "maven.repo.local"); found {
 		if !known {
 			return "", false, "maven.repo.local is not a literal"
 		}
-		if !path.IsAbs(v) && c.cwd != "" {
-			v = path.Join(c.cwd, v)
+		if !path.IsAbs(v) && c.Cwd != "" {
+			v = path.Join(c.Cwd, v)
 		}
 		return absDir("maven.repo.local="+v, v, "")
 	}
-	if s, found, known := findFlag(c.argv, from, "--settings", "-s", false); found && known && s == "/usr/share/maven/ref/settings-docker.xml" {
+	if s, found, known := shell.FindFlag(c.Argv, from, "--settings", "-s", false); found && known && s == "/usr/share/maven/ref/settings-docker.xml" {
 		return "/usr/share/maven/ref/repository", true, ""
 	}
-	return inHome(javaHome, c.env, c.user, ".m2/repository")
+	return inHome(javaHome, c.Env, c.User, ".m2/repository")
 }
 
-func analyzeMaven(a *analysis) {
-	var fixes []*edit
+func init() {
+	register(manager{
+		Name:          "maven",
+		Programs:      []string{"mvn", "mvnw", "mvnd", "mvnDebug"},
+		CacheVars:     []string{"MAVEN_USER_HOME"},
+		CachePrograms: []string{"mvn"},
+		Analyze:       analyzeMaven,
+	})
+}
+
+func analyzeMaven(t *task) {
+	var fixes []*shell.Edit
 	var notes []string
 	var targets []string
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if !mavenNames[name] || !mavenRuns(c.argv, from) {
+	for _, c := range t.commands() {
+		name, from, ok := t.runs(c)
+		if !ok || !mavenRuns(c.Argv, from) {
 			continue
 		}
-		a.detect("maven")
+		t.detect()
 		repo, ok, why := mavenRepo(c, from)
 		if !ok {
-			a.skip("maven", why)
+			t.skip(why)
 			continue
 		}
-		if hasWord(c.argv, from, "-nsu", "--no-snapshot-updates") {
-			a.skip("maven", "`"+oneLine(c.raw)+"` asks for cached snapshots (-nsu)")
+		if shell.HasWord(c.Argv, from, "-nsu", "--no-snapshot-updates") {
+			t.skip("`" + shell.OneLine(c.Raw) + "` asks for cached snapshots (-nsu)")
 			continue
 		}
-		a.want("maven", c.user, repo, Locked)
+		t.want(c.User, repo, Locked)
 		targets = append(targets, repo)
 		if name == "mvnw" {
-			if d, ok, _ := dirSetting(c.env, "MAVEN_USER_HOME", ""); ok && d != "" {
-				a.want("maven", c.user, path.Join(d, "wrapper/dists"), Locked)
-			} else if h, ok, why := home(c.env, c.user); ok {
-				a.want("maven", c.user, path.Join(h, ".m2/wrapper/dists"), Locked)
-			} else {
-				a.skip("maven", "wrapper dists: "+why)
-			}
+			mavenWrapperDists(t, c)
 		}
-		if hasWord(c.argv, from, "-U", "--update-snapshots", "-o", "--offline") {
+		if shell.HasWord(c.Argv, from, "-U", "--update-snapshots", "-o", "--offline") {
 			continue
 		}
-		at := c.argv[from-1]
-		e := insertAfter(at, "-U")
+		e := shell.InsertAfter(c.Argv[from-1], "-U")
 		if e == nil {
-			a.bad[repo] = "can't add -U (fresh snapshot metadata) to `" + oneLine(c.raw) + "`"
+			t.block(repo, "can't add -U (fresh snapshot metadata) to `"+shell.OneLine(c.Raw)+"`")
 			continue
 		}
 		fixes = append(fixes, e)
-		notes = append(notes, "added -U to `"+oneLine(c.raw)+"` (fresh snapshot metadata)")
+		notes = append(notes, "added -U to `"+shell.OneLine(c.Raw)+"` (fresh snapshot metadata)")
 	}
-	if len(fixes) == 0 {
-		return
+	if len(fixes) > 0 {
+		t.whenMounted(targets, fixes, notes)
 	}
-	a.finish = append(a.finish, func(mounted map[string]bool) {
-		for _, t := range targets {
-			if mounted[t] {
-				a.edits = append(a.edits, fixes...)
-				for _, n := range notes {
-					a.note("maven", n)
-				}
-				return
-			}
-		}
-	})
+}
+
+// mavenWrapperDists: the Maven Wrapper downloads Maven itself into
+// ${MAVEN_USER_HOME:-~/.m2}/wrapper/dists.
+func mavenWrapperDists(t *task, c *shell.Command) {
+	if d, ok, _ := dirSetting(c.Env, "MAVEN_USER_HOME", ""); ok && d != "" {
+		t.want(c.User, path.Join(d, "wrapper/dists"), Locked)
+	} else if h, ok, why := shell.Home(c.Env, c.User); ok {
+		t.want(c.User, path.Join(h, ".m2/wrapper/dists"), Locked)
+	} else {
+		t.skip("wrapper dists: " + why)
+	}
 }

@@ -13,6 +13,8 @@ var (
 // TechEmpower spring/quarkus) and Maven image docs.
 func TestMaven(t *testing.T) { runCases(t, mavenCases) }
 
+func init() { registerCases("maven", mavenCases) }
+
 var mavenCases = []tcase{{
 	name: "package, -U for fresh snapshot metadata", in: "mvn -B package -DskipTests", env: mavenEnv, cwd: "/app",
 	out: "mvn -U -B package -DskipTests", caches: m2Root,

@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"sort"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // npm subcommands (and their aliases and typo aliases) that fetch packages.
@@ -23,61 +25,61 @@ var npmValued = []string{
 }
 
 // npmSub returns npm's subcommand and the index of its word.
-func npmSub(argv []word, from int) (string, int) {
+func npmSub(argv []shell.Word, from int) (string, int) {
 	for i := from; i < len(argv); i++ {
 		a := argv[i]
 		switch {
-		case !a.known:
+		case !a.Known:
 			return "", -1
-		case a.val == "--":
+		case a.Val == "--":
 			return "", -1
-		case strings.HasPrefix(a.val, "-"):
+		case strings.HasPrefix(a.Val, "-"):
 			for _, v := range npmValued {
-				if a.val == v {
+				if a.Val == v {
 					i++
 				}
 			}
 		default:
-			return a.val, i
+			return a.Val, i
 		}
 	}
 	return "", -1
 }
 
 // npmCacheDir: --cache, else npm_config_cache (any case), else ~/.npm.
-func npmCacheDir(c *command) (string, bool, string) {
-	h, hok, hwhy := home(c.env, c.user)
+func npmCacheDir(c *shell.Command) (string, bool, string) {
+	h, hok, hwhy := shell.Home(c.Env, c.User)
 	tilde := ""
 	if hok {
 		tilde = h
 	}
-	for i, a := range c.argv {
+	for i, a := range c.Argv {
 		switch {
-		case a.known && a.val == "--cache" && i+1 < len(c.argv):
-			v := c.argv[i+1]
-			if !v.known {
+		case a.Known && a.Val == "--cache" && i+1 < len(c.Argv):
+			v := c.Argv[i+1]
+			if !v.Known {
 				return "", false, "--cache is not a literal"
 			}
-			return absDir("--cache "+v.val, v.val, tilde)
-		case a.known && strings.HasPrefix(a.val, "--cache="):
-			v := strings.TrimPrefix(a.val, "--cache=")
+			return absDir("--cache "+v.Val, v.Val, tilde)
+		case a.Known && strings.HasPrefix(a.Val, "--cache="):
+			v := strings.TrimPrefix(a.Val, "--cache=")
 			return absDir("--cache="+v, v, tilde)
 		}
 	}
 	// npm reads npm_config_* case-insensitively; sorted for a stable pick.
 	var keys []string
-	for k := range c.env {
+	for k := range c.Env {
 		if strings.EqualFold(k, "npm_config_cache") {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		v := c.env[k]
-		if !v.known {
+		v := c.Env[k]
+		if !v.Known {
 			return "", false, k + " is not a literal"
 		}
-		return absDir(k+"="+v.val, v.val, tilde)
+		return absDir(k+"="+v.Val, v.Val, tilde)
 	}
 	if !hok {
 		return "", false, hwhy
@@ -85,31 +87,41 @@ func npmCacheDir(c *command) (string, bool, string) {
 	return h + "/.npm", true, ""
 }
 
-func analyzeNpm(a *analysis) {
-	for _, c := range a.cmds {
-		var sub string
-		at := -1
-		switch c.name {
-		case "npx":
-			sub = "exec"
-		case "npm":
-			sub, at = npmSub(c.argv, 1)
-		default:
+func init() {
+	register(manager{
+		Name:          "npm",
+		Programs:      []string{"npm", "npx"},
+		CacheVars:     []string{"npm_config_cache", "NPM_CONFIG_CACHE"},
+		CacheVarsFold: []string{"npm_config_cache"},
+		CachePrograms: []string{"npm"},
+		// node images ship /root/.npm/_logs.
+		Skeleton: map[string][]string{"": {"_logs/", "_update-notifier-last-checked"}},
+		Analyze:  analyzeNpm,
+	})
+}
+
+func analyzeNpm(t *task) {
+	for _, c := range t.commands() {
+		if !t.is(c) {
 			continue
+		}
+		sub, at := "exec", -1 // npx
+		if c.Name == "npm" {
+			sub, at = npmSub(c.Argv, 1)
 		}
 		switch {
 		case npmDownloads[sub]:
-			a.detect("npm")
+			t.detect()
 			dir, ok, why := npmCacheDir(c)
 			if !ok {
-				a.skip("npm", why)
+				t.skip(why)
 				continue
 			}
-			a.want("npm", c.user, dir, Shared)
+			t.want(c.User, dir, Shared)
 		case sub == "cache":
-			if op, _ := npmSub(c.argv, at+1); op == "clean" || op == "clear" || op == "rm" {
+			if op, _ := npmSub(c.Argv, at+1); op == "clean" || op == "clear" || op == "rm" {
 				if dir, ok, _ := npmCacheDir(c); ok {
-					a.addCleanup("npm", c, cleanItem{word: -1, targets: []string{dir}})
+					t.clears(c, dir)
 				}
 			}
 		}

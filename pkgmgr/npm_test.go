@@ -6,6 +6,8 @@ var npmRoot = []string{"/root/.npm shared 0:0"}
 
 func TestNpm(t *testing.T) { runCases(t, npmCases) }
 
+func init() { registerCases("npm", npmCases) }
+
 var npmCases = []tcase{{
 	name: "npm ci", in: "npm ci", env: nodeEnv, cwd: "/app", caches: npmRoot,
 	notes: []string{"npm: cache /root/.npm (shared)"},

@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // NuGet (dotnet restore and everything that restores implicitly: build,
@@ -31,87 +33,98 @@ var dotnetRestores = map[string]bool{
 	"tool": true, "msbuild": true, "workload": false,
 }
 
-func nugetHTTPCache(c *command) (string, bool, string) {
-	if d, ok, why := dirSetting(c.env, "NUGET_HTTP_CACHE_PATH", ""); !ok || d != "" {
-		return d, ok, why
+func init() {
+	register(manager{
+		Name:          "nuget",
+		Programs:      []string{"dotnet", "nuget", "nuget.exe"},
+		CacheVars:     []string{"NUGET_HTTP_CACHE_PATH"},
+		CachePrograms: []string{"dotnet"},
+		Analyze:       func(t *task) { nugetCLI.run(t) },
+	})
+}
+
+var nugetCLI = cli{
+	sub:     nugetSub,
+	fetches: map[string]bool{"restore": true},
+	cache:   firstOf(envDir("NUGET_HTTP_CACHE_PATH", ""), xdgDir("XDG_DATA_HOME", "NuGet/v3-cache", ".local/share/NuGet/v3-cache")),
+	sharing: Locked,
+	off: func(w shell.Word) bool {
+		return w.Known && (w.Val == "--no-cache" || w.Val == "--no-http-cache" || strings.EqualFold(w.Val, "-NoCache") ||
+			strings.EqualFold(w.Val, "-NoHttpCache"))
+	},
+	clears: func(c call, dir string) []string {
+		switch c.sub {
+		case "clear http-cache":
+			return []string{dir}
+		case "clear all":
+			return []string{dir, nugetGlobalPackages(c.Command)}
+		}
+		return nil
+	},
+}
+
+// nugetSub says what a command does: "restore" (explicitly or as part of
+// build, publish, …), "clear http-cache" or "clear all" (`locals … --clear`),
+// or "".
+func nugetSub(c call) string {
+	rest, ok := shell.SkipOptions(c.Argv[c.from:], "", nil)
+	if !ok || len(rest) == 0 || !rest[0].Known {
+		return ""
 	}
-	return userDir(c.env, c.user, "XDG_DATA_HOME", "NuGet/v3-cache", ".local/share/NuGet/v3-cache")
+	sub, dotnet := rest[0].Val, c.prog == "dotnet"
+	if sub == "nuget" && len(rest) > 1 && rest[1].Known && rest[1].Val == "locals" || !dotnet && sub == "locals" {
+		return nugetLocals(rest, sub)
+	}
+	if nugetRestores(c, rest, sub) {
+		return "restore"
+	}
+	return ""
+}
+
+// nugetLocals reads `dotnet nuget locals KIND --clear`, `nuget locals …`.
+func nugetLocals(rest []shell.Word, sub string) string {
+	args := rest[1:]
+	if sub == "nuget" {
+		args = rest[2:]
+	}
+	switch {
+	case !shell.HasWord(args, 0, "-c", "--clear", "-clear", "-Clear"):
+	case shell.HasWord(args, 0, "http-cache"):
+		return "clear http-cache"
+	case shell.HasWord(args, 0, "all"):
+		return "clear all"
+	}
+	return ""
+}
+
+// nugetRestores reports whether a command restores packages.
+func nugetRestores(c call, rest []shell.Word, sub string) bool {
+	if c.prog != "dotnet" {
+		return sub == "restore" || sub == "install"
+	}
+	if !dotnetRestores[sub] {
+		return false
+	}
+	restore := !shell.HasWord(c.Argv, c.from, "--no-restore")
+	if sub == "add" {
+		restore = len(rest) > 2 && rest[2].Known && rest[2].Val == "package" || len(rest) > 1 && rest[1].Known && rest[1].Val == "package"
+	}
+	if sub == "tool" {
+		restore = len(rest) > 1 && rest[1].Known && (rest[1].Val == "install" || rest[1].Val == "restore" || rest[1].Val == "update" || rest[1].Val == "run")
+	}
+	if sub == "msbuild" {
+		restore = shell.HasWord(c.Argv, c.from, "-restore", "/restore", "-r", "/r", "--restore")
+	}
+	return restore
 }
 
 // nugetGlobalPackages is the folder `locals all --clear` also empties.
-func nugetGlobalPackages(c *command) string {
-	if d, ok, _ := dirSetting(c.env, "NUGET_PACKAGES", ""); ok && d != "" {
+func nugetGlobalPackages(c *shell.Command) string {
+	if d, ok, _ := dirSetting(c.Env, "NUGET_PACKAGES", ""); ok && d != "" {
 		return d
 	}
-	if h, ok, _ := home(c.env, c.user); ok {
+	if h, ok, _ := shell.Home(c.Env, c.User); ok {
 		return path.Join(h, ".nuget/packages")
 	}
 	return "/.nuget/packages"
-}
-
-func analyzeNuget(a *analysis) {
-	var uses []offUse
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if name != "dotnet" && name != "nuget" && name != "nuget.exe" {
-			continue
-		}
-		rest, ok := skipOptions(c.argv[from:], "", nil)
-		if !ok || len(rest) == 0 || !rest[0].known {
-			continue
-		}
-		sub := rest[0].val
-		dir, dok, why := nugetHTTPCache(c)
-		if sub == "nuget" && len(rest) > 1 && rest[1].known && rest[1].val == "locals" || name != "dotnet" && sub == "locals" {
-			args := rest[1:]
-			if sub == "nuget" {
-				args = rest[2:]
-			}
-			if !dok || !hasWord(args, 0, "-c", "--clear", "-clear", "-Clear") {
-				continue
-			}
-			switch {
-			case hasWord(args, 0, "http-cache"):
-				a.addCleanup("nuget", c, cleanItem{word: -1, targets: []string{dir}})
-			case hasWord(args, 0, "all"):
-				a.addCleanup("nuget", c, cleanItem{word: -1, targets: []string{dir, nugetGlobalPackages(c)}})
-			}
-			continue
-		}
-		restore := false
-		switch {
-		case name == "dotnet" && dotnetRestores[sub]:
-			restore = !hasWord(c.argv, from, "--no-restore")
-			if sub == "add" {
-				restore = len(rest) > 2 && rest[2].known && rest[2].val == "package" || len(rest) > 1 && rest[1].known && rest[1].val == "package"
-			}
-			if sub == "tool" {
-				restore = len(rest) > 1 && rest[1].known && (rest[1].val == "install" || rest[1].val == "restore" || rest[1].val == "update" || rest[1].val == "run")
-			}
-			if sub == "msbuild" {
-				restore = hasWord(c.argv, from, "-restore", "/restore", "-r", "/r", "--restore")
-			}
-		case name != "dotnet" && (sub == "restore" || sub == "install"):
-			restore = true
-		}
-		if !restore {
-			continue
-		}
-		a.detect("nuget")
-		if !dok {
-			a.skip("nuget", why)
-			continue
-		}
-		var off []word
-		for _, w := range toolWords(c.argv, from, 0, false, nil) {
-			if w.known && (w.val == "--no-cache" || w.val == "--no-http-cache" || strings.EqualFold(w.val, "-NoCache") || strings.EqualFold(w.val, "-NoHttpCache")) {
-				off = append(off, w)
-			}
-		}
-		a.want("nuget", c.user, dir, Locked)
-		uses = append(uses, offUse{c: c, target: dir, words: off})
-	}
-	if len(uses) > 0 {
-		a.dropOffSwitches("nuget", nil, uses)
-	}
 }

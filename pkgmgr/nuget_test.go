@@ -14,6 +14,8 @@ var (
 // example-voting-app worker) and .NET Dockerfiles.
 func TestNuget(t *testing.T) { runCases(t, nugetCases) }
 
+func init() { registerCases("nuget", nugetCases) }
+
 var nugetCases = []tcase{{
 	name: "restore: the HTTP cache, never ~/.nuget/packages", in: "dotnet restore", env: dotnetEnv, cwd: "/source",
 	caches: nugetRoot, notes: []string{"nuget: cache /root/.local/share/NuGet/v3-cache (locked)"},

@@ -4,7 +4,8 @@ import (
 	"path"
 	"strings"
 
-	"mvdan.cc/sh/v3/syntax"
+	"github.com/autocache/autocache/internal/fspath"
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // Paths here are absolute and clean. Patterns are path.Match patterns
@@ -25,11 +26,6 @@ func cleanAbs(p string) string {
 		return "\x00"
 	}
 	return path.Clean(p)
-}
-
-// within reports whether p is dir or below it, path-wise.
-func within(p, dir string) bool {
-	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
 }
 
 // literalComp returns the component a pattern component matches if it has
@@ -86,41 +82,41 @@ func patReaches(pat, dir string) bool {
 
 // absPattern makes a word's pattern absolute against cwd; ok=false when it
 // can't be placed.
-func absPattern(w word, cwd string) (string, bool) {
-	if !w.known || w.val == "" {
+func absPattern(w shell.Word, cwd string) (string, bool) {
+	if !w.Known || w.Val == "" {
 		return "", false
 	}
-	p := w.pat
+	p := w.Pat
 	if !strings.HasPrefix(p, "/") {
 		if cwd == "" {
 			return "", false
 		}
-		p = escapeGlob(cwd) + "/" + p
+		p = shell.EscapeGlob(cwd) + "/" + p
 	}
 	return path.Clean(p), true
 }
 
 // rmCmd is an `rm` of the step and its path operands.
 type rmCmd struct {
-	cmd   *command
+	cmd   *shell.Command
 	paths []int // indexes into cmd.argv
 }
 
-func findRms(cmds []*command) []rmCmd {
+func findRms(cmds []*shell.Command) []rmCmd {
 	var rms []rmCmd
 	for _, c := range cmds {
-		if c.name != "rm" {
+		if c.Name != "rm" {
 			continue
 		}
 		r := rmCmd{cmd: c}
 		opts := true
-		for i := 1; i < len(c.argv); i++ {
-			a := c.argv[i]
-			if opts && a.known && a.val == "--" {
+		for i := 1; i < len(c.Argv); i++ {
+			a := c.Argv[i]
+			if opts && a.Known && a.Val == "--" {
 				opts = false
 				continue
 			}
-			if opts && a.known && len(a.val) > 1 && a.val[0] == '-' {
+			if opts && a.Known && len(a.Val) > 1 && a.Val[0] == '-' {
 				continue
 			}
 			r.paths = append(r.paths, i)
@@ -130,51 +126,27 @@ func findRms(cmds []*command) []rmCmd {
 	return rms
 }
 
-// Variables that name cache locations: an rm of an unresolved $GOCACHE (say)
-// may hit a cache we mount.
-var cacheVars = map[string]bool{
-	"HOME": true, "XDG_CACHE_HOME": true, "XDG_DATA_HOME": true, "PIP_CACHE_DIR": true, "GOCACHE": true,
-	"GOMODCACHE": true, "GOPATH": true, "npm_config_cache": true, "NPM_CONFIG_CACHE": true,
-	"UV_CACHE_DIR": true, "POETRY_CACHE_DIR": true, "PIPENV_CACHE_DIR": true, "PDM_CACHE_DIR": true,
-	"CONDA_PKGS_DIRS": true, "MAMBA_ROOT_PREFIX": true, "CONDA_DIR": true, "CONDA_PREFIX": true,
-	"YARN_CACHE_FOLDER": true, "YARN_GLOBAL_FOLDER": true, "PNPM_HOME": true, "npm_config_store_dir": true,
-	"BUN_INSTALL_CACHE_DIR": true, "BUN_INSTALL": true, "CARGO_HOME": true, "MAVEN_USER_HOME": true,
-	"GRADLE_USER_HOME": true, "COURSIER_CACHE": true, "COMPOSER_HOME": true, "COMPOSER_CACHE_DIR": true,
-	"GEM_HOME": true, "BUNDLE_PATH": true, "NUGET_HTTP_CACHE_PATH": true,
-}
-
-// Programs whose output, in $(…), may be a cache location.
-var cachePrograms = map[string]bool{
-	"go": true, "pip": true, "pip3": true, "python": true, "python3": true, "npm": true, "apt-config": true,
-	"uv": true, "poetry": true, "pipenv": true, "pdm": true, "conda": true, "mamba": true, "micromamba": true,
-	"yarn": true, "pnpm": true, "bun": true, "cargo": true, "mvn": true, "gradle": true, "composer": true,
-	"gem": true, "bundle": true, "dotnet": true, "ruby": true,
-}
-
 // mayHit reports whether an rm operand we could not resolve may remove
 // target: it names a cache variable or asks a package manager, and its
 // known prefix doesn't rule target out.
-func mayHit(w word, target, cwd string) bool {
+func mayHit(w shell.Word, target, cwd string) bool {
 	suspect := false
-	for _, p := range w.params {
-		if cacheVars[p] || strings.EqualFold(p, "npm_config_cache") {
+	for _, p := range w.Params {
+		if isCacheVar(p) {
 			suspect = true
 		}
 	}
-	for _, s := range w.subst {
-		syntax.Walk(s, func(n syntax.Node) bool {
-			if c, ok := n.(*syntax.CallExpr); ok && len(c.Args) > 0 && cachePrograms[path.Base(c.Args[0].Lit())] {
-				suspect = true
-			}
-			return !suspect
-		})
+	for _, p := range w.Substituted() {
+		if registered().cachePrograms[p] {
+			suspect = true
+		}
 	}
 	if !suspect {
 		return false
 	}
-	pre := w.prefix
-	if w.known {
-		pre = w.val
+	pre := w.Prefix
+	if w.Known {
+		pre = w.Val
 	}
 	if pre == "" { // starts with the unknown part: could be anywhere
 		return true
@@ -187,7 +159,7 @@ func mayHit(w word, target, cwd string) bool {
 	}
 	i := strings.LastIndexByte(pre, '/')
 	dir := path.Clean(pre[:i+1])
-	return within(target, dir) || within(dir, target)
+	return fspath.Within(target, dir) || fspath.Within(dir, target)
 }
 
 // Directories a cache mount must never cover: it would hide (and keep out

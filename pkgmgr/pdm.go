@@ -2,6 +2,8 @@ package pkgmgr
 
 import (
 	"path"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // PDM's cache_dir is PDM_CACHE_DIR, else platformdirs'
@@ -28,65 +30,47 @@ import (
 // (the wheel cache path is the build's output directory), so two builds of
 // one sdist would write the same file; the HTTP cache (hishel's file
 // storage) we could not verify.
-var pdmCacheSubdirs = []string{"http", "wheels"}
-
 var pdmDownloads = map[string]bool{
 	"install": true, "add": true, "update": true, "lock": true, "sync": true, "remove": true, "export": false,
 }
 
-func pdmCacheDir(c *command) (string, bool, string) {
-	if d, ok, why := dirSetting(c.env, "PDM_CACHE_DIR", ""); !ok || d != "" {
-		return d, ok, why
-	}
-	return userDir(c.env, c.user, "XDG_CACHE_HOME", "pdm", ".cache/pdm")
+func init() {
+	register(manager{
+		Name:          "pdm",
+		Programs:      []string{"pdm"},
+		CacheVars:     []string{"PDM_CACHE_DIR"},
+		CachePrograms: []string{"pdm"},
+		Analyze:       func(t *task) { pdmCLI.run(t) },
+	})
 }
 
-func analyzePdm(a *analysis) {
-	var uses []offUse
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if name != "pdm" {
-			continue
-		}
-		rest, ok := skipOptions(c.argv[from:], "pg", []string{"-p", "--project", "-g", "--global", "-c", "--config"})
-		sub := ""
-		if ok && len(rest) > 0 && rest[0].known {
-			sub = rest[0].val
-		}
-		dir, dok, why := pdmCacheDir(c)
-		switch {
-		case pdmDownloads[sub]:
-			a.detect("pdm")
-			if !dok {
-				a.skip("pdm", why)
-				continue
-			}
-			var off []word
-			for _, w := range toolWords(c.argv, from, 0, false, nil) {
-				if w.known && w.val == "--no-cache" {
-					off = append(off, w)
-				}
-			}
-			for _, s := range pdmCacheSubdirs {
-				t := path.Join(dir, s)
-				if s == "wheels" {
-					a.wantBuilt("pdm", c.user, "", t, Locked)
-				} else {
-					a.want("pdm", c.user, t, Locked)
-				}
-				uses = append(uses, offUse{c: c, target: t, words: off})
-			}
-		case sub == "cache" && dok && len(rest) > 1 && rest[1].known && rest[1].val == "clear":
-			switch {
-			case len(rest) == 2: // everything, packages/ included: it stays, so nothing is mounted
-				a.addCleanup("pdm", c, cleanItem{word: -1, targets: []string{
-					path.Join(dir, "http"), path.Join(dir, "wheels"), path.Join(dir, "packages")}})
-			case rest[2].known && (rest[2].val == "http" || rest[2].val == "wheels"):
-				a.addCleanup("pdm", c, cleanItem{word: -1, targets: []string{path.Join(dir, rest[2].val)}})
-			}
-		}
+var pdmCLI = cli{
+	sub:     subIn("pg", pdmValued),
+	fetches: pdmDownloads,
+	cache:   firstOf(envDir("PDM_CACHE_DIR", ""), xdgDir("XDG_CACHE_HOME", "pdm", ".cache/pdm")),
+	mounts: func(call, string) []mount {
+		return []mount{{dir: "http"}, {dir: "wheels", built: true}}
+	},
+	sharing: Locked,
+	off:     flagIn("--no-cache"),
+	offEnv:  []string{"PDM_NO_CACHE"},
+	clears:  pdmClears,
+}
+
+var pdmValued = []string{"-p", "--project", "-g", "--global", "-c", "--config"}
+
+// pdmClears reads `pdm cache clear [TYPE]`: without a type it clears
+// everything, packages/ included, which stays, so nothing is mounted.
+func pdmClears(c call, dir string) []string {
+	rest, _ := shell.SkipOptions(c.Argv[c.from:], "pg", pdmValued)
+	if c.sub != "cache" || len(rest) < 2 || !rest[1].Known || rest[1].Val != "clear" {
+		return nil
 	}
-	if len(uses) > 0 {
-		a.dropOffSwitches("pdm", []string{"PDM_NO_CACHE"}, uses)
+	switch {
+	case len(rest) == 2:
+		return []string{path.Join(dir, "http"), path.Join(dir, "wheels"), path.Join(dir, "packages")}
+	case rest[2].Known && (rest[2].Val == "http" || rest[2].Val == "wheels"):
+		return []string{path.Join(dir, rest[2].Val)}
 	}
+	return nil
 }

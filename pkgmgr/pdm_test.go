@@ -7,6 +7,8 @@ var pdmRoot = []string{"/root/.cache/pdm/http locked 0:0", "/root/.cache/pdm/whe
 // Shapes from PDM's Docker docs and public Dockerfiles.
 func TestPdm(t *testing.T) { runCases(t, pdmCases) }
 
+func init() { registerCases("pdm", pdmCases) }
+
 var pdmCases = []tcase{{
 	name: "pdm docs: install --check --prod --no-editable", in: "pdm install --check --prod --no-editable",
 	env: pythonEnv, cwd: "/project", caches: pdmRoot, notes: []string{"pdm: cache /root/.cache/pdm/http (locked)"},

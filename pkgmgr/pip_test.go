@@ -9,6 +9,8 @@ var pipRoot = []string{"/root/.cache/pip shared 0:0", "/root/.cache/pip/wheels s
 
 func TestPip(t *testing.T) { runCases(t, pipCases) }
 
+func init() { registerCases("pip", pipCases) }
+
 var pipCases = []tcase{{
 	name: "no-cache-dir dropped", in: "pip install --no-cache-dir -r requirements.txt", env: pythonEnv,
 	out: "pip install -r requirements.txt", caches: pipRoot,
@@ -137,12 +139,7 @@ func TestPipWheelsGoWithTheCache(t *testing.T) {
 		"/root/.cache/pip":        "pip: skipped /root/.cache/pip/wheels: the cache around it (/root/.cache/pip) is not",
 	} {
 		s := Step{Args: []string{"/bin/sh", "-c", "pip install --no-cache-dir flask"}, Env: pythonEnv,
-			Veto: func(c CacheMount) string {
-				if c.Target == refused {
-					return "refused"
-				}
-				return ""
-			}}
+			Refused: map[string]string{refused: "refused"}}
 		p, err := Analyze(s, Options{})
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,6 @@
 package pkgmgr
 
-import "path"
+import "github.com/autocache/autocache/pkgmgr/internal/shell"
 
 // Pipenv's cache is PIPENV_CACHE_DIR, else platformdirs'
 // user_cache_dir("pipenv"): $XDG_CACHE_HOME/pipenv or ~/.cache/pipenv
@@ -21,41 +21,29 @@ var pipenvDownloads = map[string]bool{
 	"install": true, "sync": true, "lock": true, "update": true, "upgrade": true, "requirements": false,
 }
 
-func pipenvCacheDir(c *command) (string, bool, string) {
-	if d, ok, why := dirSetting(c.env, "PIPENV_CACHE_DIR", ""); !ok || d != "" {
-		return d, ok, why
-	}
-	return userDir(c.env, c.user, "XDG_CACHE_HOME", "pipenv", ".cache/pipenv")
+func init() {
+	register(manager{
+		Name:          "pipenv",
+		Programs:      []string{"pipenv"},
+		CacheVars:     []string{"PIPENV_CACHE_DIR"},
+		CachePrograms: []string{"pipenv"},
+		Analyze:       func(t *task) { pipenvCLI.run(t) },
+	})
 }
 
-func analyzePipenv(a *analysis) {
-	var uses []offUse
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if name != "pipenv" {
-			continue
+var pipenvCLI = cli{
+	sub:     subIn("", []string{"--python", "--site-packages"}),
+	fetches: pipenvDownloads,
+	cache:   firstOf(envDir("PIPENV_CACHE_DIR", ""), xdgDir("XDG_CACHE_HOME", "pipenv", ".cache/pipenv")),
+	mounts: func(call, string) []mount {
+		return []mount{{}, {dir: "wheels", built: true, inside: true}} // pip's built wheels
+	},
+	sharing: Shared,
+	offEnv:  []string{"PIP_NO_CACHE_DIR"},
+	clears: func(c call, dir string) []string {
+		if shell.HasWord(c.Argv, c.from, "--clear") {
+			return []string{dir}
 		}
-		rest, ok := skipOptions(c.argv[from:], "", []string{"--python", "--site-packages"})
-		sub := ""
-		if ok && len(rest) > 0 && rest[0].known {
-			sub = rest[0].val
-		}
-		dir, dok, why := pipenvCacheDir(c)
-		switch {
-		case pipenvDownloads[sub]:
-			a.detect("pipenv")
-			if !dok {
-				a.skip("pipenv", why)
-				continue
-			}
-			a.want("pipenv", c.user, dir, Shared)
-			a.wantBuilt("pipenv", c.user, dir, path.Join(dir, "wheels"), Shared) // pip's built wheels
-			uses = append(uses, offUse{c: c, target: dir})
-		case hasWord(c.argv, from, "--clear") && dok:
-			a.addCleanup("pipenv", c, cleanItem{word: -1, targets: []string{dir}})
-		}
-	}
-	if len(uses) > 0 {
-		a.dropOffSwitches("pipenv", []string{"PIP_NO_CACHE_DIR"}, uses)
-	}
+		return nil
+	},
 }

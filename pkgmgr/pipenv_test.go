@@ -8,6 +8,8 @@ var pipenvRoot = []string{"/root/.cache/pipenv shared 0:0", "/root/.cache/pipenv
 // own image).
 func TestPipenv(t *testing.T) { runCases(t, pipenvCases) }
 
+func init() { registerCases("pipenv", pipenvCases) }
+
 var pipenvCases = []tcase{{
 	name: "install --system --deploy", in: "pipenv install --system --deploy", env: pythonEnv, cwd: "/app",
 	caches: pipenvRoot, notes: []string{"pipenv: cache /root/.cache/pipenv (shared)"},

@@ -1,8 +1,17 @@
 // Package pkgmgr knows what each package manager caches and how to see it
-// in one build step. It has no BuildKit imports: llbtransform hands it a
-// Step (argv, env, user, cwd, existing mounts) and applies the Plan it gets
-// back (cache mounts, generated files, edited argv and env).
+// in one build step. It has no BuildKit imports and does no I/O:
+// llbtransform hands it a Step (argv, env, user, cwd, existing mounts, and
+// what it knows of the step's lineage and image), asks what the plan
+// depends on (Ask), answers in the Step, and applies the Plan that Analyze
+// gives back (cache mounts, generated files, edited argv and env).
+//
+// Each manager is one file that registers one descriptor (registry.go) and
+// reads the step through a task (task.go), most of them by declaring the
+// common shape of their commands (cli.go); internal/shell says what the
+// argv runs, decide.go which caches are mounted.
 package pkgmgr
+
+import "github.com/autocache/autocache/imagefacts"
 
 // Step is one RUN as the solver will execute it.
 type Step struct {
@@ -22,16 +31,30 @@ type Step struct {
 	// directory or mounts something over or under it itself. Its cleanups
 	// of them are neutralized as for its own caches.
 	Follow []CacheMount
-	// Veto, if set, is asked last about each new cache the step would get
-	// (not about Follow): a non-empty answer says why mounting it would hide
-	// content the step needs, and the cache is skipped.
-	Veto func(CacheMount) string
-	// Release, if set, says what the image the step's lineage starts from
-	// is (its os-release; OSRelease). It is asked only where a manager's
-	// flags depend on the tool's version and the Dockerfile doesn't say
-	// (today: microdnf), at most once per step. nil or a zero answer is
-	// unknown, and unknown keeps the step as conservative as without it.
-	Release func() OSRelease
+	// Release is what the image the step's lineage starts from is (its
+	// os-release), as far as the caller knows. Only a manager whose flags
+	// depend on the tool's version where the Dockerfile doesn't say reads
+	// it (today: microdnf), and Ask says when one does. nil or a zero
+	// value is unknown, and unknown keeps the step as conservative as
+	// without it.
+	Release *imagefacts.OSRelease
+	// Refused answers Ask's Caches: by target, why a new cache there would
+	// hide content the step needs; that cache is then skipped, with the
+	// reason as its note. A target it doesn't name may be mounted.
+	Refused map[string]string
+}
+
+// Questions are what a step's plan depends on that only the caller can
+// tell (the step's lineage, its image). Ask for them, put the answers in
+// the Step, then Analyze: the analysis itself never asks anything, so
+// Analyze is a pure function of its Step and Options.
+type Questions struct {
+	// Release: the plan depends on Step.Release, which is nil.
+	Release bool
+	// Caches are the new caches (not Step.Follow) the plan would mount, in
+	// order; Step.Refused says which of them must not be. Empty while
+	// Release is asked: its answer may change them.
+	Caches []CacheMount
 }
 
 // Sharing modes of a cache mount, as BuildKit names them.
@@ -52,6 +75,12 @@ type CacheMount struct {
 	// package managers: images delete downloaded packages and lists
 	// anyway), so the cache is not given to later steps of the lineage.
 	Local bool
+	// PerPlatform: the cache is kept apart per platform, so its cache id
+	// names the step's platform. That id no longer matches a hand-written
+	// --mount=type=cache,target=…, so it is set only where one cache
+	// shared by linux/amd64 and linux/arm64 would thrash or serialize for
+	// nothing (each manager's register call says why; docs/cache-ids.md).
+	PerPlatform bool
 	// Skeleton lists entries (relative paths) that a fresh image has here
 	// and that are not content, such as apt's lock files; one ending in "/"
 	// covers its whole subtree (apt's partial/, npm's _logs/).

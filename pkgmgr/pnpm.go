@@ -1,9 +1,10 @@
 package pkgmgr
 
 import (
-	"path"
 	"sort"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // pnpm keeps every package file once, in a content-addressable store, and
@@ -28,8 +29,6 @@ import (
 // Sharing: shared. The store is content-addressed and written atomically
 // (temporary file, then rename), made to be shared by concurrent installs.
 
-var pnpmNames = map[string]bool{"pnpm": true, "pnpx": true}
-
 var pnpmDownloads = map[string]bool{
 	"install": true, "i": true, "add": true, "update": true, "up": true, "upgrade": true, "fetch": true,
 	"dlx": true, "import": true, "deploy": true, "install-test": true, "it": true, "remove": true, "rm": true,
@@ -41,20 +40,16 @@ var pnpmValued = []string{
 	"--virtual-store-dir", "--modules-dir", "--registry", "--config.store-dir",
 }
 
-func pnpmSub(argv []word, from int) string {
-	rest, ok := skipOptions(argv[from:], "CF", pnpmValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
-		return ""
+func pnpmSub(c call) string {
+	if c.prog == "pnpx" {
+		return "dlx"
 	}
-	if rest[0].val == "store" && len(rest) > 1 && rest[1].known {
-		return "store " + rest[1].val
-	}
-	return rest[0].val
+	return subIn("CF", pnpmValued, "store")(c)
 }
 
 // pnpmSetting reads a pnpm setting from the environment (pnpm_config_* and,
 // case-insensitively, npm_config_*).
-func pnpmSetting(env vars, key string) (value, string, bool) {
+func pnpmSetting(env shell.Vars, key string) (shell.Value, string, bool) {
 	var names []string
 	for k := range env {
 		if strings.EqualFold(k, "npm_config_"+key) || k == "pnpm_config_"+key {
@@ -63,61 +58,46 @@ func pnpmSetting(env vars, key string) (value, string, bool) {
 	}
 	sort.Strings(names)
 	if len(names) == 0 {
-		return value{}, "", false
+		return shell.Value{}, "", false
 	}
 	return env[names[len(names)-1]], names[len(names)-1], true
 }
 
-// pnpmStores are the store directories a command may use.
-func pnpmStores(c *command, from int) ([]string, bool, string) {
-	if d, found, known := findFlag(c.argv, from, "--store-dir", "", false); found {
-		if !known {
-			return nil, false, "--store-dir is not a literal"
-		}
-		d, ok, why := absDir("--store-dir "+d, d, "")
-		return []string{d}, ok, why
+// pnpmStoreSetting is the store-dir setting in the environment.
+func pnpmStoreSetting(c call) (string, bool, bool, string) {
+	v, name, ok := pnpmSetting(c.Env, "store_dir")
+	if !ok {
+		return "", false, false, ""
 	}
-	if v, name, ok := pnpmSetting(c.env, "store_dir"); ok {
-		if !v.known {
-			return nil, false, name + " is not a literal"
-		}
-		d, ok, why := absDir(name+"="+v.val, v.val, "")
-		return []string{d}, ok, why
+	if !v.Known {
+		return "", true, false, name + " is not a literal"
 	}
-	if d, ok, why := dirSetting(c.env, "PNPM_HOME", ""); !ok || d != "" {
-		return []string{path.Join(d, "store")}, ok, why
-	}
-	d, ok, why := userDir(c.env, c.user, "XDG_DATA_HOME", "pnpm", ".local/share/pnpm")
-	return []string{path.Join(d, "store")}, ok, why
+	d, ok, why := absDir(name+"="+v.Val, v.Val, "")
+	return d, true, ok, why
 }
 
-func analyzePnpm(a *analysis) {
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if !pnpmNames[name] {
-			continue
+func init() {
+	register(manager{
+		Name:          "pnpm",
+		Programs:      []string{"pnpm", "pnpx"},
+		Launchers:     []string{"corepack"},
+		CacheVars:     []string{"PNPM_HOME", "npm_config_store_dir"},
+		CachePrograms: []string{"pnpm"},
+		Analyze:       func(t *task) { pnpmCLI.run(t) },
+	})
+}
+
+var pnpmCLI = cli{
+	sub:     pnpmSub,
+	fetches: pnpmDownloads,
+	cache: firstOf(flagDir("--store-dir", "", false), pnpmStoreSetting, envDir("PNPM_HOME", "store"),
+		xdgDir("XDG_DATA_HOME", "pnpm/store", ".local/share/pnpm/store")),
+	sharing: Shared,
+	check: func(_ *task, c call, _ string) string {
+		if v, _, set := pnpmSetting(c.Env, "enable_global_virtual_store"); set && truthy(v.Val) {
+			return "the global virtual store links node_modules into the store"
 		}
-		sub := pnpmSub(c.argv, from)
-		if name == "pnpx" {
-			sub = "dlx"
-		}
-		stores, ok, why := pnpmStores(c, from)
-		switch {
-		case pnpmDownloads[sub]:
-			a.detect("pnpm")
-			if !ok {
-				a.skip("pnpm", why)
-				continue
-			}
-			if v, _, set := pnpmSetting(c.env, "enable_global_virtual_store"); set && truthy(v.val) {
-				a.skip("pnpm", "the global virtual store links node_modules into the store")
-				continue
-			}
-			for _, s := range stores {
-				a.want("pnpm", c.user, s, Shared)
-			}
-		case sub == "store prune" && ok:
-			a.addCleanup("pnpm", c, cleanItem{word: -1, targets: stores})
-		}
-	}
+		return ""
+	},
+	clears: clearsOn("store prune"),
 }

@@ -10,6 +10,8 @@ var pnpmEnv = withEnv(nodeEnv, "PNPM_HOME=/pnpm", "PATH=/pnpm:/usr/local/sbin:/u
 // Shapes from the corpus (umami, openstatus, ghost, redash) and pnpm.io/docker.
 func TestPnpm(t *testing.T) { runCases(t, pnpmCases) }
 
+func init() { registerCases("pnpm", pnpmCases) }
+
 var pnpmCases = []tcase{{
 	name: "pnpm.io/docker: PNPM_HOME=/pnpm", in: "pnpm install --prod --frozen-lockfile", env: pnpmEnv, cwd: "/app",
 	caches: []string{"/pnpm/store shared 0:0"}, notes: []string{"pnpm: cache /pnpm/store (shared)"},

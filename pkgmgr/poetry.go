@@ -2,6 +2,8 @@ package pkgmgr
 
 import (
 	"path"
+
+	"github.com/autocache/autocache/internal/fspath"
 )
 
 // Poetry's cache-dir is POETRY_CACHE_DIR, else $XDG_CACHE_HOME/pypoetry,
@@ -36,85 +38,48 @@ var poetryDownloads = map[string]bool{
 
 var poetryValued = []string{"-C", "--directory", "-P", "--project"}
 
-func poetrySub(argv []word, from int) (string, int) {
-	rest, ok := skipOptions(argv[from:], "CP", poetryValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
-		return "", -1
-	}
-	sub := rest[0].val
-	if (sub == "self" || sub == "cache") && len(rest) > 1 && rest[1].known {
-		return sub + " " + rest[1].val, len(argv) - len(rest) + 1
-	}
-	return sub, len(argv) - len(rest)
+func init() {
+	register(manager{
+		Name:          "poetry",
+		Programs:      []string{"poetry"},
+		CacheVars:     []string{"POETRY_CACHE_DIR"},
+		CachePrograms: []string{"poetry"},
+		Analyze:       func(t *task) { poetryCLI.run(t) },
+	})
 }
 
-// poetryCacheDir resolves cache-dir, and whether the venvs are surely
-// outside it.
-func poetryCacheDir(c *command) (dir string, whole, ok bool, why string) {
-	dir, ok, why = dirSetting(c.env, "POETRY_CACHE_DIR", "")
-	if ok && dir == "" {
-		dir, ok, why = userDir(c.env, c.user, "XDG_CACHE_HOME", "pypoetry", ".cache/pypoetry")
-	}
-	if !ok {
-		return "", false, false, why
-	}
-	if v, set, known := c.env.get("POETRY_VIRTUALENVS_CREATE"); set && known && !truthy(v) && v != "" {
-		return dir, true, true, ""
-	}
-	if v, set, known := c.env.get("POETRY_VIRTUALENVS_IN_PROJECT"); set && known && truthy(v) {
-		return dir, true, true, ""
-	}
-	if p, set, known := c.env.get("POETRY_VIRTUALENVS_PATH"); set && known && path.IsAbs(p) && !within(path.Clean(p), dir) {
-		return dir, true, true, ""
-	}
-	return dir, false, true, ""
-}
-
-func analyzePoetry(a *analysis) {
-	var uses []offUse
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if name != "poetry" {
-			continue
+var poetryCLI = cli{
+	sub:     subIn("CP", poetryValued, "self", "cache"),
+	fetches: poetryDownloads,
+	cache:   firstOf(envDir("POETRY_CACHE_DIR", ""), xdgDir("XDG_CACHE_HOME", "pypoetry", ".cache/pypoetry")),
+	mounts: func(c call, dir string) []mount {
+		if poetryWhole(c, dir) {
+			return []mount{{}, {dir: "artifacts", built: true, inside: true}}
 		}
-		sub, _ := poetrySub(c.argv, from)
-		dir, whole, ok, why := poetryCacheDir(c)
-		targets := []string{dir}
-		if !whole {
-			targets = []string{path.Join(dir, "cache")}
-		}
+		return []mount{{dir: "cache"}, {dir: "artifacts", built: true}}
+	},
+	sharing: Locked,
+	off:     flagIn("--no-cache"),
+	clears: func(c call, dir string) []string {
 		switch {
-		case poetryDownloads[sub]:
-			a.detect("poetry")
-			if !ok {
-				a.skip("poetry", why)
-				continue
-			}
-			var off []word
-			for _, w := range toolWords(c.argv, from, 0, false, nil) {
-				if w.known && w.val == "--no-cache" {
-					off = append(off, w)
-				}
-			}
-			for _, t := range targets {
-				a.want("poetry", c.user, t, Locked)
-				uses = append(uses, offUse{c: c, target: t, words: off})
-			}
-			artifacts, inside := path.Join(dir, "artifacts"), ""
-			if whole {
-				inside = dir
-			}
-			a.wantBuilt("poetry", c.user, inside, artifacts, Locked)
-			uses = append(uses, offUse{c: c, target: artifacts, words: off})
-		case sub == "cache clear" && ok:
-			repo := path.Join(dir, "cache")
-			if whole {
-				repo = dir
-			}
-			a.addCleanup("poetry", c, cleanItem{word: -1, targets: []string{repo}})
+		case c.sub != "cache clear":
+			return nil
+		case poetryWhole(c, dir):
+			return []string{dir}
 		}
+		return []string{path.Join(dir, "cache")}
+	},
+}
+
+// poetryWhole reports whether the environment surely keeps the venvs
+// outside the cache dir, so all of it may be mounted.
+func poetryWhole(c call, dir string) bool {
+	if v, set, known := c.Env.Get("POETRY_VIRTUALENVS_CREATE"); set && known && !truthy(v) && v != "" {
+		return true
 	}
-	if len(uses) > 0 {
-		a.dropOffSwitches("poetry", nil, uses)
+	if v, set, known := c.Env.Get("POETRY_VIRTUALENVS_IN_PROJECT"); set && known && truthy(v) {
+		return true
 	}
+	p, set, known := c.Env.Get("POETRY_VIRTUALENVS_PATH")
+	return set && known && path.IsAbs(p) && !fspath.Within(path.Clean(p), dir)
 }

@@ -8,6 +8,8 @@ var poetrySubdirs = []string{"/root/.cache/pypoetry/artifacts locked 0:0 per-ima
 // Poetry's Docker FAQ.
 func TestPoetry(t *testing.T) { runCases(t, poetryCases) }
 
+func init() { registerCases("poetry", poetryCases) }
+
 var poetryCases = []tcase{{
 	name: "default: venvs may be in the cache dir, only cache/ and artifacts/",
 	in:   "poetry install --no-root --only main", env: pythonEnv, cwd: "/app", caches: poetrySubdirs,

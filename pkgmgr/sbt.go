@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // sbt (1.3+) resolves through Coursier, whose cache is COURSIER_CACHE, or
@@ -23,10 +25,10 @@ import (
 // across containers on one filesystem). Ivy's cache is locked: Ivy does
 // not lock by default.
 
-func jvmProp(c *command, name string) (string, bool, bool) {
+func jvmProp(c *shell.Command, name string) (string, bool, bool) {
 	val, found, known := "", false, true
 	for _, env := range []string{"SBT_OPTS", "JAVA_OPTS", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS"} {
-		v, set, k := c.env.get(env)
+		v, set, k := c.Env.Get(env)
 		if !set {
 			continue
 		}
@@ -36,30 +38,30 @@ func jvmProp(c *command, name string) (string, bool, bool) {
 			}
 		}
 	}
-	for _, w := range c.argv[1:] {
-		t := w.text()
+	for _, w := range c.Argv[1:] {
+		t := w.Text()
 		if strings.HasPrefix(t, "-D"+name+"=") || strings.HasPrefix(t, "-J-D"+name+"=") {
-			_, v, _ := strings.Cut(w.val, "=")
-			val, found, known = v, true, w.known
+			_, v, _ := strings.Cut(w.Val, "=")
+			val, found, known = v, true, w.Known
 		}
 	}
 	return val, found, known
 }
 
-func coursierCache(c *command) (string, bool, string) {
+func coursierCache(c *shell.Command) (string, bool, string) {
 	if v, found, known := jvmProp(c, "coursier.cache"); found {
 		if !known {
 			return "", false, "coursier.cache is not a literal"
 		}
 		return absDir("coursier.cache="+v, v, "")
 	}
-	if d, ok, why := dirSetting(c.env, "COURSIER_CACHE", ""); !ok || d != "" {
+	if d, ok, why := dirSetting(c.Env, "COURSIER_CACHE", ""); !ok || d != "" {
 		return d, ok, why
 	}
-	return inHome(javaHome, c.env, c.user, ".cache/coursier/v1")
+	return inHome(javaHome, c.Env, c.User, ".cache/coursier/v1")
 }
 
-func ivyCache(c *command) (string, bool, string) {
+func ivyCache(c *shell.Command) (string, bool, string) {
 	if v, found, known := jvmProp(c, "sbt.ivy.home"); found {
 		if !known {
 			return "", false, "sbt.ivy.home is not a literal"
@@ -67,45 +69,57 @@ func ivyCache(c *command) (string, bool, string) {
 		d, ok, why := absDir("sbt.ivy.home="+v, v, "")
 		return path.Join(d, "cache"), ok, why
 	}
-	return inHome(javaHome, c.env, c.user, ".ivy2/cache")
+	return inHome(javaHome, c.Env, c.User, ".ivy2/cache")
 }
 
 var coursierDownloads = map[string]bool{
 	"fetch": true, "launch": true, "bootstrap": true, "resolve": true, "install": true, "setup": true,
 }
 
-func analyzeSbt(a *analysis) {
-	for _, c := range a.cmds {
-		name, from := program(c)
-		ivy := false
-		switch name {
-		case "sbt":
-			rest, ok := skipOptions(c.argv[from:], "", []string{"--sbt-version", "--java-home", "-java-home", "--sbt-dir", "--ivy", "-ivy"})
-			if ok && len(rest) == 0 && hasWord(c.argv, from, "--version", "-V", "--help", "-h", "--numeric-version", "--script-version") {
-				continue
-			}
-			ivy = true
-		case "cs", "coursier":
-			rest, ok := skipOptions(c.argv[from:], "", nil)
-			if !ok || len(rest) == 0 || !rest[0].known || !coursierDownloads[rest[0].val] {
-				continue
-			}
-		default:
+func init() {
+	register(manager{
+		Name:      "sbt",
+		Programs:  []string{"sbt", "cs", "coursier"},
+		CacheVars: []string{"COURSIER_CACHE"},
+		Analyze:   analyzeSbt,
+	})
+}
+
+func analyzeSbt(t *task) {
+	for _, c := range t.commands() {
+		name, from, ok := t.runs(c)
+		if !ok {
 			continue
 		}
-		a.detect("sbt")
+		ivy := name == "sbt"
+		if ivy && sbtOnlyAsks(c, from) || !ivy && !coursierFetches(c, from) {
+			continue
+		}
+		t.detect()
 		if d, ok, why := coursierCache(c); ok {
-			a.want("sbt", c.user, d, Shared)
+			t.want(c.User, d, Shared)
 		} else {
-			a.skip("sbt", "coursier cache: "+why)
+			t.skip("coursier cache: " + why)
 		}
 		if !ivy {
 			continue
 		}
 		if d, ok, why := ivyCache(c); ok {
-			a.want("sbt", c.user, d, Locked)
+			t.want(c.User, d, Locked)
 		} else {
-			a.skip("sbt", "ivy cache: "+why)
+			t.skip("ivy cache: " + why)
 		}
 	}
+}
+
+// sbtOnlyAsks: `sbt --version` and the like run nothing.
+func sbtOnlyAsks(c *shell.Command, from int) bool {
+	rest, ok := shell.SkipOptions(c.Argv[from:], "", []string{"--sbt-version", "--java-home", "-java-home", "--sbt-dir", "--ivy", "-ivy"})
+	return ok && len(rest) == 0 && shell.HasWord(c.Argv, from, "--version", "-V", "--help", "-h", "--numeric-version", "--script-version")
+}
+
+// coursierFetches: `cs fetch|launch|…` downloads.
+func coursierFetches(c *shell.Command, from int) bool {
+	rest, ok := shell.SkipOptions(c.Argv[from:], "", nil)
+	return ok && len(rest) > 0 && rest[0].Known && coursierDownloads[rest[0].Val]
 }

@@ -11,6 +11,8 @@ var sbtEnv = []string{"PATH=/opt/java/openjdk/bin:/usr/local/sbin:/usr/local/bin
 // images) and Scala Dockerfiles.
 func TestSbt(t *testing.T) { runCases(t, sbtCases) }
 
+func init() { registerCases("sbt", sbtCases) }
+
 var sbtCases = []tcase{{
 	name: "sbt compile", in: "sbt compile", env: sbtEnv, cwd: "/app", caches: sbtRoot,
 	notes: []string{"sbt: cache /root/.cache/coursier/v1 (shared)", "sbt: cache /root/.ivy2/cache (locked)"},

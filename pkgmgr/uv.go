@@ -1,8 +1,9 @@
 package pkgmgr
 
 import (
-	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // uv keeps everything it downloads or builds in one cache: --cache-dir,
@@ -56,96 +57,88 @@ var uvDownloads = map[string]bool{
 
 // uvSub returns uv's subcommand ("sync", "pip install") and the index of
 // its last word.
-func uvSub(argv []word, from int) (string, int) {
-	rest, ok := skipOptions(argv[from:], "pi", uvValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
+func uvSub(argv []shell.Word, from int) (string, int) {
+	rest, ok := shell.SkipOptions(argv[from:], "pi", uvValued)
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return "", -1
 	}
-	sub := rest[0].val
+	sub := rest[0].Val
 	if sub == "pip" || sub == "tool" || sub == "cache" || sub == "python" {
-		if r2, ok := skipOptions(rest[1:], "pi", uvValued); ok && len(r2) > 0 && r2[0].known {
-			return sub + " " + r2[0].val, len(argv) - len(r2)
+		if r2, ok := shell.SkipOptions(rest[1:], "pi", uvValued); ok && len(r2) > 0 && r2[0].Known {
+			return sub + " " + r2[0].Val, len(argv) - len(r2)
 		}
 	}
 	return sub, len(argv) - len(rest)
 }
 
-// uvCacheDir: --cache-dir, UV_CACHE_DIR, $XDG_CACHE_HOME/uv, ~/.cache/uv.
-func uvCacheDir(c *command, from int) (string, bool, string) {
-	if d, found, known := findFlag(c.argv, from, "--cache-dir", "", false); found {
-		if !known {
-			return "", false, "--cache-dir is not a literal"
+func init() {
+	register(manager{
+		Name:          "uv",
+		Programs:      []string{"uv", "uvx"},
+		CacheVars:     []string{"UV_CACHE_DIR"},
+		CachePrograms: []string{"uv"},
+		StepEnv:       []string{"UV_LINK_MODE"},
+		Analyze:       analyzeUv,
+	})
+}
+
+var uvCLI = cli{
+	sub: func(c call) string {
+		if c.prog == "uvx" {
+			return "tool run"
 		}
-		return absDir("--cache-dir "+d, d, "")
-	}
-	if d, ok, why := dirSetting(c.env, "UV_CACHE_DIR", ""); !ok || d != "" {
-		return d, ok, why
-	}
-	return userDir(c.env, c.user, "XDG_CACHE_HOME", "uv", ".cache/uv")
+		sub, _ := uvSub(c.Argv, c.from)
+		return sub
+	},
+	fetches: uvDownloads,
+	cache:   firstOf(flagDir("--cache-dir", "", false), envDir("UV_CACHE_DIR", ""), xdgDir("XDG_CACHE_HOME", "uv", ".cache/uv")),
+	mounts: func(call, string) []mount {
+		return []mount{{}, {dir: uvBuiltBucket, built: true, inside: true}}
+	},
+	sharing: Shared,
+	check:   uvCheck,
+	off: func(w shell.Word) bool {
+		return w.Known && (w.Val == "--no-cache" || w.Val == "-n" || w.Val == "--no-cache-dir" ||
+			strings.HasPrefix(w.Val, "--no-cache="))
+	},
+	offWords: func(c call) []shell.Word {
+		subWords := 0
+		if c.prog == "uv" {
+			subWords = len(strings.Fields(c.sub))
+		}
+		runs := c.sub == "run" || c.sub == "tool run"
+		return toolWords(c.Argv, c.from, subWords, runs, uvValued)
+	},
+	offEnv: []string{"UV_NO_CACHE"},
+	clears: clearsOn("cache clean", "cache prune", "clean"),
 }
 
-func isUvNoCache(w word) bool {
-	return w.known && (w.val == "--no-cache" || w.val == "-n" || w.val == "--no-cache-dir" ||
-		strings.HasPrefix(w.val, "--no-cache="))
+// uvCheck blocks the cache of a command that would link into it or run
+// from the image's.
+func uvCheck(t *task, c call, dir string) string {
+	if v, found, _ := shell.FindFlag(c.Argv, c.from, "--link-mode", "", false); found && v != "copy" {
+		t.block(dir, "`"+shell.OneLine(c.Raw)+"` sets --link-mode "+v)
+	}
+	if v, set, known := c.Env.Get("UV_LINK_MODE"); set && c.Env["UV_LINK_MODE"].Site != nil && (!known || v != "copy") {
+		t.block(dir, "the script sets UV_LINK_MODE="+v)
+	}
+	if shell.HasWord(c.Argv, c.from, "--offline") || truthy(c.Env["UV_OFFLINE"].Val) {
+		t.block(dir, "`"+shell.OneLine(c.Raw)+"` runs offline from the image's cache")
+	}
+	return ""
 }
 
-func analyzeUv(a *analysis) {
-	var uses []offUse
+func analyzeUv(t *task) {
 	var targets []string
-	for _, c := range a.cmds {
-		name, from := program(c)
-		sub, subWords := "", 0
-		switch name {
-		case "uv":
-			sub, _ = uvSub(c.argv, from)
-			subWords = len(strings.Fields(sub))
-		case "uvx":
-			sub = "tool run"
-		default:
-			continue
-		}
-		runs := sub == "run" || sub == "tool run"
-		dir, ok, why := uvCacheDir(c, from)
-		switch {
-		case uvDownloads[sub]:
-			a.detect("uv")
-			if !ok {
-				a.skip("uv", why)
-				continue
-			}
-			if v, found, _ := findFlag(c.argv, from, "--link-mode", "", false); found && v != "copy" {
-				a.bad[dir] = "`" + oneLine(c.raw) + "` sets --link-mode " + v
-			}
-			if v, set, known := c.env.get("UV_LINK_MODE"); set && c.env["UV_LINK_MODE"].site != nil && (!known || v != "copy") {
-				a.bad[dir] = "the script sets UV_LINK_MODE=" + v
-			}
-			if hasWord(c.argv, from, "--offline") || truthy(c.env["UV_OFFLINE"].val) {
-				a.bad[dir] = "`" + oneLine(c.raw) + "` runs offline from the image's cache"
-			}
-			a.want("uv", c.user, dir, Shared)
-			a.wantBuilt("uv", c.user, dir, path.Join(dir, uvBuiltBucket), Shared)
-			targets = append(targets, dir)
-			var off []word
-			for _, w := range toolWords(c.argv, from, subWords, runs, uvValued) {
-				if isUvNoCache(w) {
-					off = append(off, w)
-				}
-			}
-			uses = append(uses, offUse{c: c, target: dir, words: off})
-		case (sub == "cache clean" || sub == "cache prune" || sub == "clean") && ok:
-			a.addCleanup("uv", c, cleanItem{word: -1, targets: []string{dir}})
-		}
+	for _, f := range uvCLI.run(t) {
+		targets = append(targets, f.dir)
 	}
 	if len(targets) == 0 {
 		return
 	}
-	a.dropOffSwitches("uv", []string{"UV_NO_CACHE"}, uses)
-	a.finish = append(a.finish, func(mounted map[string]bool) {
-		for _, t := range targets {
-			if mounted[t] {
-				a.setStepEnv("uv", "UV_LINK_MODE", "copy")
-				return
-			}
+	t.afterMount(func(m mounted) {
+		if m.anyOf(targets) {
+			m.setEnv("UV_LINK_MODE", "copy")
 		}
 	})
 }

@@ -13,6 +13,8 @@ func withEnv(env []string, kv ...string) []string { return append(slices.Clone(e
 // private-gpt) and uv's Docker guide.
 func TestUv(t *testing.T) { runCases(t, uvCases) }
 
+func init() { registerCases("uv", uvCases) }
+
 var uvCases = []tcase{{
 	name: "uv-docker-example without its mount: sync, copy mode for the step",
 	in:   "uv sync --locked --no-install-project --no-dev", env: pythonEnv, cwd: "/app",

@@ -3,6 +3,8 @@ package pkgmgr
 import (
 	"path"
 	"strings"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // Yarn comes in two unrelated lines, and which one runs is decided by
@@ -38,8 +40,6 @@ import (
 // --mutex is opt-in and per host); berry's cross-process behaviour we
 // could not verify.
 
-var yarnNames = map[string]bool{"yarn": true, "yarnpkg": true}
-
 // Flags and commands only Yarn 1 accepts (berry fails on them).
 var yarn1Only = map[string]bool{
 	"--network-timeout": true, "--pure-lockfile": true, "--no-lockfile": true, "--production": true,
@@ -59,81 +59,81 @@ var yarnDownloads = map[string]bool{
 	"global": true, "dlx": true, "import": true, "workspaces focus": true,
 }
 
-func yarnSub(argv []word, from int) (string, int) {
-	rest, ok := skipOptions(argv[from:], "", yarnValued)
+func yarnSub(argv []shell.Word, from int) (string, int) {
+	rest, ok := shell.SkipOptions(argv[from:], "", yarnValued)
 	if !ok {
 		return "?", -1
 	}
 	if len(rest) == 0 {
-		if hasWord(argv, from, "--version", "-v", "--help", "-h") {
+		if shell.HasWord(argv, from, "--version", "-v", "--help", "-h") {
 			return "--version", -1
 		}
 		return "", len(argv)
 	}
-	if !rest[0].known {
+	if !rest[0].Known {
 		return "?", -1
 	}
-	if rest[0].val == "workspaces" && len(rest) > 1 && rest[1].known {
-		return "workspaces " + rest[1].val, len(argv) - len(rest) + 1
+	if rest[0].Val == "workspaces" && len(rest) > 1 && rest[1].Known {
+		return "workspaces " + rest[1].Val, len(argv) - len(rest) + 1
 	}
-	return rest[0].val, len(argv) - len(rest)
+	return rest[0].Val, len(argv) - len(rest)
 }
 
 // yarn1Cache is Yarn 1's cache folder for a command, and whether it came
 // from YARN_CACHE_FOLDER (which berry reads too).
-func yarn1Cache(c *command, from int) (dir string, fromEnv, ok bool, why string) {
-	if d, found, known := findFlag(c.argv, from, "--cache-folder", "", false); found {
+func yarn1Cache(c *shell.Command, from int) (dir string, fromEnv, ok bool, why string) {
+	if d, found, known := shell.FindFlag(c.Argv, from, "--cache-folder", "", false); found {
 		if !known {
 			return "", false, false, "--cache-folder is not a literal"
 		}
 		d, ok, why := absDir("--cache-folder "+d, d, "")
 		return d, false, ok, why
 	}
-	if d, ok, why := dirSetting(c.env, "YARN_CACHE_FOLDER", ""); !ok || d != "" {
+	if d, ok, why := dirSetting(c.Env, "YARN_CACHE_FOLDER", ""); !ok || d != "" {
 		return d, true, ok, why
 	}
-	if d, ok, why := dirSetting(c.env, "XDG_CACHE_HOME", ""); !ok || d != "" {
+	if d, ok, why := dirSetting(c.Env, "XDG_CACHE_HOME", ""); !ok || d != "" {
 		return path.Join(d, "yarn"), false, ok, why
 	}
-	if c.user.kind == rootUser {
+	if c.User.Kind == shell.RootUser {
 		return "/usr/local/share/.cache/yarn", false, true, ""
 	}
-	h, ok, why := home(c.env, c.user)
+	h, ok, why := shell.Home(c.Env, c.User)
 	return path.Join(h, ".cache/yarn"), false, ok, why
 }
 
 // yarnBerryCache is berry's global cache when the environment makes it pure
 // cache (node-modules or pnpm linker, global cache not turned off).
-func yarnBerryCache(c *command) (string, bool) {
-	linker, _, known := c.env.get("YARN_NODE_LINKER")
+func yarnBerryCache(c *shell.Command) (string, bool) {
+	linker, _, known := c.Env.Get("YARN_NODE_LINKER")
 	if !known || (linker != "node-modules" && linker != "pnpm") {
 		return "", false
 	}
-	if v, set, known := c.env.get("YARN_ENABLE_GLOBAL_CACHE"); set && (!known || !truthy(v)) {
+	if v, set, known := c.Env.Get("YARN_ENABLE_GLOBAL_CACHE"); set && (!known || !truthy(v)) {
 		return "", false
 	}
-	if d, ok, _ := dirSetting(c.env, "YARN_GLOBAL_FOLDER", ""); ok && d != "" {
+	if d, ok, _ := dirSetting(c.Env, "YARN_GLOBAL_FOLDER", ""); ok && d != "" {
 		return path.Join(d, "cache"), true
 	}
-	if d, ok, _ := dirSetting(c.env, "XDG_DATA_HOME", ""); ok && d != "" {
+	if d, ok, _ := dirSetting(c.Env, "XDG_DATA_HOME", ""); ok && d != "" {
 		return path.Join(d, "yarn/berry/cache"), true
 	}
-	h, ok, _ := home(c.env, c.user)
+	h, ok, _ := shell.Home(c.Env, c.User)
 	if !ok {
 		return "", false
 	}
 	return path.Join(h, ".yarn/berry/cache"), true
 }
 
-func yarnIsOne(c *command, from int, sub string) bool {
+func yarnIsOne(c *shell.Command, from int, sub string) bool {
 	if sub == "global" {
 		return true
 	}
 	if sub == "dlx" {
 		return false // the rest is the downloaded tool's command line
 	}
-	for _, w := range c.argv[from:] {
-		name, _, _ := strings.Cut(w.text(), "=")
+	for _, w := range c.Argv[from:] {
+		name, _, _ := strings.Cut(w.Text(), "=")
 		if yarn1Only[name] {
 			return true
 		}
@@ -141,72 +141,96 @@ func yarnIsOne(c *command, from int, sub string) bool {
 	return false
 }
 
-func analyzeYarn(a *analysis) {
-	type use struct {
-		c    *command
-		from int
-		sub  string
-	}
-	var uses, cleans []use
+func init() {
+	register(manager{
+		Name:          "yarn",
+		Programs:      []string{"yarn", "yarnpkg"},
+		Launchers:     []string{"corepack"},
+		CacheVars:     []string{"YARN_CACHE_FOLDER", "YARN_GLOBAL_FOLDER"},
+		CachePrograms: []string{"yarn"},
+		Analyze:       analyzeYarn,
+	})
+}
+
+// yarnUse is a yarn command and where its arguments start.
+type yarnUse struct {
+	c    *shell.Command
+	from int
+}
+
+func analyzeYarn(t *task) {
+	var uses, cleans []yarnUse
 	one := false
-	for _, c := range a.cmds {
-		name, from := program(c)
-		if !yarnNames[name] {
+	for _, c := range t.commands() {
+		_, from, ok := t.runs(c)
+		if !ok {
 			continue
 		}
-		sub, _ := yarnSub(c.argv, from)
+		sub, _ := yarnSub(c.Argv, from)
 		switch {
 		case yarnDownloads[sub]:
-			uses = append(uses, use{c, from, sub})
+			uses = append(uses, yarnUse{c, from})
 			one = one || yarnIsOne(c, from, sub)
 		case sub == "cache":
-			cleans = append(cleans, use{c, from, sub})
+			cleans = append(cleans, yarnUse{c, from})
 		}
 	}
 	if len(uses) == 0 {
 		return
 	}
-	a.detect("yarn")
+	t.detect()
 	for _, u := range uses {
-		c := u.c
-		dir, fromEnv, ok, why := yarn1Cache(c, u.from)
-		switch {
-		case !ok:
-			a.skip("yarn", why)
-		case hasWord(c.argv, u.from, "--pnp"):
-			a.skip("yarn", "`"+oneLine(c.raw)+"` uses Plug'n'Play, which loads packages from the cache")
-		case fromEnv && !one:
-			if _, pure := yarnBerryCache(c); !pure {
-				a.skip("yarn", "YARN_CACHE_FOLDER may be Yarn 2+'s cacheFolder, which Plug'n'Play runs from")
-				break
-			}
-			a.want("yarn", c.user, dir, Locked)
-		default:
-			a.want("yarn", c.user, dir, Locked)
-		}
-		if berry, pure := yarnBerryCache(c); pure && !one {
-			a.want("yarn", c.user, berry, Locked)
-		}
+		yarnWant(t, u, one)
 	}
 	for _, cl := range cleans {
-		c := cl.c
-		rest, _ := skipOptions(c.argv[cl.from:], "", yarnValued)
-		if len(rest) < 2 || !rest[1].known || rest[1].val != "clean" {
-			continue
+		yarnClean(t, cl, one)
+	}
+}
+
+// yarnWant asks for the caches of a fetching command; one: the step is
+// surely Yarn 1.
+func yarnWant(t *task, u yarnUse, one bool) {
+	c := u.c
+	dir, fromEnv, ok, why := yarn1Cache(c, u.from)
+	switch {
+	case !ok:
+		t.skip(why)
+	case shell.HasWord(c.Argv, u.from, "--pnp"):
+		t.skip("`" + shell.OneLine(c.Raw) + "` uses Plug'n'Play, which loads packages from the cache")
+	case fromEnv && !one:
+		if _, pure := yarnBerryCache(c); !pure {
+			t.skip("YARN_CACHE_FOLDER may be Yarn 2+'s cacheFolder, which Plug'n'Play runs from")
+			break
 		}
-		dir, _, ok, _ := yarn1Cache(c, cl.from)
-		if !ok {
-			continue
+		t.want(c.User, dir, Locked)
+	default:
+		t.want(c.User, dir, Locked)
+	}
+	if berry, pure := yarnBerryCache(c); pure && !one {
+		t.want(c.User, berry, Locked)
+	}
+}
+
+// yarnClean reads `yarn cache clean`: it goes only where the step is
+// surely Yarn 1 (in berry it cleans the project's cache, which stays).
+func yarnClean(t *task, cl yarnUse, one bool) {
+	c := cl.c
+	rest, _ := shell.SkipOptions(c.Argv[cl.from:], "", yarnValued)
+	if len(rest) < 2 || !rest[1].Known || rest[1].Val != "clean" {
+		return
+	}
+	dir, _, ok, _ := yarn1Cache(c, cl.from)
+	if !ok {
+		return
+	}
+	switch {
+	case shell.HasWord(c.Argv, cl.from, "--all", "--mirror"):
+		if berry, pure := yarnBerryCache(c); pure {
+			t.block(berry, "`"+shell.OneLine(c.Raw)+"` empties it at the end")
 		}
-		switch {
-		case hasWord(c.argv, cl.from, "--all", "--mirror"):
-			if berry, pure := yarnBerryCache(c); pure {
-				a.bad[berry] = "`" + oneLine(c.raw) + "` empties it at the end"
-			}
-		case one:
-			a.addCleanup("yarn", c, cleanItem{word: -1, targets: []string{dir}})
-		default:
-			a.bad[dir] = "`" + oneLine(c.raw) + "` may be Yarn 2+'s (which cleans the project's cache): it stays, and would empty Yarn 1's"
-		}
+	case one:
+		t.clears(c, dir)
+	default:
+		t.block(dir, "`"+shell.OneLine(c.Raw)+"` may be Yarn 2+'s (which cleans the project's cache): it stays, and would empty Yarn 1's")
 	}
 }

@@ -8,6 +8,8 @@ var yarn1Root = []string{"/usr/local/share/.cache/yarn locked 0:0"}
 // mealie, traefik webui) and node Dockerfiles.
 func TestYarn(t *testing.T) { runCases(t, yarnCases) }
 
+func init() { registerCases("yarn", yarnCases) }
+
 var yarnCases = []tcase{{
 	name: "node image: yarn install --frozen-lockfile", in: "yarn install --frozen-lockfile", env: nodeEnv, cwd: "/app",
 	caches: yarn1Root, notes: []string{"yarn: cache /usr/local/share/.cache/yarn (locked)"},

@@ -24,24 +24,32 @@ package pkgmgr
 const yumRpmdbIndexes = "/var/lib/yum/rpmdb-indexes"
 
 func init() {
-	rpmTools["yum"] = rpmTool{"yum", []string{"/var/cache/dnf", "/var/cache/libdnf5", "/var/cache/yum"},
-		[]string{"--setopt=keepcache=1", "--setopt=metadata_expire=0", "'--setopt=*.metadata_expire=0'"}}
+	register(manager{
+		Name:     "yum",
+		Programs: []string{"yum"},
+		// libsolv caches are named by repo id only (<repoid>.solv) and
+		// rebuilt when the other arch's metadata is found there; locked.
+		PerPlatform: true,
+		Local:       true,
+		Analyze:     analyzeYum,
+	})
 }
 
-func analyzeYum(a *analysis) {
-	analyzeRpm(a, "yum")
-	if !a.detected["yum"] {
+var yumTools = map[string]rpmTool{
+	"yum": {caches: []string{"/var/cache/dnf", "/var/cache/libdnf5", "/var/cache/yum"},
+		flags:    []string{"--setopt=keepcache=1", "--setopt=metadata_expire=0", "'--setopt=*.metadata_expire=0'"},
+		cleanAll: []string{yumRpmdbIndexes}},
+}
+
+func analyzeYum(t *task) {
+	cleans := analyzeRpm(t, yumTools)
+	if !t.detected() {
 		return
 	}
-	for _, c := range a.cleanups {
-		if c.mgr != "yum" {
-			continue
-		}
-		for _, it := range c.items {
-			for _, t := range it.targets {
-				if t == yumRpmdbIndexes {
-					a.want("yum", c.cmd.user, yumRpmdbIndexes, Locked)
-				}
+	for _, cl := range cleans {
+		for _, target := range cl.targets {
+			if target == yumRpmdbIndexes {
+				t.want(cl.c.User, yumRpmdbIndexes, Locked)
 			}
 		}
 	}

@@ -13,6 +13,8 @@ const yumFlags = "--setopt=keepcache=1 --setopt=metadata_expire=0 '--setopt=*.me
 // fedora) and CentOS 7 / Amazon Linux 2 Dockerfiles.
 func TestYum(t *testing.T) { runCases(t, yumCases) }
 
+func init() { registerCases("yum", yumCases) }
+
 var yumCases = []tcase{{
 	name: "anaconda amazonlinux: install, clean all, rm of the cache dir",
 	in:   "yum install -y wget bzip2 &&     yum clean all &&     rm -rf /var/cache/yum", env: fedoraEnv,

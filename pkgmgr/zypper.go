@@ -2,6 +2,8 @@ package pkgmgr
 
 import (
 	"path"
+
+	"github.com/autocache/autocache/pkgmgr/internal/shell"
 )
 
 // zypper (openSUSE, SLE) keeps raw repository metadata (/var/cache/zypp/raw),
@@ -42,25 +44,25 @@ var zypperDownloads = map[string]bool{
 	"source-install": true, "si": true, "install-new-recommends": true, "inr": true, "download": true,
 }
 
-func zypperSub(argv []word) (string, int) {
-	rest, ok := skipOptions(argv[1:], "DCRcp", zypperValued)
-	if !ok || len(rest) == 0 || !rest[0].known {
+func zypperSub(argv []shell.Word) (string, int) {
+	rest, ok := shell.SkipOptions(argv[1:], "DCRcp", zypperValued)
+	if !ok || len(rest) == 0 || !rest[0].Known {
 		return "", -1
 	}
-	return rest[0].val, len(argv) - len(rest)
+	return rest[0].Val, len(argv) - len(rest)
 }
 
 // zypperPkgDir is where a command keeps packages: --pkg-cache-dir, else
 // --cache-dir/packages, else the default.
-func zypperPkgDir(c *command, at int) (string, bool, string) {
-	global := c.argv[:at]
-	if d, found, known := findFlag(global, 1, "--pkg-cache-dir", "", false); found {
+func zypperPkgDir(c *shell.Command, at int) (string, bool, string) {
+	global := c.Argv[:at]
+	if d, found, known := shell.FindFlag(global, 1, "--pkg-cache-dir", "", false); found {
 		if !known {
 			return "", false, "--pkg-cache-dir is not a literal"
 		}
 		return absDir("--pkg-cache-dir "+d, d, "")
 	}
-	if d, found, known := findFlag(global, 1, "--cache-dir", "-C", false); found {
+	if d, found, known := shell.FindFlag(global, 1, "--cache-dir", "-C", false); found {
 		if !known {
 			return "", false, "--cache-dir is not a literal"
 		}
@@ -70,81 +72,110 @@ func zypperPkgDir(c *command, at int) (string, bool, string) {
 	return zypperPkgCache, true, ""
 }
 
-func analyzeZypper(a *analysis) {
+func init() {
+	register(manager{
+		Name:     "zypper",
+		Programs: []string{"zypper"},
+		// Packages are stored per arch already; locked, so sharing only
+		// makes the platforms wait for each other.
+		PerPlatform: true,
+		Local:       true,
+		Analyze:     analyzeZypper,
+	})
+}
+
+// zypperAll is a `clean --all` word to rewrite, and its command.
+type zypperAll struct {
+	c *shell.Command
+	w shell.Word
+}
+
+func analyzeZypper(t *task) {
 	var targets []string
-	var alls []word // `clean --all` words to rewrite
-	var allCmds []*command
-	for _, c := range a.cmds {
-		if c.name != "zypper" {
+	var alls []zypperAll
+	for _, c := range t.commands() {
+		if !t.is(c) {
 			continue
 		}
-		sub, at := zypperSub(c.argv)
-		if sub == "" {
-			continue
-		}
-		if _, found, _ := findFlag(c.argv[:at], 1, "--root", "-R", false); found {
-			continue // another root (and its cache): left alone
-		}
-		if _, found, _ := findFlag(c.argv[:at], 1, "--installroot", "", false); found {
+		sub, at := zypperSub(c.Argv)
+		if sub == "" || zypperOtherRoot(c, at) {
 			continue
 		}
 		dir, ok, why := zypperPkgDir(c, at)
 		switch {
 		case zypperDownloads[sub]:
-			a.detect("zypper")
-			if c.user.kind == numericUser {
-				a.skip("zypper", "`"+oneLine(c.raw)+"` runs as user "+c.user.spec) // needs root
+			t.detect()
+			if c.User.Kind == shell.NumericUser {
+				t.skip("`" + shell.OneLine(c.Raw) + "` runs as user " + c.User.Spec) // needs root
 				return
 			}
 			if !ok {
-				a.skip("zypper", why)
+				t.skip(why)
 				continue
 			}
-			a.want("zypper", c.user, dir, Locked)
+			t.want(c.User, dir, Locked)
 			targets = append(targets, dir)
 		case (sub == "clean" || sub == "cc") && ok:
-			all, meta := false, false
-			for _, w := range c.argv[at+1:] {
-				switch {
-				case !w.known:
-				case w.val == "-a" || w.val == "--all":
-					all = true
-					alls = append(alls, w)
-					allCmds = append(allCmds, c)
-				case w.val == "-m" || w.val == "--metadata" || w.val == "-M" || w.val == "--raw-metadata":
-					meta = true
-				}
-			}
-			if !all && !meta {
-				a.addCleanup("zypper", c, cleanItem{word: -1, targets: []string{dir}})
-			}
-			for _, w := range alls {
-				if wordReplace(w, "x") == nil || w.elem {
-					a.bad[dir] = "can't rewrite `" + oneLine(c.raw) + "` to keep packages"
-				}
-			}
+			alls = zypperClean(t, c, at, dir, alls)
 		}
 	}
-	if len(targets) == 0 {
+	if len(targets) > 0 {
+		t.afterMount(func(m mounted) { zypperKeep(m, targets, alls) })
+	}
+}
+
+// zypperOtherRoot: another root (and its cache) is left alone.
+func zypperOtherRoot(c *shell.Command, at int) bool {
+	if _, found, _ := shell.FindFlag(c.Argv[:at], 1, "--root", "-R", false); found {
+		return true
+	}
+	_, found, _ := shell.FindFlag(c.Argv[:at], 1, "--installroot", "", false)
+	return found
+}
+
+// zypperClean reads `zypper clean`: without options it cleans only
+// packages (dropped once mounted); --all is rewritten to keep them.
+func zypperClean(t *task, c *shell.Command, at int, dir string, alls []zypperAll) []zypperAll {
+	all, meta := false, false
+	for _, w := range c.Argv[at+1:] {
+		switch {
+		case !w.Known:
+		case w.Val == "-a" || w.Val == "--all":
+			all = true
+			alls = append(alls, zypperAll{c, w})
+		case w.Val == "-m" || w.Val == "--metadata" || w.Val == "-M" || w.Val == "--raw-metadata":
+			meta = true
+		}
+	}
+	if !all && !meta {
+		t.clears(c, dir)
+	}
+	for _, a := range alls {
+		if shell.ReplaceWord(a.w, "x") == nil || a.w.Elem {
+			t.block(dir, "can't rewrite `"+shell.OneLine(c.Raw)+"` to keep packages")
+		}
+	}
+	return alls
+}
+
+// zypperKeep binds .keep_packages into each mounted package cache and
+// turns `clean --all` into `clean --metadata --raw-metadata`.
+func zypperKeep(m mounted, targets []string, alls []zypperAll) {
+	hit := false
+	seen := map[string]bool{}
+	for _, t := range targets {
+		if !m.has(t) || seen[t] {
+			continue
+		}
+		hit, seen[t] = true, true
+		m.file(path.Join(t, zypperKeepFile), []byte{})
+		m.note("kept downloaded packages (" + path.Join(t, zypperKeepFile) + ")")
+	}
+	if !hit {
 		return
 	}
-	a.finish = append(a.finish, func(mounted map[string]bool) {
-		hit := false
-		seen := map[string]bool{}
-		for _, t := range targets {
-			if !mounted[t] || seen[t] {
-				continue
-			}
-			hit, seen[t] = true, true
-			a.files = append(a.files, FileMount{Manager: "zypper", Target: path.Join(t, zypperKeepFile), Contents: []byte{}})
-			a.note("zypper", "kept downloaded packages ("+path.Join(t, zypperKeepFile)+")")
-		}
-		if !hit {
-			return
-		}
-		for i, w := range alls {
-			a.edits = append(a.edits, wordReplace(w, "--metadata --raw-metadata"))
-			a.note("zypper", "replaced "+w.raw+" by --metadata --raw-metadata in `"+oneLine(allCmds[i].raw)+"`")
-		}
-	})
+	for _, a := range alls {
+		m.edit(shell.ReplaceWord(a.w, "--metadata --raw-metadata"))
+		m.note("replaced " + a.w.Raw + " by --metadata --raw-metadata in `" + shell.OneLine(a.c.Raw) + "`")
+	}
 }

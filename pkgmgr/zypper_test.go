@@ -8,6 +8,8 @@ var zypperPkgs = []string{"/var/cache/zypp/packages locked 0:0"}
 // openSUSE/BCI Dockerfiles.
 func TestZypper(t *testing.T) { runCases(t, zypperCases) }
 
+func init() { registerCases("zypper", zypperCases) }
+
 var zypperCases = []tcase{{
 	name: "crystal osc: addrepo, refresh, install",
 	in: "zypper --non-interactive addrepo -f https://download.opensuse.org/repositories/openSUSE:Tools/openSUSE_15.2/openSUSE:Tools.repo && " +

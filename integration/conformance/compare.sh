@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # compare.sh STOCK_LOG AUTOCACHE_LOG: read two `go test -v` outputs of the
-# suite and print, as markdown tables:
+# suite (stock's and one autocache column's: COLUMN names it, default
+# autocache) and print, as markdown tables:
 #   - pass/fail/skip counts per frontend, for the suite's entries (one per
 #     test function and matrix value, e.g. TestCopy or
 #     TestRunSecurityInsecure with security.insecure=granted) and, in a
@@ -11,7 +12,10 @@
 #     e.g. a failing rewritten step shows the command that actually ran).
 # Exit status: 1 if autocache did not pass something stock passed (a fail,
 # a skip, or no result at all, e.g. after a crash); 2 if stock passed
-# nothing (the harness is broken); else 0. With a third argument, the
+# nothing (the harness is broken); 3 if either log has fewer passing entries
+# than FLOOR (the stock pass count of the last full run, checked in as
+# integration/conformance/floor: a run that sees fewer is not a comparison
+# of the whole suite); else 0. With a third argument, the
 # names of the tests behind an exit 1 (the <Test> of
 # TestIntegration/<Test>/..., one per line) are written to that file, for
 # run.sh's retry.
@@ -86,7 +90,7 @@ END {
 			if (s != "") cnt[i, lvl, "all"]++
 		}
 	}
-	printf "| results | stock | autocache |\n|---|---|---|\n"
+	printf "| results | stock | %s |\n|---|---|---|\n", col
 	split("PASS FAIL SKIP NORESULT", kinds, " ")
 	for (k = 1; k <= 4; k++) {
 		s = kinds[k]
@@ -107,7 +111,7 @@ END {
 	printf "\n### Differences (%d)\n\n", nd
 	if (nd == 0) printf "None: every entry and subtest has the same result with both frontends.\n"
 	else {
-		printf "| test | stock | autocache |\n|---|---|---|\n"
+		printf "| test | stock | %s |\n|---|---|---|\n", col
 		for (i = 1; i <= nd; i++) {
 			a = val[1, d[i]]; b = val[2, d[i]]
 			printf "| %s%s | %s | %s |\n", short(d[i]), is_entry(d[i]) ? "" : " (subtest)", a == "" ? "not run" : tolower(a), b == "" ? "not run" : tolower(b)
@@ -125,7 +129,7 @@ END {
 	for (i = 2; i <= nm2; i++) { x = dm[i]; for (j = i - 1; j >= 1 && dm[j] > x; j--) dm[j + 1] = dm[j]; dm[j + 1] = x }
 	if (nm2 > 0) {
 		printf "\n### Failing with both, with different errors (%d)\n\n", nm2
-		printf "| test | stock error | autocache error |\n|---|---|---|\n"
+		printf "| test | stock error | %s error |\n|---|---|---|\n", col
 		for (i = 1; i <= nm2; i++) {
 			a = err[1, dm[i]]; b = err[2, dm[i]]; sub(/ \/ $/, "", a); sub(/ \/ $/, "", b)
 			gsub(/\|/, "\\|", a); gsub(/\|/, "\\|", b)
@@ -133,10 +137,16 @@ END {
 		}
 	}
 	if (bad > 0) {
-		printf "\nREGRESSION: autocache does not pass %d test(s) that stock passes.\n", bad
+		printf "\nREGRESSION: %s does not pass %d test(s) that stock passes.\n", col, bad
 		exit 1
 	}
 	if (cnt[1, "e", "PASS"] == 0) { printf "\nERROR: stock passed nothing: the harness is broken.\n"; exit 2 }
-	printf "\nOK: autocache passes every test that stock passes.\n"
+	if (floor > 0 && (cnt[1, "e", "PASS"] < floor || cnt[2, "e", "PASS"] < floor)) {
+		printf "\nBELOW THE FLOOR: stock passed %d entries and %s %d, fewer than the %d of the last full run (integration/conformance/floor): not a run of the whole suite.\n", cnt[1, "e", "PASS"], col, cnt[2, "e", "PASS"], floor
+		exit 3
+	}
+	if (floor > 0 && cnt[1, "e", "PASS"] > floor)
+		printf "\nNOTE: stock passed %d entries, more than the floor of %d: raise integration/conformance/floor.\n", cnt[1, "e", "PASS"], floor
+	printf "\nOK: %s passes every test that stock passes.\n", col
 }
-' out="$regressed" "$stock" "$auto"
+' out="$regressed" col="${COLUMN:-autocache}" floor="${FLOOR:-0}" "$stock" "$auto"

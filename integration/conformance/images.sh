@@ -13,7 +13,8 @@
 #   - the stock frontend image, $C/oci/stock.tar;
 #   - the autocache image from the repository's Dockerfile (the entry the
 #     engine harness shares: frontend/KEY, KEY a hash of the tree),
-#     $C/oci/autocache.tar.
+#     $C/oci/autocache.tar, and the probe image made of it, $C/oci/probe.tar;
+#   - a canary build through each column's image, which must rewrite a step.
 # Needs setup.sh first. Logs go to $C/logs; nothing is printed on stdout.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,6 +23,7 @@ SELF="${BASH_SOURCE[0]}"
 
 HELPER_PID=""
 REGISTRY_PID=""
+declare -A layout=() # column -> its image's OCI layout
 stop_helpers() {
 	local p=()
 	[ -n "$REGISTRY_PID" ] && p+=("$REGISTRY_PID")
@@ -357,7 +359,7 @@ rm -rf "$CTX/stock" && mkdir -p "$CTX/stock"
 cp "$MOD/dockerfile-frontend" "$CTX/stock/dockerfile-frontend"
 {
 	echo "FROM scratch AS release"
-	grep '^LABEL ' "$REPO/Dockerfile"
+	grep '^LABEL moby\.buildkit\.' "$REPO/Dockerfile"
 	echo "COPY dockerfile-frontend /bin/dockerfile-frontend"
 	echo 'ENTRYPOINT ["/bin/dockerfile-frontend"]'
 } >"$CTX/stock/Dockerfile"
@@ -370,14 +372,11 @@ stock_key="$(mc_hash "$CTX/stock")"
 mc_make conformance-stock "$stock_key" 2 build_stock
 mc_link "$(mc_path conformance-stock "$stock_key")/stock.tar" "$OCI/stock.tar"
 
-# The autocache image: the repository's Dockerfile, byte for byte, built
-# with the repository as context and the VERSION the engine harness gives it
-# (the entry is shared with it). The Dockerfile is copied next to a
-# Dockerfile.dockerignore (which takes precedence over the context's
-# .dockerignore) so that .cache (gigabytes of buildkit state, including
-# ours), bin/ and .git are not sent; the repository's own .dockerignore, if
-# it ever gets one, is honoured too.
-fe_version="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
+# The autocache image: what `make image` builds (hack/image.sh: the
+# repository's Dockerfile, byte for byte, for linux/amd64 and linux/arm64),
+# with the VERSION the engine harness gives it (the entry is shared with it)
+# and the golang stand-in as its Go base.
+fe_version="$(cat "$REPO/VERSION")+$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
 build_autocache() { # DIR
 	local golang_key golang golang_digest
 	golang_key="$(mc_hash "$SRC/busybox" "$SELF" "$host_go" /etc/ssl/certs/ca-certificates.crt)"
@@ -386,21 +385,85 @@ build_autocache() { # DIR
 	# (one manifest in index.json; no jq on a bare Debian)
 	golang_digest="$(grep -o '"digest":"sha256:[0-9a-f]*"' "$golang/index.json" | head -n1 | cut -d'"' -f4)"
 	[ -n "$golang_digest" ] || die "no manifest digest in $golang/index.json"
-	mkdir -p "$CTX/autocache"
-	cp "$REPO/Dockerfile" "$CTX/autocache/Dockerfile"
-	{
-		[ -f "$REPO/.dockerignore" ] && cat "$REPO/.dockerignore"
-		printf '.cache\nbin\n.git\n'
-	} >"$CTX/autocache/Dockerfile.dockerignore"
+	helper_up
 	log "building the autocache image from $REPO/Dockerfile"
-	bctl autocache --frontend dockerfile.v0 --local context="$REPO" --local dockerfile="$CTX/autocache" \
-		--oci-layout golang="$golang" --opt "context:golang:$GO_VERSION=oci-layout://golang@$golang_digest" \
-		--opt build-arg:VERSION="$fe_version" \
+	OCI="$1/oci" VERSION="$fe_version" PLATFORMS=linux/amd64,linux/arm64 \
+		GOLANG_CONTEXT="oci-layout://golang@$golang_digest" BUILDCTL_FLAGS="--addr unix://$HELPER_SOCK" \
+		run_logged build-autocache "$REPO/hack/image.sh" -- --oci-layout golang="$golang"
+}
+fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$GO_VERSION" linux/amd64,linux/arm64)"
+mc_make frontend "$fe_key" 6 build_autocache
+layout[autocache]="$(mc_path frontend "$fe_key")/oci"
+
+# The probe image (a test mode, not a user feature: docs/conformance.md): the
+# autocache image with AUTOCACHE_PROBE=1 in its environment, which makes the
+# frontend add one harmless cache mount to every RUN, so that every step of
+# the suite goes through the whole rewrite.
+build_probe() { # DIR
+	local d="$CTX/probe" digest
+	mkdir -p "$d"
+	printf 'FROM autocache\nENV AUTOCACHE_PROBE=1\n' >"$d/Dockerfile"
+	digest="$(grep -o '"digest":"sha256:[0-9a-f]*"' "${layout[autocache]}/index.json" | head -n1 | cut -d'"' -f4)"
+	log "building the probe image"
+	bctl probe --frontend dockerfile.v0 --local context="$d" --local dockerfile="$d" \
+		--oci-layout autocache="${layout[autocache]}" --opt "context:autocache=oci-layout://autocache@$digest" \
 		--output "type=oci,dest=$1/oci,tar=false"
 }
-fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$GO_VERSION")"
-mc_make frontend "$fe_key" 6 build_autocache
-fe="$(mc_path frontend "$fe_key")/oci"
-tar -C "$fe" -cf "$OCI/autocache.tar.tmp" oci-layout index.json blobs
-mv "$OCI/autocache.tar.tmp" "$OCI/autocache.tar"
-log "images ok: $(du -h "$OCI/stock.tar" | cut -f1) stock, $(du -h "$OCI/autocache.tar" | cut -f1) autocache (frontend/$fe_key)"
+if [[ " $CONFORMANCE_COLUMNS " == *" probe "* ]]; then
+	mc_make conformance-probe "$fe_key" 6 build_probe
+	layout[probe]="$(mc_path conformance-probe "$fe_key")/oci"
+fi
+
+# --- canaries -------------------------------------------------------------------------
+# A column whose image rewrote nothing would pass everything stock passes
+# and prove nothing: each column's image first builds a canary through the
+# gateway, and its frontend.autocache.steps must be above 0. probe: a RUN
+# that plain autocache leaves alone (`true`); autocache: a package-manager
+# step. Run on the helper daemon against a throwaway registry holding the
+# busybox stand-in and the image; the result is kept per image digest.
+declare -A canary=(
+	[probe]='RUN true'
+	[autocache]='RUN go build ./... 2>/dev/null || true'
+)
+go_env
+(cd "$REPO" && run_logged build-ocipush go build -o "$BIN/ocipush" ./integration/cmd/ocipush)
+canary_registry=""
+canary_up() {
+	[ -z "$canary_registry" ] || return 0
+	rm -rf "$HELPER/canary" && mkdir -p "$HELPER/canary"
+	cp -a "$(mc_path conformance-seed "$seed_key")/data" "$HELPER/canary/data"
+	registry_config "$HELPER/canary/data" "$HELPER/canary-registry.yaml"
+	: >"$LOGS/canary-registry.log"
+	(exec setsid registry serve "$HELPER/canary-registry.yaml" </dev/null >>"$LOGS/canary-registry.log" 2>&1) &
+	REGISTRY_PID=$!
+	local port=""
+	for ((i = 0; i < 100; i++)); do
+		port="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$LOGS/canary-registry.log" | head -n1)"
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ] || die "canary registry did not start; see $LOGS/canary-registry.log"
+	canary_registry="127.0.0.1:$port"
+}
+check_canary() { # DIR COLUMN
+	local col="$2" d="$CTX/canary-$2" steps
+	canary_up
+	run_logged "push-canary-$col" ocipush "${layout[$col]}" "$canary_registry/autocache-canary/$col:latest"
+	mkdir -p "$d"
+	printf 'FROM %s/library/busybox:latest\n%s\n' "$canary_registry" "${canary[$col]}" >"$d/Dockerfile"
+	bctl "canary-$col" --frontend gateway.v0 --opt source="$canary_registry/autocache-canary/$col:latest" \
+		--local context="$d" --local dockerfile="$d" --metadata-file "$LOGS/canary-$col.json"
+	steps="$(grep -o '"frontend.autocache.steps": *"*[0-9]*' "$LOGS/canary-$col.json" | grep -o '[0-9]*$' || true)"
+	[ "${steps:-0}" -gt 0 ] ||
+		die "the $col image rewrote no step of its canary (frontend.autocache.steps=${steps:-missing}; $LOGS/canary-$col.json): its column would prove nothing"
+	echo "$steps" >"$1/steps"
+}
+for col in $CONFORMANCE_COLUMNS; do
+	[ -n "${layout[$col]:-}" ] || die "no image for the conformance column $col (columns: probe autocache)"
+	digest="$(grep -o '"digest":"sha256:[0-9a-f]*"' "${layout[$col]}/index.json" | head -n1 | cut -d'"' -f4)"
+	mc_make conformance-canary "$(mc_hash "$digest" "${canary[$col]}")" 20 check_canary "$col"
+	log "canary: the $col image rewrote $(cat "$(mc_path conformance-canary "$(mc_hash "$digest" "${canary[$col]}")")/steps") step(s)"
+	tar -C "${layout[$col]}" -cf "$OCI/$col.tar.tmp" oci-layout index.json blobs
+	mv "$OCI/$col.tar.tmp" "$OCI/$col.tar"
+done
+log "images ok: $(du -h "$OCI/stock.tar" | cut -f1) stock; columns $CONFORMANCE_COLUMNS (frontend/$fe_key)"

@@ -54,6 +54,10 @@ TMP="/tmp/acc-$(printf %s "$C" | sha256sum | cut -c1-8)" # 17 bytes
 
 HELPER_SOCK="$HELPER/buildkitd.sock"
 
+# The autocache columns compared with stock (run.sh; images.sh makes their
+# images): probe, autocache.
+CONFORMANCE_COLUMNS="${CONFORMANCE_COLUMNS:-autocache}"
+
 # Temporary files of everything we start (buildkitd, go, the suite) stay under
 # $C too. (apt-get is run without it: its _apt sandbox user cannot write here.)
 export TMPDIR="$TMP"
@@ -100,6 +104,16 @@ go_env() {
 engine_bin() {
 	# shellcheck disable=SC1091
 	(. "$REPO/integration/engine/lib.sh" >/dev/null 2>&1 && echo "$BIN")
+}
+
+# all_pass LOG TEST...: in the suite log LOG, each TEST's entry
+# (TestIntegration/TEST/worker=…) passed and none of its results failed.
+all_pass() {
+	local log="$1" t; shift
+	for t in "$@"; do
+		grep -qE -e "--- PASS: TestIntegration/$t/worker=" "$log" || return 1
+		! grep -qE -e "--- FAIL: TestIntegration/$t/" "$log" || return 1
+	done
 }
 
 # stamp_ok NAME HASH: true if NAME was last built from inputs hashing to HASH.

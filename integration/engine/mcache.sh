@@ -131,18 +131,18 @@ mc_link() {
 	mv -f "$2.tmp" "$2"
 }
 
-# mc_frontend_key REPO VERSION GOVERSION: the key of the frontend image built
+# mc_frontend_key REPO VERSION GOVERSION PLATFORMS: the key of the frontend image built
 # from REPO's Dockerfile (frontend/KEY, an OCI layout in oci/), shared by the
 # engine and conformance harnesses: the build context as BuildKit gets it (the
 # repository without .cache, .git and bin, which both harnesses leave out),
-# the VERSION build argument and the Go that compiles it.
+# the VERSION build argument, the Go that compiles it and the platforms.
 mc_frontend_key() {
 	local ctx
 	ctx="$(cd "$1" && { find . \( -path ./.cache -o -path ./.git -o -path ./bin \) -prune -o -type f -print0 |
 		LC_ALL=C sort -z | xargs -0 -r sha256sum
 		find . \( -path ./.cache -o -path ./.git -o -path ./bin \) -prune -o -printf '%p %m %l\n' | LC_ALL=C sort; } |
 		sha256sum | cut -c1-16)"
-	mc_hash "frontend context $ctx" "version $2" "go $3"
+	mc_hash "frontend context $ctx" "version $2" "go $3" "platforms $4"
 }
 
 mc_log() { printf '[mcache %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

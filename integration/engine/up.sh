@@ -61,8 +61,25 @@ debian_key() {
 }
 declare -A debian_platforms=([$DEBIAN_SUITE]="linux/amd64,linux/$FOREIGN_ARCH" [$DEBIAN_SUITE2]=linux/amd64)
 declare -A debian_arches=([$DEBIAN_SUITE]="amd64 $FOREIGN_ARCH" [$DEBIAN_SUITE2]=amd64)
+# AUTOCACHE_E2E_IMAGES=demo (make demo): only the images the demo uses
+# (debian:bookworm-slim, python, node, golang), and where they must be built,
+# for linux/amd64 only (no arm64 debootstrap under qemu); images the machine
+# already has for every platform are used as they are.
+suites=("$DEBIAN_SUITE" "$DEBIAN_SUITE2") wave1=(python node golang rust maven) wave2=(poetry)
+fe_platforms="linux/amd64,linux/$FOREIGN_ARCH"
+case "${AUTOCACHE_E2E_IMAGES:-all}" in
+all) ;;
+demo)
+	suites=("$DEBIAN_SUITE") wave1=(python node golang) wave2=()
+	# shellcheck disable=SC2086 # arch list
+	if ! mc_have image-debian-"$DEBIAN_SUITE" "$(debian_key "$DEBIAN_SUITE" "${debian_platforms[$DEBIAN_SUITE]}" ${debian_arches[$DEBIAN_SUITE]})"; then
+		debian_platforms[$DEBIAN_SUITE]=linux/amd64 debian_arches[$DEBIAN_SUITE]=amd64
+	fi
+	;;
+*) die "AUTOCACHE_E2E_IMAGES=$AUTOCACHE_E2E_IMAGES: want all or demo" ;;
+esac
 mkrootfs_pids=()
-for suite in "$DEBIAN_SUITE" "$DEBIAN_SUITE2"; do
+for suite in "${suites[@]}"; do
 	# shellcheck disable=SC2086 # arch list
 	mc_have image-debian-"$suite" "$(debian_key "$suite" "${debian_platforms[$suite]}" ${debian_arches[$suite]})" && continue
 	for arch in ${debian_arches[$suite]}; do
@@ -109,9 +126,15 @@ if [ -d "$REPO/integration/cmd/pkgserver" ]; then
 	go_env
 	# Rebuilt every time (incremental: about a second), so it reflects the tree.
 	(cd "$REPO" && run_logged build-pkgserver go build -o "$BIN/pkgserver.new" ./integration/cmd/pkgserver)
-	if pid="$(pid_alive pkgserver)"; then
+	# AUTOCACHE_NETWORK: a network profile (RATE,LATENCY, e.g. 50Mbit,30ms)
+	# the package server pretends to be behind (make demo); none for tests.
+	network="${AUTOCACHE_NETWORK:-}"
+	if pid_alive pkgserver >/dev/null; then
 		if ! cmp -s "$BIN/pkgserver.new" "$BIN/pkgserver"; then
 			log "pkgserver changed: restarting it (its counters restart at 0)"
+			stop_pid pkgserver 5
+		elif [ "$(cat "$RUN_DIR/pkgserver.network" 2>/dev/null)" != "$network" ]; then
+			log "network profile now '${network:-none}': restarting the pkgserver (its counters restart at 0)"
 			stop_pid pkgserver 5
 		fi
 	fi
@@ -119,7 +142,8 @@ if [ -d "$REPO/integration/cmd/pkgserver" ]; then
 		stats_up && die "something else already serves http://$PKGSERVER_ADDR (not our pkgserver)"
 		mv -f "$BIN/pkgserver.new" "$BIN/pkgserver"
 		log "starting pkgserver on $PKGSERVER_ADDR"
-		start_daemon pkgserver "$LOG/pkgserver.log" "$BIN/pkgserver" -addr "$PKGSERVER_ADDR" -q
+		start_daemon pkgserver "$LOG/pkgserver.log" "$BIN/pkgserver" -addr "$PKGSERVER_ADDR" -q -network "$network"
+		echo "$network" >"$RUN_DIR/pkgserver.network"
 	else
 		rm -f "$BIN/pkgserver.new"
 	fi
@@ -192,7 +216,7 @@ check_started buildkitd
 buildctl debug workers | grep -q "linux/$FOREIGN_ARCH" ||
 	die "buildkitd does not list linux/$FOREIGN_ARCH (is $BINFMT/$BINFMT_NAME enabled? log: $LOG/buildkitd.log)"
 
-phase_time setup $((SECONDS - t0))
+phase_time "setup engine" $((SECONDS - t0))
 t_images=$SECONDS
 
 # --- images ---------------------------------------------------------------------
@@ -256,7 +280,7 @@ for p in "${mkrootfs_pids[@]}"; do
 done
 mkrootfs_pids=()
 declare -A hashes=()
-for suite in "$DEBIAN_SUITE" "$DEBIAN_SUITE2"; do
+for suite in "${suites[@]}"; do
 	# shellcheck disable=SC2086 # arch list
 	h="$(debian_key "$suite" "${debian_platforms[$suite]}" ${debian_arches[$suite]})"
 	hashes[debian-$suite]="$h"
@@ -332,43 +356,37 @@ build_wave() {
 	for p in "${pids[@]}"; do wait "$p" || failed=1; done
 	[ "$failed" = 0 ] || die "building the base images failed (logs: $LOG/build-*.log, $LOG/push-*.log)"
 }
-build_wave python node golang rust maven
-build_wave poetry
+build_wave "${wave1[@]}"
+[ ${#wave2[@]} = 0 ] || build_wave "${wave2[@]}"
 
 # --- the frontend image ------------------------------------------------------------
-# Built from the top-level Dockerfile with its Go base image (FROM
-# golang:${GO_VERSION}) swapped, through a named context, for our golang image
-# with real-proxy defaults: its go build downloads modules from
-# proxy.golang.org over HTTPS (trusting the baked-in CA). The Dockerfile is
-# copied next to a Dockerfile.dockerignore that keeps .cache (buildkitd's own
-# state!), .git and bin out of the context. A machine-level cache entry too
+# Built as `make image` builds it (hack/image.sh: the top-level Dockerfile, a
+# two-platform index) with its Go base image (FROM golang:${GO_VERSION})
+# swapped, through a named context, for our golang image with real-proxy
+# defaults: its go build downloads modules from proxy.golang.org over HTTPS
+# (trusting the baked-in CA). A machine-level cache entry too
 # (frontend/KEY, KEY a hash of the context, the version and Go's version):
 # a checkout whose tree was built before, anywhere on the machine, reuses it.
 df_go="$(sed -n 's/^ARG GO_VERSION=//p' "$REPO/Dockerfile" | head -n1)"
 df_go="${df_go:-$go_version}"
 [ "$df_go" = "$go_version" ] ||
 	log "WARNING: Dockerfile wants Go $df_go, building it with the host's Go $go_version"
-fe_version="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
-build_frontend() { # DIR
-	local fe_df="$CTX/frontend-dockerfile"
-	mkdir -p "$fe_df"
-	cp "$REPO/Dockerfile" "$fe_df/Dockerfile"
-	{
-		[ ! -f "$REPO/.dockerignore" ] || cat "$REPO/.dockerignore"
-		printf '%s\n' '# added by integration/engine/up.sh' .cache .git bin
-	} >"$fe_df/Dockerfile.dockerignore"
-	log "building the frontend image (go build in buildkitd; a few minutes cold, seconds warm)"
-	run_logged build-frontend buildctl build --progress=plain --frontend dockerfile.v0 \
-		--local context="$REPO" --local dockerfile="$fe_df" \
-		--opt "context:golang:$df_go=docker-image://$REGISTRY_ADDR/online/golang:$go_version" \
-		--opt build-arg:VERSION="$fe_version" \
-		--output "type=oci,dest=$1/oci,tar=false"
+fe_version="$(cat "$REPO/VERSION")+$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
+build_frontend() { # DIR: what `make image` builds (hack/image.sh), as an OCI layout
+	log "building the frontend image for linux/amd64 and linux/arm64 (go build in buildkitd; a few minutes cold, seconds warm)"
+	OCI="$1/oci" VERSION="$fe_version" PLATFORMS="$fe_platforms" \
+		GOLANG_CONTEXT="docker-image://$REGISTRY_ADDR/online/golang:$go_version" \
+		run_logged build-frontend "$REPO/hack/image.sh"
 }
-fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version")"
+fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version" "$fe_platforms")"
+if [ "${AUTOCACHE_E2E_IMAGES:-all}" = demo ] && ! mc_have frontend "$fe_key"; then
+	fe_platforms=linux/amd64 # the demo's: one platform is quicker to build
+	fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version" "$fe_platforms")"
+fi
 mc_make frontend "$fe_key" 6 build_frontend
 fe_digest="$(run_logged push-frontend ocipush "$(mc_path frontend "$fe_key")/oci" \
 	"$REGISTRY_ADDR/autocache:1" "$REGISTRY_ADDR/autocache:dev" && tail -n1 "$LOG/push-frontend.log")"
-phase_time images $((SECONDS - t_images))
+phase_time "images engine" $((SECONDS - t_images))
 
 log "engine up in $((SECONDS - t0)) s"
 
@@ -382,5 +400,6 @@ echo "export AUTOCACHE_REGISTRY=$(q "$REGISTRY_ADDR")"
 if [ -n "$have_pkgserver" ]; then
 	echo "export AUTOCACHE_STATS=$(q "http://$PKGSERVER_ADDR/stats")"
 	echo "export AUTOCACHE_PKGSERVER=$(q "http://$PKGSERVER_ADDR")"
+	echo "export AUTOCACHE_NETWORK=$(q "$network")"
 fi
 echo "export AUTOCACHE_E2E_CACHE=$(q "$CACHE")"

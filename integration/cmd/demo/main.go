@@ -108,6 +108,12 @@ func main() {
 	}
 	fmt.Println()
 	tw.Flush()
+	profile, err := pkgserver.ParseProfile(os.Getenv("AUTOCACHE_NETWORK"))
+	if err != nil {
+		fail("%v", err)
+	}
+	fmt.Printf("\nThe package registries (127.0.0.1) served every file through a network profile of %s\n"+
+		"(make demo NETWORK=RATE,LATENCY sets another; NETWORK= is loopback speed).\n", profile)
 }
 
 // build runs one buildctl build and measures it.

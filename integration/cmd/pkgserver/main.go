@@ -3,7 +3,7 @@
 // Maven repository on one address) until interrupted. See package pkgserver
 // for the URL layout; GET / prints it.
 //
-//	pkgserver [-addr 127.0.0.1:5960] [-q]
+//	pkgserver [-addr 127.0.0.1:5960] [-q] [-network 50Mbit,30ms]
 package main
 
 import (
@@ -25,12 +25,18 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:5960", "listen address (host:port; port 0 picks one)")
 	quiet := flag.Bool("q", false, "do not log requests")
+	network := flag.String("network", "", "a network profile RATE,LATENCY to serve packages through, e.g. 50Mbit,30ms (default: loopback speed)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
 
+	profile, err := pkgserver.ParseProfile(*network)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pkgserver:", err)
+		os.Exit(2)
+	}
 	var logw io.Writer = os.Stderr
 	if *quiet {
 		logw = nil
@@ -43,7 +49,7 @@ func main() {
 	// Printed even with -q: with port 0 it is the only way to learn the port.
 	fmt.Fprintf(os.Stderr, "pkgserver: listening on http://%s/\n", ln.Addr())
 
-	srv := &http.Server{Handler: pkgserver.New(logw), ReadHeaderTimeout: 30 * time.Second}
+	srv := &http.Server{Handler: pkgserver.Throttle(pkgserver.New(logw), profile), ReadHeaderTimeout: 30 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {

@@ -1,7 +1,10 @@
-// Package image reads facts from images: the accounts a step's user name
-// stands for, as runc will resolve them from the step's /etc/passwd and
-// /etc/group.
-package image
+// Package imagefacts parses what a transform may learn from the
+// filesystems of a build: the accounts a step's user name stands for (as
+// runc will resolve them from the step's /etc/passwd and /etc/group) and
+// which distribution an image is (its os-release). It reads nothing
+// itself: the frontend reads the files through the gateway
+// (llbtransform.Images), and these functions make sense of the bytes.
+package imagefacts
 
 import (
 	"bufio"

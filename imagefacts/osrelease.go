@@ -1,4 +1,4 @@
-package pkgmgr
+package imagefacts
 
 import (
 	"strconv"
@@ -81,10 +81,14 @@ func osReleaseValue(v string) (string, bool) {
 	return v, !strings.ContainsAny(v, `"'\`)
 }
 
-// versionAtLeast reports whether the dotted numeric version v is known to be
-// at least min: every component of min must be matched by a number in v, so
-// "8" is not known to be at least "8.5" (CentOS 8's VERSION_ID has no
-// minor). Anything not numeric is not known.
+// VersionAtLeast reports whether VERSION_ID is known to be at least min, a
+// dotted numeric version: every component of min must be matched by a
+// number in VERSION_ID, so "8" is not known to be at least "8.5" (CentOS
+// 8's VERSION_ID has no minor). Anything not numeric is not known.
+func (r OSRelease) VersionAtLeast(min string) bool {
+	return versionAtLeast(r.VersionID, min)
+}
+
 func versionAtLeast(v, min string) bool {
 	vs, ms := strings.Split(v, "."), strings.Split(min, ".")
 	for i, m := range ms {
