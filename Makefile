@@ -66,9 +66,10 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./llbtransform/ ./pkgmgr/
 
 # What moving caches between builders is worth (docs/ci.md): cold build vs
-# import + build vs warm build, and the archives' sizes. Several minutes.
+# import + build vs warm build, and the archives' sizes, with packages
+# served through the demo's network profile (NETWORK=). About 10 minutes.
 cache-bench:
-	AUTOCACHE_BENCH=1 $(ENGINE)/with-engine.sh $(GO) test -tags e2e -count=1 -timeout 60m -run '^TestCacheBenchmark$$' -v ./integration/
+	AUTOCACHE_BENCH=1 AUTOCACHE_NETWORK=$(NETWORK) $(ENGINE)/with-engine.sh $(GO) test -tags e2e -count=1 -timeout 60m -run '^TestCacheBenchmark$$' -v ./integration/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzAnalyze -fuzztime 60s -parallel 1 ./pkgmgr/

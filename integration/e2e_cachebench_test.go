@@ -156,7 +156,7 @@ func TestCacheBenchmark(t *testing.T) {
 		fmt.Fprintln(tw, l)
 	}
 	tw.Flush()
-	t.Logf("results:\n%s", b.String())
+	t.Logf("results (package server network profile: %q):\n%s", os.Getenv("AUTOCACHE_NETWORK"), b.String())
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
