@@ -117,6 +117,7 @@ func Export(ctx context.Context, b *Builder, opt Options) (*Summary, error) {
 		if !committed {
 			st.abort()
 		}
+		b.tidy(ctx)
 	}()
 	var entries []Entry
 	for _, c := range caches {
@@ -142,7 +143,6 @@ func Export(ctx context.Context, b *Builder, opt Options) (*Summary, error) {
 		return sum, err
 	}
 	committed = true
-	b.tidy(ctx)
 	sum.Duration = time.Since(start)
 	return sum, nil
 }
@@ -393,6 +393,7 @@ func Import(ctx context.Context, b *Builder, opt Options) (*Summary, error) {
 	if image == "" {
 		return sum, errNoImage
 	}
+	defer b.tidy(ctx)
 	for _, e := range entries {
 		t0 := time.Now()
 		var res cachearchive.Result
@@ -413,9 +414,6 @@ func Import(ctx context.Context, b *Builder, opt Options) (*Summary, error) {
 			continue
 		}
 		sum.Moved = append(sum.Moved, Moved{Cache: e.Cache, Stats: res.Stats, Added: res.Added, Kept: res.Kept, Duration: time.Since(t0)})
-	}
-	if len(sum.Moved) > 0 {
-		b.tidy(ctx)
 	}
 	sum.Duration = time.Since(start)
 	if len(sum.Failed) > 0 {
