@@ -12,9 +12,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/autocache/autocache/cacheinfo"
 	"github.com/autocache/autocache/llbtransform"
 	"github.com/autocache/autocache/pkgmgr"
 	"github.com/moby/buildkit/frontend/dockerfile/builder"
@@ -121,6 +123,11 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	// response carry frontend.* keys.
 	res.AddMeta(MetaSteps, []byte(strconv.FormatInt(rc.rewritten.Load(), 10)))
 	res.AddMeta(MetaVersion, []byte(Version))
+	caches, err := cacheinfo.Encode(bo.Opts[optSource], rc.caches())
+	if err != nil {
+		return nil, err
+	}
+	res.AddMeta(MetaCaches, caches)
 	return res, nil
 }
 
@@ -135,7 +142,14 @@ const EnvProbe = "AUTOCACHE_PROBE"
 const (
 	MetaSteps   = "frontend.autocache.steps"   // number of steps given cache mounts
 	MetaVersion = "frontend.autocache.version" // the frontend's version
+	// MetaCaches lists the caches the build's steps got, deduplicated, with
+	// what it takes to mount each again (cacheinfo.Report, JSON).
+	MetaCaches = cacheinfo.MetaKey
 )
+
+// optSource is the gateway's option naming the frontend image, as the
+// build named it (# syntax=, BUILDKIT_SYNTAX or gateway.v0's source).
+const optSource = "source"
 
 // Version is the frontend's version, set by its main package.
 var Version = "dev"
@@ -158,6 +172,16 @@ type rewritingClient struct {
 	opt       llbtransform.Options
 	rewritten atomic.Int64 // steps changed, over every Solve
 	report    reporter     // what the build output says (report.go)
+
+	mu     sync.Mutex
+	mounts []cacheinfo.Cache // caches added, over every Solve (platforms solve concurrently)
+}
+
+// caches lists the caches added so far, deduplicated.
+func (r *rewritingClient) caches() []cacheinfo.Cache {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return cacheinfo.Merge(r.mounts)
 }
 
 func (r *rewritingClient) Solve(ctx context.Context, req client.SolveRequest) (*client.Result, error) {
@@ -180,6 +204,9 @@ func (r *rewritingClient) Solve(ctx context.Context, req client.SolveRequest) (*
 					}
 				}
 			}
+			r.mu.Lock()
+			r.mounts = cacheinfo.Merge(append(r.mounts, cacheinfo.FromSteps(res.Steps)...))
+			r.mu.Unlock()
 		}
 	}
 	return r.Client.Solve(ctx, req)

@@ -297,3 +297,26 @@ func TestReadOSRelease(t *testing.T) {
 		t.Errorf("scratch: %q, %v", b, err)
 	}
 }
+
+// The caches a build's steps got are collected over every Solve (each
+// platform of a build solves on its own), deduplicated, for the result
+// metadata.
+func TestSolveCollectsCaches(t *testing.T) {
+	rc := &rewritingClient{Client: &recordingClient{}, opt: mustOptions(t, nil)}
+	for range 2 {
+		if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: pipDef(t)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := rc.caches()
+	var ids []string
+	for _, c := range got {
+		ids = append(ids, c.ID)
+		if c.Sharing != "shared" || c.Seed || c.Mode != "0755" || !slices.Equal(c.Managers, []string{"pip"}) {
+			t.Errorf("cache %+v", c)
+		}
+	}
+	if !slices.Equal(ids, []string{"//root/.cache/pip", "/from:docker.io/library/python:3.11-slim//root/.cache/pip/wheels"}) {
+		t.Fatalf("caches %v", ids)
+	}
+}

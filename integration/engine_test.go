@@ -83,6 +83,10 @@ type buildSpec struct {
 	// platform is buildctl's --opt platform (e.g. "linux/amd64,linux/arm64");
 	// "" builds for the worker's own platform.
 	platform string
+	// addr is the builder ("" = the engine's, $BUILDKIT_HOST).
+	addr string
+	// extra are more arguments of buildctl build (e.g. --opt context:…).
+	extra []string
 }
 
 // writeDockerfile writes body as dir/Dockerfile. Line 1 is the syntax line
@@ -102,6 +106,9 @@ func writeDockerfile(t *testing.T, e *engine, dir, mode, body string) {
 func (e *engine) build(t *testing.T, b buildSpec) (string, error) {
 	t.Helper()
 	args := []string{"build", "--progress=plain", "--local", "context=" + b.dir, "--local", "dockerfile=" + b.dir}
+	if b.addr != "" {
+		args = append([]string{"--addr", b.addr}, args...)
+	}
 	switch b.mode {
 	case viaGateway:
 		args = append(args, "--frontend", "gateway.v0", "--opt", "source="+e.frontend)
@@ -133,6 +140,7 @@ func (e *engine) build(t *testing.T, b buildSpec) (string, error) {
 	if b.meta != "" {
 		args = append(args, "--metadata-file", b.meta)
 	}
+	args = append(args, b.extra...)
 	cmd := exec.Command("buildctl", args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -3,6 +3,7 @@ package llbtransform
 import (
 	"context"
 	"fmt"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -86,18 +87,19 @@ func (t *transformer) cacheMounts(ctx context.Context, p *pb.Platform, caches []
 			MountType: pb.MountType_CACHE,
 			CacheOpt:  &pb.CacheOpt{ID: cacheID(t.opt, c, p, image), Sharing: sharing(c.Sharing)},
 		}
-		if c.UID != 0 || c.GID != 0 {
+		seed := c.UID != 0 || c.GID != 0
+		if seed {
 			// Like upstream's --mount=type=cache,uid=…,gid=…: the cache starts
 			// from a directory owned by the step's user.
 			g, err := generate(ctx, p, "[internal] setting cache mount permissions",
-				llb.Mkdir("/cache", 0o755, llb.WithUIDGID(c.UID, c.GID)))
+				llb.Mkdir("/cache", SeedMode, llb.WithUIDGID(c.UID, c.GID)))
 			if err != nil {
 				return nil, nil, err
 			}
 			m.Input, m.Selector = in.add(g), "/cache"
 		}
 		mounts = append(mounts, m)
-		added = append(added, Mount{Type: "cache", Target: c.Target, ID: m.CacheOpt.ID, Sharing: c.Sharing, UID: c.UID, GID: c.GID, Manager: c.Manager, Follows: c.Follows})
+		added = append(added, Mount{Type: "cache", Target: c.Target, ID: m.CacheOpt.ID, Sharing: c.Sharing, UID: c.UID, GID: c.GID, Seed: seed, Mode: SeedMode, Manager: c.Manager, Follows: c.Follows})
 	}
 	return mounts, added, nil
 }
@@ -186,6 +188,11 @@ const suffix = " [autocache: "
 func oneLine(faults []string) string {
 	return strings.Join(strings.Fields(strings.Join(faults, "; ")), " ")
 }
+
+// SeedMode is the mode of a new cache directory: BuildKit's for a cache
+// without a seed, and of the seed autocache gives a non-root step's cache
+// (upstream's default for --mount=type=cache,uid=…).
+const SeedMode os.FileMode = 0o755
 
 func sharing(s string) pb.CacheSharingOpt {
 	switch s {

@@ -8,6 +8,7 @@ package llbtransform
 
 import (
 	"context"
+	"os"
 	"slices"
 
 	"github.com/autocache/autocache/pkgmgr"
@@ -53,6 +54,11 @@ type Mount struct {
 	ID       string // cache id (cache mounts)
 	Sharing  string // cache sharing mode
 	UID, GID int    // owner of a new cache directory
+	// Seed: the cache starts from a directory owned by UID:GID with Mode
+	// (a non-root step's cache), which BuildKit keys apart from the same
+	// id without one; mounting the very same cache again takes the same seed.
+	Seed     bool
+	Mode     os.FileMode // mode of the seed directory (cache mounts)
 	Readonly bool
 	Manager  string
 	Follows  string // the earlier step whose cache this is ("line 5"), if any

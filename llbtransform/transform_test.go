@@ -3,6 +3,7 @@ package llbtransform
 import (
 	"bytes"
 	"context"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -236,8 +237,12 @@ func TestNonRootCacheIsOwnedByTheUser(t *testing.T) {
 		t.Fatalf("cache %v", cache)
 	}
 	mk := m[digest.Digest(m[step.Digest].Inputs[cache.Input].Digest)].GetFile().GetActions()[0].GetMkdir()
-	if mk == nil || mk.Owner.User.GetByID() != 1000 || mk.Owner.Group.GetByID() != 1000 {
+	if mk == nil || mk.Owner.User.GetByID() != 1000 || mk.Owner.Group.GetByID() != 1000 || os.FileMode(mk.Mode) != SeedMode {
 		t.Fatalf("mkdir %v", mk)
+	}
+	// The report says the cache has a seed, and which.
+	if got := step.Mounts[0]; !got.Seed || got.Mode != SeedMode || got.UID != 1000 || got.GID != 1000 {
+		t.Fatalf("reported mount %+v", got)
 	}
 }
 

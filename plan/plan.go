@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/autocache/autocache/cacheinfo"
 	"github.com/autocache/autocache/llbtransform"
 	"github.com/autocache/autocache/optout"
 	"github.com/containerd/platforms"
@@ -41,12 +42,21 @@ type Options struct {
 	Managers  []string          // nil = all
 	Scope     string            // AUTOCACHE_SCOPE, validated by frontend.ParseConfig
 	Warn      io.Writer         // where resolver failures are reported (may be nil)
+	// Resolver resolves base-image configs instead of their registries
+	// (e.g. a builder's, which knows its mirrors); nil: the registries.
+	// Ignored with Offline.
+	Resolver llb.ImageMetaResolver
 }
 
 // Report is the stable JSON contract of `autocache plan --format json`.
 type Report struct {
 	Steps  []Step  `json:"steps"`
 	Stages []Stage `json:"stages"`
+	// Caches are the cache mounts the steps get, deduplicated, as the
+	// frontend reports them in frontend.autocache.caches.
+	Caches []cacheinfo.Cache `json:"caches"`
+
+	ns string // BUILDKIT_CACHE_MOUNT_NS
 }
 
 // Stage lists, for one stage with RUN steps, the directories that autocache
@@ -115,6 +125,8 @@ func Make(ctx context.Context, dockerfile []byte, opt Options) (*Report, error) 
 	}
 	sort.SliceStable(rep.Steps, func(i, j int) bool { return rep.Steps[i].Line < rep.Steps[j].Line })
 	rep.Stages = cachedByStage(rep.Steps)
+	rep.Caches = cacheinfo.FromSteps(tr.Steps)
+	rep.ns = opt.BuildArgs["BUILDKIT_CACHE_MOUNT_NS"]
 	return rep, nil
 }
 
@@ -140,7 +152,11 @@ func Convert(ctx context.Context, dockerfile []byte, opt Options) (*pb.Definitio
 	}
 	var resolver llb.ImageMetaResolver = emptyConfigResolver{}
 	if !opt.Offline {
-		resolver = &fallbackResolver{next: imagemetaresolver.Default(), warn: opt.Warn}
+		var next llb.ImageMetaResolver = imagemetaresolver.Default()
+		if opt.Resolver != nil {
+			next = opt.Resolver
+		}
+		resolver = &fallbackResolver{next: next, warn: opt.Warn}
 	}
 	src := llb.NewSourceMap(nil, opt.Filename, "Dockerfile", dockerfile)
 	// The LLB capabilities of the daemon autocache is built for (v0.34.2
@@ -245,6 +261,14 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+// WriteCacheMap writes the report's caches as a buildkit-cache-dance v3
+// cache-map (cacheinfo.CacheMap), indented JSON.
+func (r *Report) WriteCacheMap(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(cacheinfo.CacheMap(r.Caches, r.ns))
 }
 
 // WriteText writes the report for people.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/autocache/autocache/cachearchive"
 	"github.com/autocache/autocache/frontend"
 	"github.com/moby/buildkit/frontend/gateway/grpcclient"
 	"github.com/moby/buildkit/util/appcontext"
@@ -18,6 +19,11 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "--version" {
 		fmt.Println("autocache-frontend", version)
 		return
+	}
+	// Hidden: the helper that `autocache cache export|import` runs in a
+	// build step of this image, on a mounted cache.
+	if len(os.Args) > 1 && os.Args[1] == cachearchive.HelperCommand {
+		os.Exit(cachearchive.Main(appcontext.Context(), os.Args[2:], os.Stderr))
 	}
 	frontend.Version = version
 	if err := grpcclient.RunFromEnvironment(appcontext.Context(), frontend.Build); err != nil {

@@ -1,10 +1,13 @@
 // Command autocache shows what the autocache frontend does to a Dockerfile,
-// and writes it out in the Dockerfile.
+// writes it out in the Dockerfile, and moves autocache's caches between
+// builders.
 //
-//	autocache plan [--offline] [--format text|json] [--target STAGE]
+//	autocache plan [--offline] [--format text|json|cachemap] [--target STAGE]
 //	               [--build-arg K=V]… [--platform P] [PATH|-]
 //	autocache rewrite [-w] [--check] [--offline] [--target STAGE]
 //	               [--build-arg K=V]… [--platform P] [PATH|-]
+//	autocache cache export --to DEST [options]
+//	autocache cache import --from SRC [options]
 package main
 
 import (
@@ -25,10 +28,12 @@ import (
 // version is set at link time (-X main.version=…).
 var version = "dev"
 
-const usage = `usage: autocache plan [--offline] [--format text|json] [--target STAGE]
+const usage = `usage: autocache plan [--offline] [--format text|json|cachemap] [--target STAGE]
                       [--build-arg K=V]... [--platform P] [PATH|-]
        autocache rewrite [-w] [--check] [--offline] [--target STAGE]
                       [--build-arg K=V]... [--platform P] [PATH|-]
+       autocache cache export --to DEST [options]   (autocache cache --help)
+       autocache cache import --from SRC [options]
        autocache version
 `
 
@@ -46,6 +51,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runPlan(ctx, args[1:], stdin, stdout, stderr)
 	case "rewrite":
 		return runRewrite(ctx, args[1:], stdin, stdout, stderr)
+	case "cache":
+		return runCache(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "autocache", version)
 		return 0
@@ -77,7 +84,7 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	offline := fs.Bool("offline", false, "give every base image an empty config instead of asking its registry")
-	format := fs.String("format", "text", "output format: text or json")
+	format := fs.String("format", "text", "output format: text, json or cachemap (a buildkit-cache-dance cache-map)")
 	target := fs.String("target", "", "stage to build (default: the last)")
 	platform := fs.String("platform", "", "target platform, e.g. linux/arm64")
 	bargs := buildArgs{}
@@ -85,8 +92,8 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *format != "text" && *format != "json" {
-		fmt.Fprintf(stderr, "autocache plan: --format must be text or json, not %q\n", *format)
+	if *format != "text" && *format != "json" && *format != "cachemap" {
+		fmt.Fprintf(stderr, "autocache plan: --format must be text, json or cachemap, not %q\n", *format)
 		return 2
 	}
 	if fs.NArg() > 1 {
@@ -130,9 +137,15 @@ func runPlan(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		printError(stderr, name, err)
 		return 1
 	}
-	if *format == "json" {
+	switch *format {
+	case "json":
 		err = rep.WriteJSON(stdout)
-	} else {
+	case "cachemap":
+		if ns := bargs["BUILDKIT_CACHE_MOUNT_NS"]; ns != "" {
+			fmt.Fprintf(stderr, "autocache plan: the ids are relative to BUILDKIT_CACHE_MOUNT_NS=%s: a tool whose builds don't set it reaches other caches\n", ns)
+		}
+		err = rep.WriteCacheMap(stdout)
+	default:
 		err = rep.WriteText(stdout, name)
 	}
 	if err != nil {

@@ -29,6 +29,12 @@ func TestPlanJSONFromStdin(t *testing.T) {
 			Args     []string
 			Mounts   []struct{ Type, Target, ID, Sharing string }
 		}
+		Caches []struct {
+			ID       string
+			Seed     bool
+			Mode     string
+			Managers []string
+		}
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -41,6 +47,9 @@ func TestPlanJSONFromStdin(t *testing.T) {
 	}
 	if got := rep.Steps[0].Args[2]; got != "pip install flask" {
 		t.Fatalf("args %q", got)
+	}
+	if len(rep.Caches) != 2 || rep.Caches[0].ID != "//root/.cache/pip" || rep.Caches[0].Seed || rep.Caches[0].Mode != "0755" || rep.Caches[0].Managers[0] != "pip" {
+		t.Fatalf("caches %+v", rep.Caches)
 	}
 }
 
@@ -214,5 +223,75 @@ func TestRewriteReportsWhatItLeaves(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "# autocache: of\nFROM x\n", "rewrite", "--offline", "-"); code != 1 || !strings.Contains(errs, "Dockerfile:1: autocache:") {
 		t.Fatalf("bad setting: exit %d, %q", code, errs)
+	}
+}
+
+// --format cachemap is a buildkit-cache-dance v3 cache-map: one entry per
+// cache, keyed by a stable directory name, with only mount options (uid
+// and gid only for a non-root step's seeded cache).
+func TestPlanCacheMap(t *testing.T) {
+	df := "FROM python:3.11-slim\nRUN pip install flask\nRUN apt-get update && apt-get install -y curl\n" +
+		"USER 1000:1000\nENV HOME=/home/app\nRUN npm ci\n"
+	code, out, errs := runCLI(t, df, "plan", "--offline", "--platform", "linux/arm64", "--format", "cachemap", "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var m map[string]map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	byID := map[string]map[string]any{}
+	for dir, e := range m {
+		id, _ := e["id"].(string)
+		if strings.ContainsAny(dir, "/:") || dir == "" {
+			t.Errorf("directory %q is not a plain name", dir)
+		}
+		byID[id] = e
+	}
+	pip := byID["/root/.cache/pip"]
+	if pip == nil || pip["target"] != "/root/.cache/pip" || pip["sharing"] != "shared" || pip["uid"] != nil {
+		t.Errorf("pip entry %v (all: %s)", pip, out)
+	}
+	apt := byID["linux/arm64//var/cache/apt"]
+	if apt == nil || apt["sharing"] != "locked" {
+		t.Errorf("apt entry %v (all: %s)", apt, out)
+	}
+	npm := byID["/home/app/.npm"]
+	if npm == nil || npm["uid"] != 1000.0 || npm["gid"] != 1000.0 {
+		t.Errorf("npm entry %v (all: %s)", npm, out)
+	}
+	// The same Dockerfile gives the same map.
+	if _, out2, _ := runCLI(t, df, "plan", "--offline", "--platform", "linux/arm64", "--format", "cachemap", "-"); out2 != out {
+		t.Errorf("cache map not stable:\n%s\n%s", out, out2)
+	}
+}
+
+// Bad input to autocache cache is a clear error before any builder is
+// contacted; an unreachable builder is named.
+func TestCacheBadInput(t *testing.T) {
+	dir := t.TempDir()
+	notMeta := dir + "/meta.json"
+	os.WriteFile(notMeta, []byte(`{"containerimage.digest":"sha256:00"}`), 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"cache"}, 2, "usage: autocache cache export"},
+		{[]string{"cache", "export"}, 2, "missing --to DEST"},
+		{[]string{"cache", "import"}, 2, "missing --from SRC"},
+		{[]string{"cache", "export", "--to", dir, "--max-size", "lots"}, 2, `--max-size: "lots" is not a size`},
+		{[]string{"cache", "export", "--to", dir, "--target", "build"}, 2, "go with --dockerfile"},
+		{[]string{"cache", "export", "--to", dir, "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"cache", "export", "--to", dir, "--metadata-file", dir + "/none.json"}, 1, "no such file"},
+		{[]string{"cache", "export", "--to", dir, "--metadata-file", notMeta}, 1, "no frontend.autocache.caches in it"},
+		{[]string{"cache", "export", "--to", dir, "--dockerfile", dir + "/none"}, 1, "no such file"},
+		{[]string{"cache", "import", "--from", dir, "--addr", "unix://" + dir + "/no.sock"}, 1, "the builder went away or cannot be reached (unix://" + dir + "/no.sock)"},
+		{[]string{"cache", "import", "--from", dir, "--addr", "tcp://127.0.0.1:1", "--tlsdir", dir}, 1, "--tlsdir " + dir + " has none of ca.pem, ca.crt"},
+	} {
+		code, _, errs := runCLI(t, "", tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, %q; want %d with %q", tc.args, code, errs, tc.code, tc.want)
+		}
 	}
 }
