@@ -22,6 +22,7 @@ CACHE="${AUTOCACHE_E2E_CACHE:-$REPO/.cache/e2e}"
 # Versions and ports (the ports are part of the test contract: the base images
 # have 127.0.0.1:5960 baked into their package-manager configs).
 BUILDKIT_VERSION=v0.34.2
+BUILDX_VERSION=v0.38.2 # docker buildx, for the tests that build the way users do
 REGISTRY_ADDR=127.0.0.1:5959
 PKGSERVER_ADDR=127.0.0.1:5960
 DEBIAN_SUITE=bookworm

@@ -114,4 +114,21 @@ build_buildkit() {
 bk_key="$(mc_hash "$BUILDKIT_VERSION" "$("$HOST_GOROOT/bin/go" version)" "$bk_gomod" "$bk_tools" "$bk_ldflags")"
 mc_make buildkit "$bk_key" 2 build_buildkit
 for b in buildkitd buildctl; do mc_link "$(mc_path buildkit "$bk_key")/$b" "$BIN/$b"; done
-log "setup ok: $(buildkitd --version)"
+
+# --- the docker CLI and buildx, the clients users build with -----------------
+# docker: the client binary of Debian's docker.io package (not installed: its
+# postinst starts a Docker daemon); buildx: built from the Go module proxy at
+# a pinned version (`go install …@version` works for it). The tests run
+# `docker buildx` against this engine with buildx's remote driver
+# ($BIN/cli-plugins/docker-buildx, found through DOCKER_CONFIG).
+debian_binary docker.io usr/bin/docker "$BIN/docker"
+build_buildx() {
+	go_env
+	log "compiling buildx $BUILDX_VERSION (Go proxy; a few minutes cold)"
+	GOBIN="$1" run_logged setup-buildx nice -n 10 go install \
+		-ldflags "-X github.com/docker/buildx/version.Version=$BUILDX_VERSION" "github.com/docker/buildx/cmd/buildx@$BUILDX_VERSION"
+}
+bx_key="$(mc_hash "buildx $BUILDX_VERSION" "$("$HOST_GOROOT/bin/go" version)")"
+mc_make buildx "$bx_key" 2 build_buildx
+mc_link "$(mc_path buildx "$bx_key")/buildx" "$BIN/cli-plugins/docker-buildx"
+log "setup ok: $(buildkitd --version); $("$BIN/docker" --version); buildx $BUILDX_VERSION"
