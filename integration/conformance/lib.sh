@@ -56,7 +56,7 @@ HELPER_SOCK="$HELPER/buildkitd.sock"
 
 # The autocache columns compared with stock (run.sh; images.sh makes their
 # images): probe, autocache.
-CONFORMANCE_COLUMNS="${CONFORMANCE_COLUMNS:-autocache}"
+CONFORMANCE_COLUMNS="${CONFORMANCE_COLUMNS:-probe autocache}"
 
 # Temporary files of everything we start (buildkitd, go, the suite) stay under
 # $C too. (apt-get is run without it: its _apt sandbox user cannot write here.)
