@@ -335,8 +335,9 @@ func (t *transformer) stepOf(ctx context.Context, dgst digest.Digest, op *pb.Op,
 // the analysis itself is pure. The new caches it refuses because the step
 // writes there go into st.
 func (t *transformer) plan(ctx context.Context, d digest.Digest, st *lineState, in *pkgmgr.Step, step *Step) (pkgmgr.Plan, error) {
-	opts := pkgmgr.Options{Managers: t.opt.Managers}
-	q := pkgmgr.Ask(*in, opts)
+	// One analysis from the questions to the plan: the script is walked once.
+	a := pkgmgr.Begin(*in, pkgmgr.Options{Managers: t.opt.Managers})
+	q := a.Questions()
 	if q.Release {
 		rel, note := t.release(ctx, st)
 		in.Release = &rel
@@ -344,11 +345,12 @@ func (t *transformer) plan(ctx context.Context, d digest.Digest, st *lineState, 
 			step.Notes = append(step.Notes, note)
 			step.Faults = append(step.Faults, note)
 		}
-		q = pkgmgr.Ask(*in, opts)
+		a.SetRelease(rel)
+		q = a.Questions()
 	}
 	var wrote []write // new caches not mounted: the step writes there
 	in.Refused, wrote = t.refusals(ctx, d, st, q.Caches, step)
-	plan, err := pkgmgr.Analyze(*in, opts)
+	plan, err := a.Plan(in.Refused)
 	st.dirty = append(st.dirty, wrote...)
 	return plan, err
 }

@@ -48,31 +48,67 @@ func (a *analysis) release() imagefacts.OSRelease {
 // unexpected (a bug) and the step should be left alone. It does not
 // recover from panics: the frontend does, for the whole transform.
 func Analyze(s Step, o Options) (Plan, error) {
-	a, p, done := begin(s, o)
-	if done {
-		return p, nil
-	}
-	mounted := a.decide()
-	return a.plan(mounted)
+	return Begin(s, o).Plan(s.Refused)
 }
 
 // Ask says what Analyze's plan for s depends on that s doesn't say yet
 // (Questions).
 func Ask(s Step, o Options) Questions {
-	a, _, done := begin(s, o)
+	return Begin(s, o).Questions()
+}
+
+// Analysis is one step's analysis from its questions to its plan, for a
+// caller that answers them (llbtransform): the script is walked and the
+// managers run once, where Ask then Analyze would do both twice.
+type Analysis struct {
+	s    Step
+	o    Options
+	a    *analysis
+	p    Plan
+	done bool
+}
+
+// Begin analyses s as far as Ask does.
+func Begin(s Step, o Options) *Analysis {
+	a, p, done := begin(s, o)
+	return &Analysis{s: s, o: o, a: a, p: p, done: done}
+}
+
+// Questions are Ask's.
+func (x *Analysis) Questions() Questions {
 	switch {
-	case done:
+	case x.done:
 		return Questions{}
-	case a.asked:
+	case x.a.asked:
 		return Questions{Release: true}
 	}
 	var q Questions
-	for _, r := range a.reqs {
-		if r.Follows == "" && a.blocker(r.Target) == "" {
+	for _, r := range x.a.reqs {
+		if r.Follows == "" && x.a.blocker(r.Target) == "" {
 			q.Caches = append(q.Caches, *r)
 		}
 	}
 	return q
+}
+
+// SetRelease answers Questions.Release. The managers read it while they
+// run, so they run again (rare: only microdnf asks).
+func (x *Analysis) SetRelease(rel imagefacts.OSRelease) {
+	s := x.s
+	s.Release = &rel
+	*x = *Begin(s, x.o)
+}
+
+// Plan is Analyze's plan for the step with refused as its Step.Refused
+// (nothing else in the step is read after Begin). Call it once: deciding
+// edits the analysis.
+func (x *Analysis) Plan(refused map[string]string) (Plan, error) {
+	if x.done {
+		return x.p, nil
+	}
+	x.a.step.Refused = refused
+	mounted := x.a.decide()
+	return x.a.plan(mounted)
 }
 
 // begin runs the managers over the step. done means there is nothing to
