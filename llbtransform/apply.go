@@ -27,7 +27,7 @@ func (t *transformer) apply(ctx context.Context, op *pb.Op, ex *pb.ExecOp, md *p
 	if err != nil {
 		return nil, err
 	}
-	fmounts, fadded, err := fileMounts(ctx, op.Platform, plan.Files, in)
+	fmounts, fadded, err := t.fileMounts(ctx, op.Platform, plan.Files, in)
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +91,9 @@ func (t *transformer) cacheMounts(ctx context.Context, p *pb.Platform, caches []
 		if seed {
 			// Like upstream's --mount=type=cache,uid=…,gid=…: the cache starts
 			// from a directory owned by the step's user.
-			g, err := generate(ctx, p, "[internal] setting cache mount permissions",
-				llb.Mkdir("/cache", SeedMode, llb.WithUIDGID(c.UID, c.GID)))
+			g, err := t.generate(ctx, p, fmt.Sprintf("seed %d:%d", c.UID, c.GID), func() *llb.FileAction {
+				return llb.Mkdir("/cache", SeedMode, llb.WithUIDGID(c.UID, c.GID))
+			}, "[internal] setting cache mount permissions")
 			if err != nil {
 				return nil, nil, err
 			}
@@ -106,24 +107,30 @@ func (t *transformer) cacheMounts(ctx context.Context, p *pb.Platform, caches []
 
 // fileMounts are read-only binds of the plan's generated files, all made
 // by one FileOp.
-func fileMounts(ctx context.Context, p *pb.Platform, files []pkgmgr.FileMount, in *newInputs) ([]*pb.Mount, []Mount, error) {
+func (t *transformer) fileMounts(ctx context.Context, p *pb.Platform, files []pkgmgr.FileMount, in *newInputs) ([]*pb.Mount, []Mount, error) {
 	if len(files) == 0 {
 		return nil, nil, nil
 	}
-	var action *llb.FileAction
 	names := make([]string, len(files))
+	var key strings.Builder
 	for i, f := range files {
 		if !path.IsAbs(f.Target) || path.Clean(f.Target) != f.Target || f.Target == "/" {
 			return nil, nil, errors.Errorf("bad file target %q", f.Target)
 		}
 		names[i] = fmt.Sprintf("/%d-%s", i, path.Base(f.Target))
-		if action == nil {
-			action = llb.Mkfile(names[i], 0o644, f.Contents)
-		} else {
-			action = action.Mkfile(names[i], 0o644, f.Contents)
-		}
+		fmt.Fprintf(&key, "%d:%s%d:%s", len(names[i]), names[i], len(f.Contents), f.Contents)
 	}
-	g, err := generate(ctx, p, "[internal] autocache: generating config files", action)
+	g, err := t.generate(ctx, p, key.String(), func() *llb.FileAction {
+		var action *llb.FileAction
+		for i, f := range files {
+			if action == nil {
+				action = llb.Mkfile(names[i], 0o644, f.Contents)
+			} else {
+				action = action.Mkfile(names[i], 0o644, f.Contents)
+			}
+		}
+		return action
+	}, "[internal] autocache: generating config files")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -216,6 +223,24 @@ type genOp struct {
 	dt     []byte
 	inputs []*pb.Input
 	md     *pb.OpMetadata
+}
+
+// generate is the FileOp on scratch that action makes for platform p,
+// marshalled once per transform for each key (what action makes): many
+// steps get the same seed directory or the same config files.
+func (t *transformer) generate(ctx context.Context, p *pb.Platform, key string, action func() *llb.FileAction, name string) (generated, error) {
+	if p != nil {
+		key = fmt.Sprintf("%s/%s/%s/%s/%q\x00%s", p.OS, p.Architecture, p.Variant, p.OSVersion, p.OSFeatures, key)
+	}
+	key = name + "\x00" + key
+	if g, ok := t.generated[key]; ok {
+		return g, nil
+	}
+	g, err := generate(ctx, p, name, action())
+	if err == nil {
+		t.generated[key] = g
+	}
+	return g, err
 }
 
 // generate marshals a FileOp on scratch for the step's platform.

@@ -117,6 +117,8 @@ func Transform(ctx context.Context, def *pb.Definition, opt Options) (*Result, e
 		emitted: map[digest.Digest]emitted{},
 		nodes:   lineageNodes(ops, def),
 		lines:   map[digest.Digest]*lineState{},
+
+		generated: map[string]generated{},
 	}
 	t.facts = newFacts(opt.Images, t.subDefinition, t.renamed)
 	for _, o := range ops {
@@ -163,6 +165,8 @@ type transformer struct {
 	locs    map[string]*pb.Locations
 	steps   []Step
 	changed bool
+
+	generated map[string]generated // by platform, name and what they make (generate)
 }
 
 // add appends one op of the input to the output, rewritten if it is a
