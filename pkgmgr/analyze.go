@@ -124,16 +124,18 @@ func begin(s Step, o Options) (*analysis, Plan, bool) {
 	if u.Kind == shell.NamedUser {
 		a.blocked = "user " + u.Spec + " not resolved yet"
 	}
-	enabled := names()
+	enabled := sortedNames()
 	if o.Managers != nil {
-		enabled = slices.DeleteFunc(enabled, func(n string) bool { return !slices.Contains(o.Managers, n) })
+		enabled = slices.DeleteFunc(slices.Clone(enabled), func(n string) bool { return !slices.Contains(o.Managers, n) })
 	}
 	for _, f := range s.Follow {
 		a.reqs = append(a.reqs, &f)
 	}
-	for _, n := range enabled {
+	tasks := make([]task, len(enabled)) // one allocation; their closures keep pointers into it
+	for i, n := range enabled {
 		m := registry[n]
-		m.Analyze(&task{a: a, m: m})
+		tasks[i] = task{a: a, m: m}
+		m.Analyze(&tasks[i])
 	}
 	if len(a.detected) == 0 && len(s.Follow) == 0 {
 		if len(a.notes) > 0 {

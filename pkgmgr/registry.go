@@ -54,14 +54,18 @@ func register(m manager) {
 	registry[m.Name] = &m
 }
 
-func names() []string {
+func names() []string { return slices.Clone(sortedNames()) }
+
+// sortedNames is names(), shared: every step's analysis walks it, and the
+// registry is complete once init is done.
+var sortedNames = sync.OnceValue(func() []string {
 	n := make([]string, 0, len(registry))
 	for k := range registry {
 		n = append(n, k)
 	}
 	sort.Strings(n)
 	return n
-}
+})
 
 // answers reports whether a program's basename is one of programs (see
 // manager.Programs).

@@ -10,6 +10,7 @@ package shell
 import (
 	"path"
 	"strings"
+	"sync"
 
 	"mvdan.cc/sh/v3/syntax"
 )
@@ -114,7 +115,7 @@ func feedsShellStdin(argv []Word) bool {
 }
 
 func Parse(src string, lang syntax.LangVariant) (*syntax.File, syntax.LangVariant, error) {
-	f, err := syntax.NewParser(syntax.Variant(lang)).Parse(strings.NewReader(src), "")
+	f, err := parse(src, lang)
 	if err == nil {
 		return f, lang, nil
 	}
@@ -122,10 +123,24 @@ func Parse(src string, lang syntax.LangVariant) (*syntax.File, syntax.LangVarian
 	if lang == syntax.LangBash {
 		other = syntax.LangPOSIX
 	}
-	if f, err2 := syntax.NewParser(syntax.Variant(other)).Parse(strings.NewReader(src), ""); err2 == nil {
+	if f, err2 := parse(src, other); err2 == nil {
 		return f, other, nil
 	}
 	return nil, lang, err
+}
+
+// parsers keeps a syntax.Parser per language for reuse (LangVariant →
+// *sync.Pool): a new one is large, and a transform parses every step.
+var parsers sync.Map
+
+func parse(src string, lang syntax.LangVariant) (*syntax.File, error) {
+	pool, _ := parsers.LoadOrStore(lang, &sync.Pool{})
+	p, _ := pool.(*sync.Pool).Get().(*syntax.Parser)
+	if p == nil {
+		p = syntax.NewParser(syntax.Variant(lang))
+	}
+	defer pool.(*sync.Pool).Put(p)
+	return p.Parse(strings.NewReader(src), "")
 }
 
 // source is a script and where its bytes live: argv[arg] from offset
