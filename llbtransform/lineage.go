@@ -67,13 +67,29 @@ type lineState struct {
 	opaque string                       // why what it starts from can't be read
 	active map[string]pkgmgr.CacheMount // caches of earlier steps, by target
 	dirty  []write                      // content put there without a cache
+	shared bool                         // active is the parent's too (clone)
 }
 
+// clone is a copy of s that shares what it holds until it changes it: a
+// capped dirty slice copies on append, and active is copied by activate.
+// Most ops change neither, and a long lineage would otherwise copy both at
+// every op.
 func (s *lineState) clone() *lineState {
 	c := *s
-	c.active = maps.Clone(s.active)
-	c.dirty = slices.Clone(s.dirty)
+	c.dirty = s.dirty[:len(s.dirty):len(s.dirty)]
+	c.shared = s.active != nil
 	return &c
+}
+
+// activate makes c, from a step of the lineage, follow from here on.
+func (s *lineState) activate(c pkgmgr.CacheMount) {
+	if s.active == nil || s.shared {
+		s.active, s.shared = maps.Clone(s.active), false
+		if s.active == nil {
+			s.active = map[string]pkgmgr.CacheMount{}
+		}
+	}
+	s.active[c.Target] = c
 }
 
 func (s *lineState) follows() []pkgmgr.CacheMount {

@@ -300,11 +300,8 @@ func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, e
 	// From here on the lineage's content at these targets is in the cache.
 	for _, c := range plan.Caches {
 		if c.Follows == "" && !c.Local {
-			if st.active == nil {
-				st.active = map[string]pkgmgr.CacheMount{}
-			}
 			c.Follows = t.nodes[dgst].where
-			st.active[c.Target] = c
+			st.activate(c)
 		}
 	}
 	step.Args, step.Env, step.Mounts, step.Rewritten = plan.Args, plan.Env, added, true
