@@ -248,7 +248,7 @@ func (t *transformer) emit(dgst digest.Digest, dt []byte, inputs []*pb.Input, md
 // st is the step's lineage: exec updates it to what the lineage holds after
 // the step.
 func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata, st *lineState) (Step, bool) {
-	in, step, home := t.stepOf(ctx, dgst, op, ex)
+	in, step, home := t.stepOf(ctx, dgst, op, ex, len(st.active) > 0)
 	if why := t.off(dgst); why != "" {
 		t.leaveAlone(dgst, in, &step, st, why)
 		return step, false
@@ -309,9 +309,10 @@ func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, e
 }
 
 // stepOf is what pkgmgr gets of an ExecOp, and the report of it so far. A
-// non-root user is resolved (resolveUser); home is the HOME entry that
-// added to in.Env, if any.
-func (t *transformer) stepOf(ctx context.Context, dgst digest.Digest, op *pb.Op, ex *pb.ExecOp) (in pkgmgr.Step, step Step, home string) {
+// non-root user is resolved (resolveUser; following: the step's lineage
+// has caches it follows); home is the HOME entry that added to in.Env, if
+// any.
+func (t *transformer) stepOf(ctx context.Context, dgst digest.Digest, op *pb.Op, ex *pb.ExecOp, following bool) (in pkgmgr.Step, step Step, home string) {
 	meta := ex.GetMeta()
 	step = Step{Args: meta.GetArgs(), Env: meta.GetEnv(), User: meta.GetUser(), Cwd: meta.GetCwd()}
 	in = pkgmgr.Step{
@@ -327,7 +328,7 @@ func (t *transformer) stepOf(ctx context.Context, dgst digest.Digest, op *pb.Op,
 			in.Mounts = append(in.Mounts, m.Dest)
 		}
 	}
-	home = t.resolveUser(ctx, op, ex, &in, &step)
+	home = t.resolveUser(ctx, op, ex, &in, &step, following)
 	return in, step, home
 }
 

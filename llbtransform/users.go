@@ -16,9 +16,16 @@ import (
 // resolveUser turns a non-root step user into uid:gid for pkgmgr, from the
 // /etc/passwd and /etc/group of the filesystem the step starts from (as
 // runc will), and gives pkgmgr the user's home as HOME when the step's env
-// has none. It returns the HOME entry it added ("" if none).
-func (t *transformer) resolveUser(ctx context.Context, op *pb.Op, ex *pb.ExecOp, in *pkgmgr.Step, step *Step) string {
+// has none. It returns the HOME entry it added ("" if none). A step that
+// runs no package manager and follows no cache (following: its lineage
+// has some) needs no user, and no image is read for one.
+func (t *transformer) resolveUser(ctx context.Context, op *pb.Op, ex *pb.ExecOp, in *pkgmgr.Step, step *Step, following bool) string {
 	if t.facts.images == nil || imagefacts.IsRoot(in.User) || in.OS != "" && in.OS != "linux" {
+		return ""
+	}
+	// Which managers run does not depend on who runs them: a command is
+	// known by its name, even under an unknown $HOME.
+	if !following && pkgmgr.Begin(*in, pkgmgr.Options{Managers: t.opt.Managers}).Idle() {
 		return ""
 	}
 	files := t.facts.accountFiles(ctx, rootfsInput(op, ex))

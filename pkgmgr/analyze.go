@@ -74,6 +74,13 @@ func Begin(s Step, o Options) *Analysis {
 	return &Analysis{s: s, o: o, a: a, p: p, done: done}
 }
 
+// Idle says the step runs no package manager and follows no cache: its
+// plan is empty whatever the caller would answer, so it need not look
+// anything up for it (the step's user, say).
+func (x *Analysis) Idle() bool {
+	return x.done && len(x.p.Managers) == 0 && len(x.s.Follow) == 0
+}
+
 // Questions are Ask's.
 func (x *Analysis) Questions() Questions {
 	switch {
