@@ -224,6 +224,7 @@ func (t *transformer) add(ctx context.Context, o decodedOp, def *pb.Definition) 
 type emitted struct {
 	dt     []byte
 	inputs []*pb.Input
+	index  int // in out
 }
 
 // emit appends an op to the output once.
@@ -232,7 +233,7 @@ func (t *transformer) emit(dgst digest.Digest, dt []byte, inputs []*pb.Input, md
 		return
 	}
 	t.seen[dgst] = true
-	t.emitted[dgst] = emitted{dt: dt, inputs: inputs}
+	t.emitted[dgst] = emitted{dt: dt, inputs: inputs, index: len(t.out)}
 	t.out = append(t.out, dt)
 	t.order = append(t.order, dgst)
 	if md != nil {

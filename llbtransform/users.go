@@ -65,26 +65,31 @@ func rootfsInput(op *pb.Op, ex *pb.ExecOp) *pb.Input {
 
 // subDefinition is the part of the output so far that builds root.
 func (t *transformer) subDefinition(root *pb.Input) *pb.Definition {
+	// Only root's ancestors are visited, in the output's (dependency) order:
+	// a read costs what its filesystem has, not what the output has so far.
 	need := map[digest.Digest]bool{}
+	var at []int // indexes in t.out
 	stack := []digest.Digest{digest.Digest(root.Digest)}
 	for len(stack) > 0 {
 		d := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if need[d] {
+		e, ok := t.emitted[d]
+		if need[d] || !ok {
 			continue
 		}
 		need[d] = true
-		for _, in := range t.emitted[d].inputs {
+		at = append(at, e.index)
+		for _, in := range e.inputs {
 			stack = append(stack, digest.Digest(in.Digest))
 		}
 	}
+	slices.Sort(at)
 	def := &pb.Definition{Metadata: map[string]*pb.OpMetadata{}}
-	for i, d := range t.order { // in dependency order
-		if need[d] {
-			def.Def = append(def.Def, t.out[i])
-			if md := t.meta[string(d)]; md != nil {
-				def.Metadata[string(d)] = md
-			}
+	for _, i := range at {
+		d := t.order[i]
+		def.Def = append(def.Def, t.out[i])
+		if md := t.meta[string(d)]; md != nil {
+			def.Metadata[string(d)] = md
 		}
 	}
 	term, _ := (&pb.Op{Inputs: []*pb.Input{{Digest: root.Digest, Index: root.Index}}}).Marshal()
