@@ -61,6 +61,11 @@ func checkPlan(t testing.TB, where string, s Step, p Plan) {
 	if slices.Equal(p.Args, s.Args) {
 		return
 	}
+	// Every script the step runs that an edit changed still parses (Analyze
+	// does not check).
+	if err := shell.Walk(s.Args, s.Env, s.User, s.Cwd).Reparse(s.Args, p.Args); err != nil {
+		fail("edited script doesn't parse: %v\n%q", err, p.Args)
+	}
 	// Edits keep the shell prefix and give a script that still parses.
 	if i, lang, ok := shell.ScriptArg(s.Args); ok {
 		if len(p.Args) != len(s.Args) || !slices.Equal(p.Args[:i], s.Args[:i]) {

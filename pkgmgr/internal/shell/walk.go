@@ -46,7 +46,7 @@ func Walk(args, env []string, user, cwd string) *Walked {
 }
 
 // Reparse checks that the scripts of args (whole argv elements) that
-// edited changes still parse.
+// edited changes still parse: the tests' check of every plan.
 func (r *Walked) Reparse(args, edited []string) error {
 	for _, i := range slices.Sorted(maps.Keys(r.scripts)) {
 		if i < len(edited) && edited[i] != args[i] {
