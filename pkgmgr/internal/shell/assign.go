@@ -38,6 +38,7 @@ func (w *walker) assign(a *syntax.Assign, src *source, st *state, export bool, s
 		v.Val, v.Known = x.Val, x.Known && !x.Glob
 	}
 	st.vars[name] = v
+	st.exp = nil
 }
 
 func hasVar(v Vars, name string) bool { _, ok := v[name]; return ok }
@@ -149,5 +150,6 @@ func (w *walker) exportWord(x Word, export, only bool, whole *Edit, st *state) *
 		return nil // exporting an unset name: still unset
 	}
 	st.vars[name] = v
+	st.exp = nil
 	return del
 }

@@ -71,11 +71,21 @@ type Command struct {
 	GoEnv  Vars   // `go env -w` settings seen so far
 	Raw    string // source, for notes
 	Whole  *Edit  // replaces the whole command with `true`; nil if it can't be edited
+	shared bool   // Env is other commands' too: writableEnv copies it first
+}
+
+// writableEnv is the command's Env, its own to change.
+func (c *Command) writableEnv() Vars {
+	if c.shared {
+		c.Env, c.shared = c.Env.Clone(), false
+	}
+	return c.Env
 }
 
 // state is what a shell knows at one point of a script.
 type state struct {
 	vars  Vars
+	exp   Vars // vars.Exported(), shared by the commands that see it; nil after vars change
 	user  User
 	cwd   string // "" unknown
 	goenv Vars
@@ -151,6 +161,7 @@ func (w *walker) stmt(s *syntax.Stmt, src *source, st *state) {
 		w.substs(c.Loop, src, st)
 		if it, ok := c.Loop.(*syntax.WordIter); ok {
 			st.vars[it.Name.Value] = Value{Exported: st.vars[it.Name.Value].Exported}
+			st.exp = nil
 		}
 		w.stmts(c.Do, src, st)
 	case *syntax.CaseClause:
@@ -218,7 +229,11 @@ func (w *walker) call(c *syntax.CallExpr, s *syntax.Stmt, src *source, st *state
 	for i, a := range c.Args {
 		words[i] = e.word(a, src)
 	}
-	env := st.vars.Exported()
+	// Commands share the environment snapshot until one changes its own.
+	if st.exp == nil {
+		st.exp = st.vars.Exported()
+	}
+	env, shared := st.exp, true
 	var inline []*AssignSite
 	for _, a := range c.Assigns {
 		if a.Name == nil {
@@ -234,9 +249,12 @@ func (w *walker) call(c *syntax.CallExpr, s *syntax.Stmt, src *source, st *state
 			x := e.word(a.Value, src)
 			v.Val, v.Known = x.Val, x.Known && !x.Glob
 		}
+		if shared {
+			env, shared = env.Clone(), false
+		}
 		env[a.Name.Value] = v
 	}
-	cmd := &Command{Env: env, Inline: inline, User: st.user, Cwd: st.cwd, GoEnv: st.goenv.Clone()}
+	cmd := &Command{Env: env, shared: shared, Inline: inline, User: st.user, Cwd: st.cwd, GoEnv: st.goenv.Clone()}
 	cmd.Raw = src.text[off(c.Pos()):off(c.End())]
 	if src.editable() {
 		cmd.Whole = w.wholeEdit(c, s, src)
@@ -267,6 +285,7 @@ func (w *walker) builtin(words []Word, whole *Edit, st *state) bool {
 	case "unset":
 		for _, x := range words[1:] {
 			delete(st.vars, x.Val)
+			st.exp = nil
 		}
 		return true
 	case "cd":

@@ -24,7 +24,7 @@ func unwrap(cmd *Command, words []Word) ([]Word, bool) {
 				return nil, false
 			}
 			cmd.User = ParseUser(words[1].Val)
-			setHome(cmd.Env, cmd.User) // both set HOME from the target's passwd entry
+			setHome(cmd.writableEnv(), cmd.User) // both set HOME from the target's passwd entry
 			rest, ok = words[2:], true
 		case "command":
 			rest, ok = SkipOptions(words[1:], "", nil)
@@ -78,7 +78,7 @@ func takeAssigns(cmd *Command, words []Word) []Word {
 		}
 		site := &AssignSite{Name: name, Raw: words[0].Raw, Del: DeleteWord(words[0])}
 		cmd.Inline = append(cmd.Inline, site)
-		cmd.Env[name] = Value{Val: val, Known: words[0].Known && !words[0].Glob, Exported: true, Site: site}
+		cmd.writableEnv()[name] = Value{Val: val, Known: words[0].Known && !words[0].Glob, Exported: true, Site: site}
 		words = words[1:]
 	}
 	return words
@@ -97,17 +97,17 @@ func unwrapEnv(cmd *Command, words []Word) ([]Word, bool) {
 			words = words[1:]
 			return takeAssigns(cmd, words), true
 		case v == "-" || v == "-i" || v == "--ignore-environment":
-			cmd.Env = Vars{}
+			cmd.Env, cmd.shared = Vars{}, false
 		case v == "-u" || v == "--unset":
 			if len(words) < 2 {
 				return nil, false
 			}
-			delete(cmd.Env, words[1].Val)
+			delete(cmd.writableEnv(), words[1].Val)
 			n = 2
 		case strings.HasPrefix(v, "--unset="):
-			delete(cmd.Env, strings.TrimPrefix(v, "--unset="))
+			delete(cmd.writableEnv(), strings.TrimPrefix(v, "--unset="))
 		case strings.HasPrefix(v, "-u"):
-			delete(cmd.Env, v[2:])
+			delete(cmd.writableEnv(), v[2:])
 		case v == "-C" || v == "--chdir":
 			cmd.Cwd, n = "", 2
 		case strings.HasPrefix(v, "-C") || strings.HasPrefix(v, "--chdir="):
@@ -116,7 +116,7 @@ func unwrapEnv(cmd *Command, words []Word) ([]Word, bool) {
 			return nil, false // a command line packed in one string
 		case len(v) > 1 && v[0] == '-':
 			if strings.Contains(v, "i") && !strings.HasPrefix(v, "--") {
-				cmd.Env = Vars{}
+				cmd.Env, cmd.shared = Vars{}, false
 			}
 		default:
 			return takeAssigns(cmd, words), true
@@ -196,9 +196,9 @@ func unwrapSudo(cmd *Command, words []Word) ([]Word, bool) {
 	}
 	cmd.User = ParseUser(strings.TrimPrefix(target, "#"))
 	if !preserve {
-		cmd.Env = Vars{} // env_reset: a fresh environment
+		cmd.Env, cmd.shared = Vars{}, false // env_reset: a fresh environment
 	}
-	setHome(cmd.Env, cmd.User)
+	setHome(cmd.writableEnv(), cmd.User)
 	return takeAssigns(cmd, words), true
 }
 
