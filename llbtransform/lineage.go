@@ -315,10 +315,17 @@ func (t *transformer) inherit(d digest.Digest) *lineState {
 // baseImage names the image st's lineage starts from, for per-image cache
 // ids (imageName; NoImage for scratch).
 func (t *transformer) baseImage(st *lineState) string {
-	if n := t.nodes[st.source]; st.source != "" && n != nil {
-		return imageName(n.op.GetSource().GetIdentifier())
+	n := t.nodes[st.source]
+	if st.source == "" || n == nil {
+		return NoImage
 	}
-	return NoImage
+	// Parsed once per image, not once per step that starts from it.
+	name, ok := t.imageNames[st.source]
+	if !ok {
+		name = imageName(n.op.GetSource().GetIdentifier())
+		t.imageNames[st.source] = name
+	}
+	return name
 }
 
 // refusals answers pkgmgr.Questions.Caches for step d, whose lineage holds

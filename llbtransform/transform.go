@@ -118,7 +118,8 @@ func Transform(ctx context.Context, def *pb.Definition, opt Options) (*Result, e
 		nodes:   lineageNodes(ops, def),
 		lines:   map[digest.Digest]*lineState{},
 
-		generated: map[string]generated{},
+		generated:  map[string]generated{},
+		imageNames: map[digest.Digest]string{},
 	}
 	t.facts = newFacts(opt.Images, t.subDefinition, t.renamed)
 	for _, o := range ops {
@@ -166,7 +167,8 @@ type transformer struct {
 	steps   []Step
 	changed bool
 
-	generated map[string]generated // by platform, name and what they make (generate)
+	generated  map[string]generated     // by platform, name and what they make (generate)
+	imageNames map[digest.Digest]string // baseImage, by source op
 }
 
 // add appends one op of the input to the output, rewritten if it is a
@@ -204,7 +206,7 @@ func (t *transformer) add(ctx context.Context, o decodedOp, def *pb.Definition) 
 	t.lines[oldDgst] = st
 	newDgst := oldDgst
 	if dirty {
-		b, err := op.Marshal()
+		b, err := marshalOp(op)
 		if err != nil {
 			return errors.Wrapf(err, "llbtransform: cannot marshal op %s", oldDgst)
 		}
@@ -371,6 +373,18 @@ func fetchesWithCredentials(ex *pb.ExecOp, where string) string {
 		}
 	}
 	return ""
+}
+
+// marshalOp is pb.Op.Marshal (deterministic protobuf), byte for byte, for
+// the ops the transform re-marshals: an op without maps (all but source
+// and build ops) marshals the same with the generated marshaller, which
+// takes no reflection. TestMarshalOpIsDeterministicMarshal holds it to that.
+func marshalOp(op *pb.Op) ([]byte, error) {
+	switch op.Op.(type) {
+	case *pb.Op_Exec, *pb.Op_File, *pb.Op_Merge, *pb.Op_Diff:
+		return op.MarshalVT()
+	}
+	return op.Marshal()
 }
 
 func cloneMeta(md *pb.OpMetadata) *pb.OpMetadata {
