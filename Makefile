@@ -62,8 +62,13 @@ demo:
 conformance:
 	integration/conformance/run.sh
 
+# The frontend's CPU against upstream's conversion of the same Dockerfile,
+# side by side in one run: one table of ratios (median and spread over
+# rounds), the machine, and exit 1 when a goal is missed beyond the spread
+# (docs/performance.md). No engine. BENCH= passes flags (-rounds 7, -all).
+# The Go benchmarks behind it: go test -bench . ./internal/perf/ ./pkgmgr/
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./llbtransform/ ./pkgmgr/
+	$(GO) run ./internal/perf/perftable $(BENCH)
 
 # Every fuzz target for FUZZTIME each (docs/fuzzing.md).
 FUZZTIME ?= 60s
