@@ -230,6 +230,11 @@ func (b *wordBuilder) tilde(s string) (string, bool) {
 // unquotedLit removes backslash escapes; unescaped glob characters stay
 // active in the pattern, and a bash brace expansion becomes a "*".
 func (e *expander) unquotedLit(s string, val, pat *strings.Builder, r *Word) {
+	if !strings.ContainsAny(s, `\*?[{`) { // most words: what the loop below would write, at once
+		val.WriteString(s)
+		pat.WriteString(s)
+		return
+	}
 	braces := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]

@@ -68,7 +68,7 @@ type Command struct {
 	Inline []*AssignSite
 	User   User
 	Cwd    string
-	GoEnv  Vars   // `go env -w` settings seen so far
+	GoEnv  Vars   // `go env -w` settings seen so far; shared, read only
 	Raw    string // source, for notes
 	Whole  *Edit  // replaces the whole command with `true`; nil if it can't be edited
 	shared bool   // Env is other commands' too: writableEnv copies it first
@@ -92,7 +92,7 @@ type state struct {
 }
 
 func (s *state) clone() *state {
-	return &state{vars: s.vars.Clone(), user: s.user, cwd: s.cwd, goenv: s.goenv.Clone()}
+	return &state{vars: s.vars.Clone(), user: s.user, cwd: s.cwd, goenv: s.goenv} // goenv: copied where it changes
 }
 
 // walker collects the commands of a step in execution (= source) order.
@@ -254,7 +254,7 @@ func (w *walker) call(c *syntax.CallExpr, s *syntax.Stmt, src *source, st *state
 		}
 		env[a.Name.Value] = v
 	}
-	cmd := &Command{Env: env, shared: shared, Inline: inline, User: st.user, Cwd: st.cwd, GoEnv: st.goenv.Clone()}
+	cmd := &Command{Env: env, shared: shared, Inline: inline, User: st.user, Cwd: st.cwd, GoEnv: st.goenv}
 	cmd.Raw = src.text[off(c.Pos()):off(c.End())]
 	if src.editable() {
 		cmd.Whole = w.wholeEdit(c, s, src)
@@ -338,7 +338,7 @@ func (w *walker) run(cmd *Command, words []Word, src *source, st *state, s *synt
 	if len(argv) == 0 || !argv[0].Known || !shells[path.Base(argv[0].Val)] {
 		return
 	}
-	inner := &state{vars: cmd.Env.Clone(), user: cmd.User, cwd: cmd.Cwd, goenv: cmd.GoEnv.Clone()}
+	inner := &state{vars: cmd.Env.Clone(), user: cmd.User, cwd: cmd.Cwd, goenv: cmd.GoEnv}
 	lang := syntax.LangPOSIX
 	if path.Base(argv[0].Val) == "bash" {
 		lang = syntax.LangBash
@@ -384,6 +384,9 @@ func (w *walker) goEnv(cmd *Command, st *state) {
 		return
 	}
 	mode := ""
+	// goenv is shared with the commands and states that saw it: this is the
+	// one place it changes, on a copy.
+	st.goenv = st.goenv.Clone()
 	for _, a := range cmd.Argv[2:] {
 		switch {
 		case a.Val == "-w" || a.Val == "-u":
