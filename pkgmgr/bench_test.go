@@ -97,7 +97,7 @@ func analyzeAll(tb testing.TB, steps []Step) {
 // take on average: about 25 % over what it took when it was set (see
 // docs/performance.md). A change that allocates more per step fails here,
 // in `make test`, before it shows in `make bench`.
-const allocBudget = 330
+const allocBudget = 210
 
 func TestAnalysisAllocBudget(t *testing.T) {
 	if testing.Short() {
