@@ -3,6 +3,7 @@ package shell
 import (
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"mvdan.cc/sh/v3/syntax"
 )
@@ -52,7 +53,23 @@ func EscapeGlob(s string) string {
 		return s
 	}
 	var b strings.Builder
-	for _, r := range s {
+	if utf8.ValidString(s) {
+		// Runs between the special (ASCII) bytes are copied whole: a whole
+		// script is escaped for every step.
+		b.Grow(len(s) + 8)
+		start := 0
+		for i := 0; i < len(s); i++ {
+			switch s[i] {
+			case '*', '?', '[', '\\':
+				b.WriteString(s[start:i])
+				b.WriteByte('\\')
+				start = i
+			}
+		}
+		b.WriteString(s[start:])
+		return b.String()
+	}
+	for _, r := range s { // invalid UTF-8 comes out as U+FFFD, as it always has
 		if strings.ContainsRune(`*?[\`, r) {
 			b.WriteByte('\\')
 		}
