@@ -23,6 +23,7 @@ import (
 	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/apicaps"
+	digest "github.com/opencontainers/go-digest"
 	"github.com/pkg/errors"
 	fstypes "github.com/tonistiigi/fsutil/types"
 )
@@ -175,6 +176,9 @@ type rewritingClient struct {
 
 	mu     sync.Mutex
 	mounts []cacheinfo.Cache // caches added, over every Solve (platforms solve concurrently)
+
+	solvedMu sync.Mutex
+	solved   map[string]*solvedRef // by the terminal op of the definition solved (solveRef)
 }
 
 // caches lists the caches added so far, deduplicated.
@@ -228,13 +232,41 @@ func transform(ctx context.Context, def *pb.Definition, opt llbtransform.Options
 
 // solveRef builds def (a sub-definition: an image or a step's root
 // filesystem) and returns its single result; nil for scratch. Building it
-// takes as long as it takes: the build needs that filesystem anyway.
+// takes as long as it takes: the build needs that filesystem anyway. Each
+// filesystem is solved once per build, however many of its facts are read
+// (a listing per cache directory, os-release) and by however many
+// platforms' transforms.
 func (r *rewritingClient) solveRef(ctx context.Context, def *pb.Definition) (client.Reference, error) {
-	res, err := r.Client.Solve(ctx, client.SolveRequest{Definition: def, Evaluate: true})
-	if err != nil {
-		return nil, err
+	key := ""
+	if n := len(def.GetDef()); n > 0 {
+		key = string(digest.FromBytes(def.Def[n-1])) // the terminal op: what is built
 	}
-	return res.SingleRef()
+	r.solvedMu.Lock()
+	if r.solved == nil {
+		r.solved = map[string]*solvedRef{}
+	}
+	s, ok := r.solved[key]
+	if !ok || key == "" {
+		s = &solvedRef{}
+		r.solved[key] = s
+	}
+	r.solvedMu.Unlock()
+	s.once.Do(func() {
+		res, err := r.Client.Solve(ctx, client.SolveRequest{Definition: def, Evaluate: true})
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.ref, s.err = res.SingleRef()
+	})
+	return s.ref, s.err
+}
+
+// solvedRef is one filesystem solved for its facts (solveRef).
+type solvedRef struct {
+	once sync.Once
+	ref  client.Reference
+	err  error
 }
 
 // readTimeout bounds the reads of one answer (Accounts, Contents,
