@@ -1,8 +1,9 @@
 // Command perftable prints the frontend's CPU cost as ratios to upstream's
 // conversion of the same Dockerfile, measured side by side in one run:
 // each round times both for every Dockerfile, interleaved, and the table
-// gives the median ratio over the rounds and its spread. It exits 1 when a
-// goal is missed by more than the spread (`make bench`; docs/performance.md).
+// gives the median ratio over the rounds and its spread. It exits 1 when
+// a median misses its goal by more than the goal's noise margin (`make
+// bench`; docs/performance.md).
 package main
 
 import (
@@ -25,14 +26,18 @@ import (
 // Goals (issue 15): the transform costs at most a tenth of the
 // conversion, and its time per step at 2,000 steps is at most
 // maxGrowth times its time per step at 100 (linear, with slack for
-// the cache effects of a larger heap).
+// the cache effects of a larger heap). A median counts as a miss beyond
+// its noise margin: on a shared 2-core machine single rounds swing by
+// far more (the spread column), medians of 5+ rounds by about this.
 const (
-	maxRatio  = 0.10
-	maxGrowth = 1.25
+	maxRatio     = 0.10
+	ratioMargin  = 0.02
+	maxGrowth    = 1.25
+	growthMargin = 0.15
 )
 
 func main() {
-	rounds := flag.Int("rounds", 5, "rounds; each times every Dockerfile once per side")
+	rounds := flag.Int("rounds", 7, "rounds; each times every Dockerfile once per side")
 	minTime := flag.Duration("min", 20*time.Millisecond, "least time per measurement (repeats a fast one)")
 	all := flag.Bool("all", false, "a row per corpus Dockerfile, not only the summary")
 	flag.Parse()
@@ -209,13 +214,13 @@ func report(rows []*row, rounds int, minTime time.Duration, all bool) error {
 		})
 		fmt.Fprintf(w, "corpus, %d Dockerfiles: total ratio %.3f [%.3f–%.3f]; per file: median %.3f, p90 %.3f, max %.3f (%s)\n",
 			len(corpus), median(total), slices.Min(total), slices.Max(total), per[len(per)/2], per[len(per)*9/10], per[len(per)-1], worst[0].Name)
-		if slices.Min(total) > maxRatio {
+		if median(total) > maxRatio+ratioMargin {
 			missed = append(missed, fmt.Sprintf("corpus total ratio %.3f > %.2f", median(total), maxRatio))
 		}
 	}
 	for _, r := range rows {
 		if r.Synthetic > 0 || !strings.HasPrefix(r.Name, "corpus/") {
-			if rs := r.ratios(); slices.Min(rs) > maxRatio {
+			if rs := r.ratios(); median(rs) > maxRatio+ratioMargin {
 				missed = append(missed, fmt.Sprintf("%s ratio %.3f > %.2f", r.Name, median(rs), maxRatio))
 			}
 		}
@@ -231,10 +236,8 @@ func report(rows []*row, rounds int, minTime time.Duration, all bool) error {
 		first, last := synth[0], synth[len(synth)-1]
 		perStep := func(r *row, d time.Duration) float64 { return us(d) / float64(r.Synthetic) }
 		growth := perStep(last, median(last.tran)) / perStep(first, median(first.tran))
-		// Least growth the rounds allow: the fastest large run against the slowest small one.
-		least := perStep(last, slices.Min(last.tran)) / perStep(first, slices.Max(first.tran))
-		fmt.Fprintf(w, "transform time per step grows %.2f× from %d to %d steps (at least %.2f×; goal ≤ %.2f×)\n", growth, first.Synthetic, last.Synthetic, least, maxGrowth)
-		if least > maxGrowth {
+		fmt.Fprintf(w, "transform time per step grows %.2f× from %d to %d steps (goal ≤ %.2f× ± %.2f)\n", growth, first.Synthetic, last.Synthetic, maxGrowth, growthMargin)
+		if growth > maxGrowth+growthMargin {
 			missed = append(missed, fmt.Sprintf("transform per step grows %.2f× from %d to %d steps > %.2f×", growth, first.Synthetic, last.Synthetic, maxGrowth))
 		}
 	}
@@ -243,7 +246,7 @@ func report(rows []*row, rounds int, minTime time.Duration, all bool) error {
 		fmt.Fprintln(w, "goals: all hold")
 		return nil
 	}
-	fmt.Fprintf(w, "goals missed (beyond the spread of %d rounds):\n", rounds)
+	fmt.Fprintf(w, "goals missed (median of %d rounds beyond the goal's margin: ratio ≤ %.2f ± %.2f):\n", rounds, maxRatio, ratioMargin)
 	for _, m := range missed {
 		fmt.Fprintln(w, "  -", m)
 	}
