@@ -3,6 +3,7 @@ package pkgmgr
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -40,11 +41,23 @@ func allCorpusSteps(tb testing.TB) []Step {
 // allocs/step are per RUN.
 func BenchmarkAnalyzeCorpus(b *testing.B) {
 	steps := allCorpusSteps(b)
+	perStep(b, steps)
+}
+
+// perStep runs analyzeAll over steps as a benchmark and reports its time
+// and allocations per step.
+func perStep(b *testing.B, steps []Step) {
 	b.ReportAllocs()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
 	for b.Loop() {
 		analyzeAll(b, steps)
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(steps)), "ns/step")
+	runtime.ReadMemStats(&after)
+	n := float64(b.N * len(steps))
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/step")
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/n, "allocs/step")
+	b.ReportMetric(float64(len(steps)), "steps")
 }
 
 // BenchmarkAnalyzeByManager is BenchmarkAnalyzeCorpus per detected manager
@@ -71,13 +84,7 @@ func BenchmarkAnalyzeByManager(b *testing.B) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		steps := groups[k]
-		b.Run(k, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				analyzeAll(b, steps)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(steps)), "ns/step")
-		})
+		b.Run(k, func(b *testing.B) { perStep(b, steps) })
 	}
 }
 
