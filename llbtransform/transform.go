@@ -183,7 +183,12 @@ func (t *transformer) add(ctx context.Context, o decodedOp, def *pb.Definition) 
 			dirty = true
 		}
 	}
-	md := cloneMeta(def.Metadata[string(oldDgst)])
+	// Only an ExecOp's metadata changes (its progress name, its caps): the
+	// others' is the input's, shared, and never written.
+	md := def.Metadata[string(oldDgst)]
+	if op.GetExec() != nil {
+		md = cloneMeta(md)
+	}
 	var step *Step
 	st := t.inherit(oldDgst)
 	if n := t.nodes[oldDgst]; n != nil {
