@@ -87,9 +87,10 @@ func read(files []string, name func(string) string) ([]Case, error) {
 }
 
 // Synthetic is a Dockerfile of n steps (instructions after FROM) in stages
-// of 20: every other stage builds on the one before, most steps run a
-// package manager (each its own script), some run as a named user, and a
-// last stage copies from every stage so that all of them are built.
+// of 20: every other stage builds on the one before, six steps in ten are
+// RUNs and five a package manager's (each its own script), one of those as
+// a named user, and a last stage copies from every stage so that all of
+// them are built.
 func Synthetic(n int) Case {
 	images := []string{"debian:bookworm", "python:3.12", "node:22", "golang:1.26"}
 	var b strings.Builder
