@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/solver/pb"
@@ -231,6 +232,45 @@ func TestBuildProbe(t *testing.T) {
 	_, def = build(t, g, g)
 	if !bytes.Equal(defBytes(t, def), defBytes(t, plainDef)) {
 		t.Error("AUTOCACHE_PROBE=0 still probes")
+	}
+}
+
+// TestBuildLeavesTheClientsInputsAlone: a build context given as a
+// frontend input (buildctl --frontend-input, bake's target: contexts) is
+// the client's definition, solved or cached as it made it: its steps keep
+// their digests, with or without the probe, and the Dockerfile's are
+// cached as ever. (BuildKit's TestFrontendInputs reads back what the
+// input's step wrote when the client solved it alone.)
+func TestBuildLeavesTheClientsInputsAlone(t *testing.T) {
+	ctxState := llb.Image("python:3.11-slim").Run(llb.Shlex("pip install flask")).Root()
+	ctxDef, err := ctxState.Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := "FROM python:3.11-slim\nRUN pip install requests\nCOPY . /src\n"
+	for _, probe := range []string{"0", "1"} {
+		t.Setenv(EnvProbe, probe)
+		g := newGateway(df, nil, image)
+		g.inputs = map[string]llb.State{"context": ctxState}
+		_, def := build(t, g, g)
+		var input, own *step
+		for _, s := range steps(t, def) {
+			switch s.script {
+			case "flask":
+				input = &s
+			case "pip install requests":
+				own = &s
+			}
+		}
+		if input == nil || own == nil {
+			t.Fatalf("probe=%s: steps %+v", probe, steps(t, def))
+		}
+		if !slices.ContainsFunc(ctxDef.Def, func(dt []byte) bool { return digest.FromBytes(dt) == input.dgst }) || len(input.mounts) != 1 {
+			t.Errorf("probe=%s: the input's step changed: %s, mounts %v", probe, input.dgst, input.mounts)
+		}
+		if !slices.Contains(own.caches(), "/root/.cache/pip") {
+			t.Errorf("probe=%s: the Dockerfile's step got caches %q", probe, own.caches())
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ package frontend
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"github.com/autocache/autocache/cacheinfo"
 	"github.com/autocache/autocache/llbtransform"
 	"github.com/autocache/autocache/pkgmgr"
+	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerfile/builder"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/pb"
@@ -175,7 +177,8 @@ type rewritingClient struct {
 	report    reporter     // what the build output says (report.go)
 
 	mu     sync.Mutex
-	mounts []cacheinfo.Cache // caches added, over every Solve (platforms solve concurrently)
+	mounts []cacheinfo.Cache      // caches added, over every Solve (platforms solve concurrently)
+	inputs map[digest.Digest]bool // ops of the build's frontend inputs
 
 	solvedMu sync.Mutex
 	solved   map[string]*solvedRef // by the terminal op of the definition solved (solveRef)
@@ -188,9 +191,37 @@ func (r *rewritingClient) caches() []cacheinfo.Cache {
 	return cacheinfo.Merge(r.mounts)
 }
 
+// Inputs is the client's Inputs; their ops are remembered so that the
+// transform leaves them as the client made them (Options.Inputs).
+func (r *rewritingClient) Inputs(ctx context.Context) (map[string]llb.State, error) {
+	inputs, err := r.Client.Inputs(ctx)
+	if err != nil || len(inputs) == 0 {
+		return inputs, err
+	}
+	ops := map[digest.Digest]bool{}
+	for _, name := range slices.Sorted(maps.Keys(inputs)) {
+		def, err := inputs[name].Marshal(ctx)
+		if err != nil {
+			return nil, errors.Wrapf(err, "autocache: cannot read the build's input %q", name)
+		}
+		for _, dt := range def.Def {
+			ops[digest.FromBytes(dt)] = true
+		}
+	}
+	r.mu.Lock()
+	maps.Copy(ops, r.inputs) // a new map: Solves in flight keep theirs
+	r.inputs = ops
+	r.mu.Unlock()
+	return inputs, nil
+}
+
 func (r *rewritingClient) Solve(ctx context.Context, req client.SolveRequest) (*client.Result, error) {
 	if req.Definition != nil {
-		opt, off, err := withFileSettings(req.Definition, r.opt)
+		base := r.opt
+		r.mu.Lock()
+		base.Inputs = r.inputs
+		r.mu.Unlock()
+		opt, off, err := withFileSettings(req.Definition, base)
 		if err != nil {
 			return nil, err
 		}
@@ -203,7 +234,7 @@ func (r *rewritingClient) Solve(ctx context.Context, req client.SolveRequest) (*
 			if res.Changed {
 				req.Definition = res.Def
 				for _, s := range res.Steps {
-					if s.Rewritten {
+					if s.Rewritten || s.Probed {
 						r.rewritten.Add(1)
 					}
 				}

@@ -24,9 +24,10 @@ import (
 // the build context's Dockerfile and the image files the frontend reads.
 // Every image resolves to the same config. Solves are recorded.
 type fakeGateway struct {
-	opts  map[string]string
-	caps  *apicaps.CapSet   // LLB caps; nil: all
-	files map[string]string // path → content; a path ending in "/" is a directory
+	opts   map[string]string
+	caps   *apicaps.CapSet      // LLB caps; nil: all
+	files  map[string]string    // path → content; a path ending in "/" is a directory
+	inputs map[string]llb.State // the client's frontend inputs
 
 	mu     sync.Mutex
 	solves []client.SolveRequest
@@ -99,7 +100,10 @@ func (g *fakeGateway) ResolveSourceMetadata(_ context.Context, op *pb.SourceOp, 
 }
 
 func (g *fakeGateway) Inputs(context.Context) (map[string]llb.State, error) {
-	return map[string]llb.State{}, nil
+	if g.inputs == nil {
+		return map[string]llb.State{}, nil
+	}
+	return g.inputs, nil
 }
 
 func (g *fakeGateway) NewContainer(context.Context, client.NewContainerRequest) (client.Container, error) {

@@ -194,7 +194,7 @@ func cachedFor(s llbtransform.Step) []string {
 	}
 	var out []string
 	for _, m := range s.Mounts {
-		if l := "follows " + m.Manager; m.Manager != "" && !slices.Contains(out, l) {
+		if l := "follows " + m.Manager; m.Manager != "" && m.ID != llbtransform.ProbeID && !slices.Contains(out, l) {
 			out = append(out, l)
 		}
 	}

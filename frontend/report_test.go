@@ -146,6 +146,38 @@ func TestNothingToSayIsSaidByNoWarning(t *testing.T) {
 	}
 }
 
+// TestProbeIsNotReported: the probe's mount is the conformance run's
+// instrument, not a cache for the user: a build it alone changed says
+// nothing (upstream's lint tests count every warning), and a cached step
+// is reported for its managers only.
+func TestProbeIsNotReported(t *testing.T) {
+	def, _ := loadedDockerfile(t, "FROM debian\nRUN make\nRUN pip install flask\n")
+	wc := &warnClient{}
+	opt := mustOptions(t, nil)
+	opt.Probe = true
+	rc := &rewritingClient{Client: wc, opt: opt}
+	if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: def}); err != nil {
+		t.Fatal(err)
+	}
+	rc.report.summarize(context.Background(), wc)
+	if len(wc.warnings) != 1 || wc.warnings[0].msg != "autocache: 1 step cached: pip" {
+		t.Fatalf("warnings %+v", wc.warnings)
+	}
+	if got := rc.rewritten.Load(); got != 2 {
+		t.Fatalf("%d steps counted as rewritten, want 2 (both probed)", got)
+	}
+	def, _ = loadedDockerfile(t, "FROM debian\nRUN make\n")
+	wc = &warnClient{}
+	rc = &rewritingClient{Client: wc, opt: opt}
+	if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: def}); err != nil {
+		t.Fatal(err)
+	}
+	rc.report.summarize(context.Background(), wc)
+	if len(wc.warnings) != 0 {
+		t.Fatalf("the probe alone is reported: %+v", wc.warnings)
+	}
+}
+
 func TestWarningsAreBounded(t *testing.T) {
 	var df strings.Builder
 	df.WriteString("FROM node:18-slim\nUSER node\n")

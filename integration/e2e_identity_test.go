@@ -22,9 +22,14 @@ const twoPlatforms = "linux/amd64,linux/arm64" // arm64 steps run under qemu (en
 // aptDockerfile installs packages 1…n from the hermetic repository on
 // debian:<release>-slim (the apt fixture's Dockerfile, on bookworm).
 func aptDockerfile(release string, n int) string {
+	return aptDockerfileOf(release, upTo(n))
+}
+
+// aptDockerfileOf installs the packages numbered nums.
+func aptDockerfileOf(release string, nums []int) string {
 	return "FROM debian:" + release + "-slim\nARG E2E_RUN\n" +
 		"RUN apt-get update \\\n && apt-get install -y --no-install-recommends \\\n    " +
-		strings.Join(pkgs(n, "acpkg-%03d"), " \\\n    ") +
+		strings.Join(pkgsOf(nums, "acpkg-%03d"), " \\\n    ") +
 		" \\\n && rm -rf /var/lib/apt/lists/*\n"
 }
 

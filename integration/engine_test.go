@@ -77,6 +77,7 @@ type buildSpec struct {
 	mode    string            // upstream, viaSyntax, viaGateway, viaBuildkitSx
 	args    map[string]string // build args
 	tarOut  string            // export the image filesystem as a tar here ("" = no export)
+	ociOut  string            // export the whole image as an OCI layout tar here (also)
 	meta    string            // --metadata-file
 	push    string            // push the image under this name ("" = no push)
 	secrets map[string]string // --secret id=K,src=V (a file)
@@ -133,6 +134,9 @@ func (e *engine) build(t *testing.T, b buildSpec) (string, error) {
 	}
 	if b.tarOut != "" {
 		args = append(args, "--output", "type=tar,dest="+b.tarOut)
+	}
+	if b.ociOut != "" { // BuildKit runs several exporters on one build
+		args = append(args, "--output", "type=oci,dest="+b.ociOut)
 	}
 	if b.push != "" {
 		args = append(args, "--output", "type=image,name="+b.push+",push=true")
@@ -252,6 +256,72 @@ func tarFiles(t *testing.T, file string, names ...string) map[string]string {
 		}
 	}
 	return out
+}
+
+// imageConfig reads the image config of a one-platform OCI layout tar
+// (index.json, its manifest, its config) as generic JSON.
+func imageConfig(t *testing.T, ociTar string) map[string]any {
+	t.Helper()
+	blobs := map[string][]byte{}
+	walkTar(t, ociTar, func(h *tar.Header, body io.Reader) {
+		if h.Typeflag == tar.TypeReg && (h.Name == "index.json" || strings.HasPrefix(h.Name, "blobs/")) {
+			b, err := io.ReadAll(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			blobs[h.Name] = b
+		}
+	})
+	var doc struct {
+		Manifests []struct{ Digest, MediaType string }
+		Config    struct{ Digest string }
+	}
+	read := func(name string) {
+		doc.Manifests, doc.Config.Digest = nil, ""
+		if err := json.Unmarshal(blobs[name], &doc); err != nil {
+			t.Fatalf("%s: %s: %v", ociTar, name, err)
+		}
+	}
+	blob := func(d string) string { return "blobs/" + strings.Replace(d, ":", "/", 1) }
+	read("index.json")
+	for doc.Config.Digest == "" { // index → (index →) manifest
+		if len(doc.Manifests) != 1 {
+			t.Fatalf("%s: want one manifest, have %v", ociTar, doc.Manifests)
+		}
+		read(blob(doc.Manifests[0].Digest))
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(blobs[blob(doc.Config.Digest)], &cfg); err != nil {
+		t.Fatalf("%s: config: %v", ociTar, err)
+	}
+	return cfg
+}
+
+// compareConfigs checks that two images have the same config and history
+// (env, user, workdir, entrypoint, cmd, labels, ports, volumes, shell,
+// platform; each history entry's created_by, empty_layer and comment),
+// timestamps aside; the layers' digests (rootfs) differ where caches keep
+// files out of a layer and are not compared.
+func compareConfigs(t *testing.T, upstreamOCI, autocacheOCI string) {
+	t.Helper()
+	norm := func(cfg map[string]any) string {
+		delete(cfg, "created")
+		delete(cfg, "rootfs")
+		if h, ok := cfg["history"].([]any); ok {
+			for _, e := range h {
+				delete(e.(map[string]any), "created")
+			}
+		}
+		b, _ := json.MarshalIndent(cfg, "", "  ")
+		return string(b)
+	}
+	a, b := norm(imageConfig(t, upstreamOCI)), norm(imageConfig(t, autocacheOCI))
+	if a != b {
+		t.Errorf("image config or history differs from upstream's:\n--- upstream\n%s\n--- autocache\n%s", a, b)
+	}
+	if !strings.Contains(a, `"created_by"`) {
+		t.Errorf("no history in the image config:\n%s", a)
+	}
 }
 
 // holdsOnlyCachesShallow reports whether p is an ancestor of a cached directory.

@@ -123,7 +123,7 @@ func checkOps(t *testing.T, in *pb.Definition, res *Result) {
 				t.Fatalf("no step for exec %s", old)
 			}
 			got = s.Digest
-			if s.Rewritten {
+			if s.Rewritten || s.Probed {
 				checkRewritten(t, moved, outOps[got], s)
 			} else if got != want {
 				t.Fatalf("step %s not rewritten, yet %s, want %s", old, got, want)

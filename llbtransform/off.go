@@ -5,7 +5,11 @@ import (
 	digest "github.com/opencontainers/go-digest"
 )
 
-// Steps left alone on request (Options.Off).
+// Steps left alone: on request (Options.Off) or because they are not the
+// Dockerfile's (Options.Inputs).
+
+// fromInput is why a step of the build's frontend inputs is left alone.
+const fromInput = "a step of the build's inputs, not of the Dockerfile"
 
 // off says why the ExecOp d is to be left as upstream made it, or "".
 func (t *transformer) off(d digest.Digest) string {
@@ -16,11 +20,10 @@ func (t *transformer) off(d digest.Digest) string {
 	return t.opt.Off[n.line]
 }
 
-// leaveAlone reports step d as left alone for why, and records in its
+// leaveAlone notes step d as left alone for why, and records in its
 // lineage st that what its managers download stays in the layer there:
 // no later step's new cache may hide it.
 func (t *transformer) leaveAlone(d digest.Digest, in pkgmgr.Step, step *Step, st *lineState, why string) {
-	step.Off = why
 	step.Notes = append(step.Notes, "left alone: "+why)
 	q := pkgmgr.Ask(in, pkgmgr.Options{Managers: t.opt.Managers})
 	for _, c := range q.Caches {

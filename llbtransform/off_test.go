@@ -6,6 +6,7 @@ import (
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
 )
 
 // at places an op on a Dockerfile line, as dockerfile2llb does.
@@ -60,5 +61,34 @@ func TestOffStepSeesWhatUpstreamsWould(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("notes %q", s.Notes)
+	}
+}
+
+// TestInputStepsAreTheClients: the ops of the build's frontend inputs are
+// the client's own definitions (its cache keys are its own): they keep
+// their digests, get no probe either, and what they download stays in the
+// layers, so a Dockerfile step after them caches no directory they wrote.
+func TestInputStepsAreTheClients(t *testing.T) {
+	input := run(base(), "pip install flask")
+	inDef := marshal(t, input)
+	given := map[digest.Digest]bool{}
+	for _, dt := range inDef.Def {
+		given[digest.FromBytes(dt)] = true
+	}
+	def := marshal(t, run(input, "pip install requests", at(3)))
+	for _, probe := range []bool{false, true} {
+		res := transform(t, def, Options{Inputs: given, Probe: probe})
+		in, later := res.Steps[0], res.Steps[1]
+		if in.Rewritten || in.Probed || in.Digest != in.OldDigest || len(in.Mounts) != 0 || in.Off != "" ||
+			!hasNote(in, "left alone: "+fromInput) {
+			t.Fatalf("probe %v: the input's step %+v", probe, in)
+		}
+		if mountOf(later, "/root/.cache/pip") != nil || later.Probed != probe {
+			t.Fatalf("probe %v: the Dockerfile's step %+v", probe, later)
+		}
+	}
+	// Without Inputs the same op is the Dockerfile's and is cached.
+	if res := transform(t, def, Options{}); !res.Steps[0].Rewritten {
+		t.Fatalf("not an input, yet left alone: %+v", res.Steps[0])
 	}
 }

@@ -41,9 +41,10 @@ const ProbeID = "autocache-probe"
 
 // probe adds the probe's mount to ExecOp d and records the caps it needs
 // in md (which may be nil). It adds nothing to a step that is not for
-// Linux or already has a probe mount (a definition transformed before).
+// Linux, is one of the build's inputs (Options.Inputs) or already has a
+// probe mount (a definition transformed before).
 func (t *transformer) probe(d digest.Digest, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata) (Mount, bool) {
-	if os := op.GetPlatform().GetOS(); os != "" && os != "linux" {
+	if os := op.GetPlatform().GetOS(); (os != "" && os != "linux") || t.opt.Inputs[d] {
 		return Mount{}, false
 	}
 	for _, m := range ex.Mounts {

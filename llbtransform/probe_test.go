@@ -67,7 +67,7 @@ func TestProbeMountsEveryStep(t *testing.T) {
 			pm[0].CacheOpt.GetSharing() != pb.CacheSharingOpt_SHARED || pm[0].Input != int64(pb.Empty) || pm[0].Output != int64(pb.SkipOutput) {
 			t.Errorf("%q: probe mounts %v, want one cache at %s", script, pm, want[script])
 		}
-		if !s.Rewritten || s.Digest == s.OldDigest || !slices.ContainsFunc(s.Mounts, func(m Mount) bool { return m.Target == want[script] }) {
+		if !s.Probed || s.Digest == s.OldDigest || !slices.ContainsFunc(s.Mounts, func(m Mount) bool { return m.Target == want[script] }) {
 			t.Errorf("%q: step %+v", script, s)
 		}
 		// Autocache's own plan is the same, the probe comes on top.

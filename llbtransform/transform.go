@@ -41,9 +41,15 @@ type Options struct {
 	// about them, so user names stay unresolved, images are not checked
 	// for content and releases are unknown.
 	Images Images
+	// Inputs are the ops of the build's frontend inputs (a client's own
+	// definitions: buildctl's --frontend-input, buildx's input: and bake's
+	// target: contexts). They are the client's, built or cached as it made
+	// them, not the Dockerfile's steps: the transform leaves them exactly
+	// as they are, like Off steps.
+	Inputs map[digest.Digest]bool
 	// Probe is a test mode, not a user feature: every Linux ExecOp also
-	// gets a cache mount that nothing reads (probe.go), and counts as
-	// rewritten.
+	// gets a cache mount that nothing reads (probe.go), reported as
+	// Step.Probed.
 	Probe bool
 }
 
@@ -74,6 +80,7 @@ type Step struct {
 	User      string
 	Cwd       string
 	Rewritten bool    // the plan was applied (mounts, argv or env changed)
+	Probed    bool    // the probe's mount was added (Options.Probe)
 	Off       string  // why the step was left alone on request (Options.Off); "" if it was analysed
 	Mounts    []Mount // only the mounts added here
 	Notes     []string
@@ -199,7 +206,7 @@ func (t *transformer) add(ctx context.Context, o decodedOp, def *pb.Definition) 
 		s, edited := t.exec(ctx, oldDgst, op, ex, md, st)
 		if t.opt.Probe {
 			if m, ok := t.probe(oldDgst, op, ex, md); ok {
-				s.Mounts, s.Rewritten, edited = append(s.Mounts, m), true, true
+				s.Mounts, s.Probed, edited = append(s.Mounts, m), true, true
 			}
 		}
 		step = &s
@@ -258,7 +265,12 @@ func (t *transformer) emit(dgst digest.Digest, dt []byte, inputs []*pb.Input, md
 func (t *transformer) exec(ctx context.Context, dgst digest.Digest, op *pb.Op, ex *pb.ExecOp, md *pb.OpMetadata, st *lineState) (Step, bool) {
 	in, step, home := t.stepOf(ctx, dgst, op, ex, len(st.active) > 0)
 	if why := t.off(dgst); why != "" {
+		step.Off = why
 		t.leaveAlone(dgst, in, &step, st, why)
+		return step, false
+	}
+	if t.opt.Inputs[dgst] {
+		t.leaveAlone(dgst, in, &step, st, fromInput)
 		return step, false
 	}
 	in.Follow = st.follows()

@@ -49,70 +49,95 @@ func runCache(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprint(stderr, cacheUsage)
 		return 2
 	}
-	export := args[0] == "export"
 	// containerd's content store and resolver log at info/warning level
 	// (fsverity, fetch retries); errors reach the user through ours.
 	_ = log.SetLevel("error")
-	fs := flag.NewFlagSet("cache "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, cacheUsage) }
-	var conn cachesync.Conn
-	fs.StringVar(&conn.Addr, "addr", "", "builder address (default $BUILDKIT_HOST)")
-	fs.StringVar(&conn.TLSDir, "tlsdir", "", "directory with ca.pem, cert.pem, key.pem")
-	fs.StringVar(&conn.CACert, "tlscacert", "", "CA certificate")
-	fs.StringVar(&conn.Cert, "tlscert", "", "client certificate")
-	fs.StringVar(&conn.Key, "tlskey", "", "client key")
-	fs.StringVar(&conn.ServerName, "tlsservername", "", "server name for TLS")
-	var loc string
-	if export {
-		fs.StringVar(&loc, "to", "", "destination")
-	} else {
-		fs.StringVar(&loc, "from", "", "source")
-	}
-	var ids, metas repeated
-	fs.Var(&ids, "id", "cache id (repeatable)")
-	fs.Var(&metas, "metadata-file", "build metadata file (repeatable)")
-	dockerfile := fs.String("dockerfile", "", "Dockerfile whose caches to move")
-	target := fs.String("target", "", "stage (with --dockerfile)")
-	platform := fs.String("platform", "", "platform (with --dockerfile; default: the builder's)")
-	bargs := buildArgs{}
-	fs.Var(bargs, "build-arg", "build argument K=V (with --dockerfile; repeatable)")
-	image := fs.String("image", os.Getenv("AUTOCACHE_IMAGE"), "autocache image")
-	maxSize := fs.String("max-size", "", "total size bound")
-	progress := fs.String("progress", "auto", "progress output")
+	c := &cacheCmd{export: args[0] == "export", bargs: buildArgs{}}
+	fs := c.flags(args[0], stderr)
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	fail := func(code int, err error) int {
+	code, err := 2, error(nil)
+	if fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	} else {
+		var opt cachesync.Options
+		if opt, code, err = c.options(stderr); err == nil {
+			code, err = c.run(ctx, opt, stdout, stderr)
+		}
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "autocache cache %s: %v\n", args[0], err)
 		return code
 	}
-	if fs.NArg() > 0 {
-		return fail(2, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	return 0
+}
+
+// cacheCmd is what `autocache cache export|import` was asked to do.
+type cacheCmd struct {
+	export                       bool
+	conn                         cachesync.Conn
+	loc                          string // --to or --from
+	ids, metas                   repeated
+	dockerfile, target, platform string
+	bargs                        buildArgs
+	image, maxSize, progress     string
+}
+
+func (c *cacheCmd) flags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("cache "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, cacheUsage) }
+	fs.StringVar(&c.conn.Addr, "addr", "", "builder address (default $BUILDKIT_HOST)")
+	fs.StringVar(&c.conn.TLSDir, "tlsdir", "", "directory with ca.pem, cert.pem, key.pem")
+	fs.StringVar(&c.conn.CACert, "tlscacert", "", "CA certificate")
+	fs.StringVar(&c.conn.Cert, "tlscert", "", "client certificate")
+	fs.StringVar(&c.conn.Key, "tlskey", "", "client key")
+	fs.StringVar(&c.conn.ServerName, "tlsservername", "", "server name for TLS")
+	if c.export {
+		fs.StringVar(&c.loc, "to", "", "destination")
+	} else {
+		fs.StringVar(&c.loc, "from", "", "source")
 	}
-	if loc == "" {
-		return fail(2, fmt.Errorf("missing %s", map[bool]string{true: "--to DEST", false: "--from SRC"}[export]))
+	fs.Var(&c.ids, "id", "cache id (repeatable)")
+	fs.Var(&c.metas, "metadata-file", "build metadata file (repeatable)")
+	fs.StringVar(&c.dockerfile, "dockerfile", "", "Dockerfile whose caches to move")
+	fs.StringVar(&c.target, "target", "", "stage (with --dockerfile)")
+	fs.StringVar(&c.platform, "platform", "", "platform (with --dockerfile; default: the builder's)")
+	fs.Var(c.bargs, "build-arg", "build argument K=V (with --dockerfile; repeatable)")
+	fs.StringVar(&c.image, "image", os.Getenv("AUTOCACHE_IMAGE"), "autocache image")
+	fs.StringVar(&c.maxSize, "max-size", "", "total size bound")
+	fs.StringVar(&c.progress, "progress", "auto", "progress output")
+	return fs
+}
+
+// options turns the flags into cachesync's options: which caches (ids, the
+// metadata files' caches, a Dockerfile's plan), where, and how much. The
+// code is 2 for a usage error and 1 for a file that could not be read.
+func (c *cacheCmd) options(stderr io.Writer) (cachesync.Options, int, error) {
+	opt := cachesync.Options{Location: c.loc, Image: c.image}
+	opt.IDs = c.ids
+	if c.loc == "" {
+		return opt, 2, fmt.Errorf("missing %s", map[bool]string{true: "--to DEST", false: "--from SRC"}[c.export])
 	}
-	if *dockerfile == "" && (*target != "" || *platform != "" || len(bargs) > 0) {
-		return fail(2, fmt.Errorf("--build-arg, --platform and --target go with --dockerfile"))
+	if c.dockerfile == "" && (c.target != "" || c.platform != "" || len(c.bargs) > 0) {
+		return opt, 2, fmt.Errorf("--build-arg, --platform and --target go with --dockerfile")
 	}
-	opt := cachesync.Options{Location: loc, Image: *image}
-	opt.IDs = ids
-	if *maxSize != "" {
-		n, err := cachesync.ParseSize(*maxSize)
+	if c.maxSize != "" {
+		n, err := cachesync.ParseSize(c.maxSize)
 		if err != nil {
-			return fail(2, fmt.Errorf("--max-size: %w", err))
+			return opt, 2, fmt.Errorf("--max-size: %w", err)
 		}
 		opt.MaxSize = n
 	}
-	for _, m := range metas {
+	for _, m := range c.metas {
 		b, err := os.ReadFile(m)
 		if err != nil {
-			return fail(1, err)
+			return opt, 1, err
 		}
 		rep, err := cacheinfo.ParseMetadata(b)
 		if err != nil {
-			return fail(1, fmt.Errorf("%s: %w", m, err))
+			return opt, 1, fmt.Errorf("%s: %w", m, err)
 		}
 		if opt.Selection.Image == "" {
 			opt.Selection.Image = rep.Image
@@ -122,58 +147,73 @@ func runCache(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			opt.Caches = []cacheinfo.Cache{}
 		}
 	}
-	if *dockerfile != "" {
-		dt, name, err := readDockerfile(*dockerfile, nil)
+	if c.dockerfile != "" {
+		code, err := c.planCaches(&opt, stderr)
 		if err != nil {
-			return fail(1, err)
-		}
-		opts := map[string]string{}
-		for k, v := range bargs {
-			opts["build-arg:"+k] = v
-		}
-		cfg, err := frontend.ParseConfig(opts)
-		if err != nil {
-			return fail(2, err)
-		}
-		if cfg.Off {
-			cfg.Managers = []string{}
-		}
-		opt.Plan = func(ctx context.Context, r llb.ImageMetaResolver, builderPlatform string) ([]cacheinfo.Cache, error) {
-			p := *platform
-			if p == "" {
-				p = builderPlatform
-			}
-			rep, err := plan.Make(ctx, dt, plan.Options{Filename: name, Target: *target, BuildArgs: bargs, Platform: p,
-				Managers: cfg.Managers, Scope: cfg.Scope, Warn: stderr, Resolver: r})
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			return rep.Caches, nil
+			return opt, code, err
 		}
 	}
-	b, err := cachesync.Connect(ctx, conn)
+	return opt, 0, nil
+}
+
+// planCaches selects the caches autocache gives the Dockerfile, planned
+// once the builder's platform is known.
+func (c *cacheCmd) planCaches(opt *cachesync.Options, stderr io.Writer) (int, error) {
+	dt, name, err := readDockerfile(c.dockerfile, nil)
 	if err != nil {
-		return fail(1, err)
+		return 1, err
+	}
+	opts := map[string]string{}
+	for k, v := range c.bargs {
+		opts["build-arg:"+k] = v
+	}
+	cfg, err := frontend.ParseConfig(opts)
+	if err != nil {
+		return 2, err
+	}
+	if cfg.Off {
+		cfg.Managers = []string{}
+	}
+	opt.Plan = func(ctx context.Context, r llb.ImageMetaResolver, builderPlatform string) ([]cacheinfo.Cache, error) {
+		p := c.platform
+		if p == "" {
+			p = builderPlatform
+		}
+		rep, err := plan.Make(ctx, dt, plan.Options{Filename: name, Target: c.target, BuildArgs: c.bargs, Platform: p,
+			Managers: cfg.Managers, Scope: cfg.Scope, Warn: stderr, Resolver: r})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return rep.Caches, nil
+	}
+	return 0, nil
+}
+
+// run connects to the builder and moves the caches; it prints what moved.
+func (c *cacheCmd) run(ctx context.Context, opt cachesync.Options, stdout, stderr io.Writer) (int, error) {
+	b, err := cachesync.Connect(ctx, c.conn)
+	if err != nil {
+		return 1, err
 	}
 	defer b.Close()
-	p, err := cachesync.NewProgress(stderr, *progress)
+	p, err := cachesync.NewProgress(stderr, c.progress)
 	if err != nil {
-		return fail(2, fmt.Errorf("--progress: %w", err))
+		return 2, fmt.Errorf("--progress: %w", err)
 	}
 	opt.Progress = p
 	var sum *cachesync.Summary
-	if export {
+	if c.export {
 		sum, err = cachesync.Export(ctx, b, opt)
 	} else {
 		sum, err = cachesync.Import(ctx, b, opt)
 	}
 	p.Stop()
 	// A failed export wrote nothing; a failed import may have moved some.
-	if sum != nil && (err == nil || !export) && (len(sum.Moved) > 0 || len(sum.Skipped) > 0 || len(sum.Failed) > 0) {
+	if sum != nil && (err == nil || !c.export) && (len(sum.Moved) > 0 || len(sum.Skipped) > 0 || len(sum.Failed) > 0) {
 		sum.Print(stdout)
 	}
 	if err != nil {
-		return fail(1, err)
+		return 1, err
 	}
-	return 0
+	return 0, nil
 }

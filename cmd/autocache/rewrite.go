@@ -69,8 +69,13 @@ func runRewrite(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	for _, l := range res.Left {
 		fmt.Fprintf(stderr, "autocache rewrite: %s:%d: left as it is: %s\n", name, l.Line, l.Why)
 	}
-	switch {
-	case *write:
+	return rewriteOutput(res, dt, name, path, *write, *check, stdout, stderr)
+}
+
+// rewriteOutput writes the rewritten Dockerfile in place (-w), or prints
+// the diff and, with --check, fails when there is one.
+func rewriteOutput(res *rewrite.Result, dt []byte, name, path string, write, check bool, stdout, stderr io.Writer) int {
+	if write {
 		if res.Changed() {
 			fi, err := os.Stat(name)
 			if err == nil {
@@ -93,7 +98,7 @@ func runRewrite(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		return 1
 	}
 	fmt.Fprint(stdout, diff)
-	if *check && res.Changed() {
+	if check && res.Changed() {
 		fmt.Fprintf(stderr, "autocache rewrite: %s would change: autocache adds to %d RUN step(s) (autocache rewrite -w %s)\n", name, len(res.Steps), path)
 		return 1
 	}
