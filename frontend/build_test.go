@@ -247,7 +247,7 @@ func TestBuildLeavesTheClientsInputsAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	df := "FROM python:3.11-slim\nRUN pip install requests\nCOPY . /src\n"
+	df := "FROM python:3.11-slim\nCOPY . /src\nRUN pip install requests\n"
 	for _, probe := range []string{"0", "1"} {
 		t.Setenv(EnvProbe, probe)
 		g := newGateway(df, nil, image)

@@ -57,10 +57,11 @@ func keptPaths(ops []decodedOp) map[digest.Digest][]string {
 		}
 	}
 	// A kept path stays in the layers, so a later step built on them must not
-	// hide it behind a cache either: paths pass down to every op that depends
-	// on a step that keeps them (ops are in dependency order).
+	// hide it behind a cache either: paths pass down to every op built on a
+	// step that keeps them (ops are in dependency order). Not to a copy's
+	// destination: what it copies from a state lands under its own path.
 	for _, o := range ops {
-		for _, in := range o.op.Inputs {
+		for _, in := range builtOn(o.op) {
 			for _, p := range keep[digest.Digest(in.Digest)] {
 				if !slices.Contains(keep[o.dgst], p) {
 					keep[o.dgst] = append(keep[o.dgst], p)
@@ -72,4 +73,32 @@ func keptPaths(ops []decodedOp) map[digest.Digest][]string {
 		slices.Sort(keep[d])
 	}
 	return keep
+}
+
+// builtOn are the inputs whose layers op's result is built on: an exec's
+// root filesystem, the states a file op's actions start from (not the
+// sources it copies from), and every input of any other op.
+func builtOn(op *pb.Op) []*pb.Input {
+	var idx []int64
+	switch {
+	case op.GetExec() != nil:
+		root := rootfsMount(op.GetExec())
+		if root == nil {
+			return op.Inputs
+		}
+		idx = []int64{root.Input}
+	case op.GetFile() != nil:
+		for _, a := range op.GetFile().Actions {
+			idx = append(idx, a.Input)
+		}
+	default:
+		return op.Inputs
+	}
+	var out []*pb.Input
+	for _, i := range idx {
+		if i >= 0 && i < int64(len(op.Inputs)) && !slices.Contains(out, op.Inputs[i]) {
+			out = append(out, op.Inputs[i])
+		}
+	}
+	return out
 }

@@ -338,6 +338,30 @@ func TestKeptPathsFollowReadersAndDescendants(t *testing.T) {
 	}
 }
 
+// TestKeptPathsStayWithTheStateCopiedFrom: a path read out of a state is
+// kept in that state's steps and in the steps built on them, not in the
+// stage it is copied into: there it lands under its destination (a whole
+// stage or a build context given as an input copied with `COPY . /src`).
+func TestKeptPathsStayWithTheStateCopiedFrom(t *testing.T) {
+	build := run(base(), "pip install flask")
+	final := base().File(llb.Copy(build, "/", "/src"))
+	final = run(final, "pip install requests")
+	res := transform(t, marshal(t, final), Options{})
+	for _, s := range res.Steps {
+		got := mountOf(s, "/root/.cache/pip")
+		switch script := s.Args[len(s.Args)-1]; script {
+		case "pip install flask":
+			if got != nil {
+				t.Errorf("%q: a cache at a path read by the copy: %+v", script, s.Mounts)
+			}
+		case "pip install requests":
+			if got == nil {
+				t.Errorf("%q: no cache in the stage copied into: notes %q", script, s.Notes)
+			}
+		}
+	}
+}
+
 func TestNamedUserResolvedFromTheStepsRootfs(t *testing.T) {
 	st := run(base(), "useradd -m app")
 	st = run(st, "pip install --user flask", llb.User("app"))
