@@ -4,7 +4,9 @@ package integration
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,6 +99,12 @@ func TestNoopRebuildBenchmark(t *testing.T) {
 	fmt.Printf("\nNo-op rebuild through the gateway, autocache vs the stock frontend image built the same way\n"+
 		"machine: %s, %d CPUs, %s; %d rounds per Dockerfile, interleaved; ratio = autocache/stock per round\n\n", cpuModel(), runtime.NumCPU(), runtime.Version(), rounds)
 	tw.Flush()
+	stockSize, acSize := imageSize(t, stock), imageSize(t, e.frontend)
+	fmt.Printf("\nimage size (linux/%s, compressed layers): stock %.1f MiB, autocache %.1f MiB, ratio %.3f\n",
+		runtime.GOARCH, float64(stockSize)/(1<<20), float64(acSize)/(1<<20), float64(acSize)/float64(stockSize))
+	if float64(acSize)/float64(stockSize) > 1.10 {
+		missed = append(missed, fmt.Sprintf("image size ratio %.3f > 1.10", float64(acSize)/float64(stockSize)))
+	}
 	for _, m := range missed {
 		t.Errorf("goal missed: %s", m)
 	}
@@ -132,6 +140,62 @@ func stockFrontend(t *testing.T) string {
 	}
 	t.Logf("stock frontend image built in %s", time.Since(start).Round(time.Second))
 	return reg + "/stock/autocache:bench"
+}
+
+// imageSize is the compressed size of ref's layers for this machine's
+// platform, read from the registry (an index is followed to its manifest).
+func imageSize(t *testing.T, ref string) int64 {
+	t.Helper()
+	host, rest, _ := strings.Cut(ref, "/")
+	repo, tag, _ := strings.Cut(rest, ":")
+	get := func(what string, v any) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, "http://"+host+"/v2/"+repo+"/manifests/"+what, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "+
+			"application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", req.URL, resp.Status)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type descriptor struct {
+		Digest   string
+		Platform struct{ OS, Architecture string }
+	}
+	var m struct {
+		Manifests []descriptor
+		Layers    []struct{ Size int64 }
+	}
+	get(tag, &m)
+	if len(m.Manifests) > 0 {
+		i := slices.IndexFunc(m.Manifests, func(d descriptor) bool {
+			return d.Platform.OS == "linux" && d.Platform.Architecture == runtime.GOARCH
+		})
+		if i < 0 {
+			t.Fatalf("%s has no linux/%s manifest", ref, runtime.GOARCH)
+		}
+		digest := m.Manifests[i].Digest
+		m.Manifests, m.Layers = nil, nil
+		get(digest, &m)
+	}
+	var n int64
+	for _, l := range m.Layers {
+		n += l.Size
+	}
+	if n == 0 {
+		t.Fatalf("%s: no layers", ref)
+	}
+	return n
 }
 
 // largeDockerfile has stages of steps RUNs each (one of them a pip
