@@ -6,13 +6,16 @@ FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
 WORKDIR /src
 ARG TARGETOS TARGETARCH
 ARG VERSION=dev
+# MAIN is the command built; `make bench-noop` builds upstream's
+# dockerfile-frontend the same way, to compare like with like.
+ARG MAIN=./cmd/autocache-frontend
 ENV CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 RUN --mount=type=bind,target=. \
     --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     GOOS=$TARGETOS GOARCH=$TARGETARCH go build -tags "netgo static_build osusergo" \
       -ldflags "-s -w -X main.version=${VERSION}" \
-      -o /out/autocache-frontend ./cmd/autocache-frontend
+      -o /out/autocache-frontend "$MAIN"
 
 FROM scratch AS release
 ARG VERSION=dev REVISION=unknown SOURCE=https://github.com/autocache/autocache

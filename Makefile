@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 ENGINE := integration/engine
 
-.PHONY: image all build test tools unit unit-tests e2e e2e-up e2e-down demo conformance bench cache-bench fmt vet fuzz clean cache-size clean-cache
+.PHONY: image all build test tools unit unit-tests e2e e2e-up e2e-down demo conformance bench bench-noop cache-bench fmt vet fuzz clean cache-size clean-cache
 
 all: build
 
@@ -75,6 +75,11 @@ FUZZTIME ?= 60s
 # What moving caches between builders is worth (docs/ci.md): cold build vs
 # import + build vs warm build, and the archives' sizes, with packages
 # served through the demo's network profile (NETWORK=). About 10 minutes.
+# The no-op rebuild on the engine: autocache's image vs upstream's frontend
+# built the same way, interleaved rounds (docs/performance.md). ~10 minutes.
+bench-noop:
+	AUTOCACHE_BENCH=1 $(ENGINE)/with-engine.sh $(GO) test -tags e2e -count=1 -timeout 40m -run '^TestNoopRebuildBenchmark$$' -v ./integration/
+
 cache-bench:
 	AUTOCACHE_BENCH=1 AUTOCACHE_NETWORK=$(NETWORK) $(ENGINE)/with-engine.sh $(GO) test -tags e2e -count=1 -timeout 60m -run '^TestCacheBenchmark$$' -v ./integration/
 
