@@ -70,16 +70,16 @@ conformance:
 bench:
 	$(GO) run ./internal/perf/perftable $(BENCH)
 
-# Every fuzz target for FUZZTIME each (docs/fuzzing.md).
-FUZZTIME ?= 60s
-# What moving caches between builders is worth (docs/ci.md): cold build vs
-# import + build vs warm build, and the archives' sizes, with packages
-# served through the demo's network profile (NETWORK=). About 10 minutes.
 # The no-op rebuild on the engine: autocache's image vs upstream's frontend
 # built the same way, interleaved rounds (docs/performance.md). ~10 minutes.
 bench-noop:
 	AUTOCACHE_BENCH=1 $(ENGINE)/with-engine.sh $(GO) test -tags e2e -count=1 -timeout 40m -run '^TestNoopRebuildBenchmark$$' -v ./integration/
 
+# Every fuzz target for FUZZTIME each (docs/fuzzing.md).
+FUZZTIME ?= 60s
+# What moving caches between builders is worth (docs/ci.md): cold build vs
+# import + build vs warm build, and the archives' sizes, with packages
+# served through the demo's network profile (NETWORK=). About 10 minutes.
 cache-bench:
 	AUTOCACHE_BENCH=1 AUTOCACHE_NETWORK=$(NETWORK) $(ENGINE)/with-engine.sh $(GO) test -tags e2e -count=1 -timeout 60m -run '^TestCacheBenchmark$$' -v ./integration/
 
