@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autocache/autocache/llbtransform"
+
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
 	"github.com/moby/buildkit/frontend/dockerui"
@@ -74,15 +76,25 @@ func loadedDockerfileFor(t *testing.T, df string, p ocispecs.Platform) (*pb.Defi
 // again for SBOM) and then ends the build.
 func buildWarned(t *testing.T, def *pb.Definition, solves int) *warnClient {
 	t.Helper()
+	wc, _ := buildWarnedWith(t, mustOptions(t, nil), solves, def)
+	return wc
+}
+
+// buildWarnedWith solves each of defs solves times with opt, as one
+// build, and ends the build.
+func buildWarnedWith(t *testing.T, opt llbtransform.Options, solves int, defs ...*pb.Definition) (*warnClient, *rewritingClient) {
+	t.Helper()
 	wc := &warnClient{}
-	rc := &rewritingClient{Client: wc, opt: mustOptions(t, nil)}
-	for range solves {
-		if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: def}); err != nil {
-			t.Fatal(err)
+	rc := &rewritingClient{Client: wc, opt: opt}
+	for _, def := range defs {
+		for range solves {
+			if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: def}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	rc.report.summarize(context.Background(), wc)
-	return wc
+	return wc, rc
 }
 
 const sayWhy = `FROM node:18-slim
@@ -152,14 +164,9 @@ func TestNothingToSayIsSaidByNoWarning(t *testing.T) {
 // is reported for its managers only.
 func TestProbeIsNotReported(t *testing.T) {
 	def, _ := loadedDockerfile(t, "FROM debian\nRUN make\nRUN pip install flask\n")
-	wc := &warnClient{}
 	opt := mustOptions(t, nil)
 	opt.Probe = true
-	rc := &rewritingClient{Client: wc, opt: opt}
-	if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: def}); err != nil {
-		t.Fatal(err)
-	}
-	rc.report.summarize(context.Background(), wc)
+	wc, rc := buildWarnedWith(t, opt, 1, def)
 	if len(wc.warnings) != 1 || wc.warnings[0].msg != "autocache: 1 step cached: pip" {
 		t.Fatalf("warnings %+v", wc.warnings)
 	}
@@ -167,13 +174,7 @@ func TestProbeIsNotReported(t *testing.T) {
 		t.Fatalf("%d steps counted as rewritten, want 2 (both probed)", got)
 	}
 	def, _ = loadedDockerfile(t, "FROM debian\nRUN make\n")
-	wc = &warnClient{}
-	rc = &rewritingClient{Client: wc, opt: opt}
-	if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: def}); err != nil {
-		t.Fatal(err)
-	}
-	rc.report.summarize(context.Background(), wc)
-	if len(wc.warnings) != 0 {
+	if wc, _ := buildWarnedWith(t, opt, 1, def); len(wc.warnings) != 0 {
 		t.Fatalf("the probe alone is reported: %+v", wc.warnings)
 	}
 }
@@ -197,15 +198,9 @@ func TestWarningsAreBounded(t *testing.T) {
 // A multi-platform build solves one definition per platform: each step is
 // counted and each reason said once.
 func TestMultiPlatformBuildSaysItOnce(t *testing.T) {
-	wc := &warnClient{}
-	rc := &rewritingClient{Client: wc, opt: mustOptions(t, nil)}
-	for _, arch := range []string{"amd64", "arm64"} {
-		def, _ := loadedDockerfileFor(t, sayWhy, ocispecs.Platform{OS: "linux", Architecture: arch})
-		if _, err := rc.Solve(context.Background(), client.SolveRequest{Definition: def}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rc.report.summarize(context.Background(), wc)
+	amd64, _ := loadedDockerfileFor(t, sayWhy, ocispecs.Platform{OS: "linux", Architecture: "amd64"})
+	arm64, _ := loadedDockerfileFor(t, sayWhy, ocispecs.Platform{OS: "linux", Architecture: "arm64"})
+	wc, rc := buildWarnedWith(t, mustOptions(t, nil), 1, amd64, arm64)
 	if len(wc.warnings) != 3 || wc.warnings[2].msg != "autocache: 1 step cached: apt; 2 steps not cached (the warnings say why); 1 step under `# autocache: off`" {
 		t.Fatalf("warnings %+v", wc.warnings)
 	}

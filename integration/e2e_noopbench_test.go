@@ -16,6 +16,8 @@ import (
 	"testing"
 	"text/tabwriter"
 	"time"
+
+	"github.com/autocache/autocache/internal/perf"
 )
 
 // TestNoopRebuildBenchmark measures what autocache costs where it matters
@@ -90,14 +92,14 @@ func TestNoopRebuildBenchmark(t *testing.T) {
 			ac = append(ac, got[e.frontend].Seconds())
 			ratio = append(ratio, got[e.frontend].Seconds()/got[stock].Seconds())
 		}
-		m := median(ratio)
-		fmt.Fprintf(tw, "%s\t%.3fs\t%.3fs\t%.3f\t%.3f–%.3f\t\n", p.name, median(st), median(ac), m, slices.Min(ratio), slices.Max(ratio))
+		m := perf.Median(ratio)
+		fmt.Fprintf(tw, "%s\t%.3fs\t%.3fs\t%.3f\t%.3f–%.3f\t\n", p.name, perf.Median(st), perf.Median(ac), m, slices.Min(ratio), slices.Max(ratio))
 		if m > 1.05+0.05 {
 			missed = append(missed, fmt.Sprintf("%s: ratio %.3f > 1.05", p.name, m))
 		}
 	}
 	fmt.Printf("\nNo-op rebuild through the gateway, autocache vs the stock frontend image built the same way\n"+
-		"machine: %s, %d CPUs, %s; %d rounds per Dockerfile, interleaved; ratio = autocache/stock per round\n\n", cpuModel(), runtime.NumCPU(), runtime.Version(), rounds)
+		"machine: %s, %d CPUs, %s; %d rounds per Dockerfile, interleaved; ratio = autocache/stock per round\n\n", perf.CPUModel(), runtime.NumCPU(), runtime.Version(), rounds)
 	tw.Flush()
 	stockSize, acSize := imageSize(t, stock), imageSize(t, e.frontend)
 	fmt.Printf("\nimage size (linux/%s, compressed layers): stock %.1f MiB, autocache %.1f MiB, ratio %.3f\n",
@@ -217,25 +219,4 @@ func largeDockerfile(stages, steps int) string {
 	}
 	b.WriteString("RUN cat /from-s*\n")
 	return b.String()
-}
-
-func median(v []float64) float64 {
-	s := slices.Sorted(slices.Values(v))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
 }

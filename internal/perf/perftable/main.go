@@ -148,28 +148,19 @@ func execs(def *pb.Definition) int {
 	return n
 }
 
-func median[T time.Duration | float64](xs []T) T {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 func report(rows []*row, rounds int, minTime time.Duration, all bool) error {
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
 	fmt.Fprintf(w, "Frontend CPU: llbtransform.Transform vs upstream's dockerfile2llb conversion, same Dockerfile, same run\n")
-	fmt.Fprintf(w, "machine: %s, %d CPUs (nproc), GOMAXPROCS %d, %s %s/%s\n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "machine: %s, %d CPUs (nproc), GOMAXPROCS %d, %s %s/%s\n", perf.CPUModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "method: %d rounds, both sides of every Dockerfile per round, interleaved; each time ≥ %s of repeats; ratio = transform/convert per round: median [min–max]\n\n", rounds, minTime)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintln(tw, "Dockerfile\tRUNs\tconvert\ttransform\tratio\tspread\tallocs conv\tallocs transf\t")
 	line := func(r *row) {
 		rs := r.ratios()
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.3f\t%.3f–%.3f\t%.0f\t%.0f\t\n", r.Name, r.execs, ms(median(r.conv)), ms(median(r.tran)),
-			median(rs), slices.Min(rs), slices.Max(rs), r.convAlloc, r.tranAllc)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.3f\t%.3f–%.3f\t%.0f\t%.0f\t\n", r.Name, r.execs, ms(perf.Median(r.conv)), ms(perf.Median(r.tran)),
+			perf.Median(rs), slices.Min(rs), slices.Max(rs), r.convAlloc, r.tranAllc)
 	}
 	var corpus, synth []*row
 	for _, r := range rows {
@@ -205,23 +196,23 @@ func report(rows []*row, rounds int, minTime time.Duration, all bool) error {
 		}
 		var per []float64
 		for _, r := range corpus {
-			per = append(per, median(r.ratios()))
+			per = append(per, perf.Median(r.ratios()))
 		}
 		slices.Sort(per)
 		worst := slices.Clone(corpus)
 		slices.SortFunc(worst, func(a, b *row) int {
-			return cmpFloat(median(b.ratios()), median(a.ratios()))
+			return cmpFloat(perf.Median(b.ratios()), perf.Median(a.ratios()))
 		})
 		fmt.Fprintf(w, "corpus, %d Dockerfiles: total ratio %.3f [%.3f–%.3f]; per file: median %.3f, p90 %.3f, max %.3f (%s)\n",
-			len(corpus), median(total), slices.Min(total), slices.Max(total), per[len(per)/2], per[len(per)*9/10], per[len(per)-1], worst[0].Name)
-		if median(total) > maxRatio+ratioMargin {
-			missed = append(missed, fmt.Sprintf("corpus total ratio %.3f > %.2f", median(total), maxRatio))
+			len(corpus), perf.Median(total), slices.Min(total), slices.Max(total), per[len(per)/2], per[len(per)*9/10], per[len(per)-1], worst[0].Name)
+		if perf.Median(total) > maxRatio+ratioMargin {
+			missed = append(missed, fmt.Sprintf("corpus total ratio %.3f > %.2f", perf.Median(total), maxRatio))
 		}
 	}
 	for _, r := range rows {
 		if r.Synthetic > 0 || !strings.HasPrefix(r.Name, "corpus/") {
-			if rs := r.ratios(); median(rs) > maxRatio+ratioMargin {
-				missed = append(missed, fmt.Sprintf("%s ratio %.3f > %.2f", r.Name, median(rs), maxRatio))
+			if rs := r.ratios(); perf.Median(rs) > maxRatio+ratioMargin {
+				missed = append(missed, fmt.Sprintf("%s ratio %.3f > %.2f", r.Name, perf.Median(rs), maxRatio))
 			}
 		}
 	}
@@ -230,12 +221,12 @@ func report(rows []*row, rounds int, minTime time.Duration, all bool) error {
 	if len(synth) > 0 {
 		fmt.Fprintf(w, "slope (µs per step, median):")
 		for _, r := range synth {
-			fmt.Fprintf(w, "  %d steps: transform %.1f, convert %.1f;", r.Synthetic, us(median(r.tran))/float64(r.Synthetic), us(median(r.conv))/float64(r.Synthetic))
+			fmt.Fprintf(w, "  %d steps: transform %.1f, convert %.1f;", r.Synthetic, us(perf.Median(r.tran))/float64(r.Synthetic), us(perf.Median(r.conv))/float64(r.Synthetic))
 		}
 		fmt.Fprintln(w)
 		first, last := synth[0], synth[len(synth)-1]
 		perStep := func(r *row, d time.Duration) float64 { return us(d) / float64(r.Synthetic) }
-		growth := perStep(last, median(last.tran)) / perStep(first, median(first.tran))
+		growth := perStep(last, perf.Median(last.tran)) / perStep(first, perf.Median(first.tran))
 		fmt.Fprintf(w, "transform time per step grows %.2f× from %d to %d steps (goal ≤ %.2f× ± %.2f)\n", growth, first.Synthetic, last.Synthetic, maxGrowth, growthMargin)
 		if growth > maxGrowth+growthMargin {
 			missed = append(missed, fmt.Sprintf("transform per step grows %.2f× from %d to %d steps > %.2f×", growth, first.Synthetic, last.Synthetic, maxGrowth))
@@ -267,17 +258,3 @@ func cmpFloat(a, b float64) int {
 
 func ms(d time.Duration) string  { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
 func us(d time.Duration) float64 { return float64(d) / 1e3 }
-
-// cpuModel names the CPU, from /proc/cpuinfo where there is one.
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
-}
