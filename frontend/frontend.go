@@ -131,6 +131,7 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 		return nil, err
 	}
 	res.AddMeta(MetaCaches, caches)
+	res.AddMeta(MetaReads, rc.reads.encode())
 	return res, nil
 }
 
@@ -175,6 +176,7 @@ type rewritingClient struct {
 	opt       llbtransform.Options
 	rewritten atomic.Int64 // steps changed, over every Solve
 	report    reporter     // what the build output says (report.go)
+	reads     readCounts   // round trips for image facts (MetaReads)
 
 	mu     sync.Mutex
 	mounts []cacheinfo.Cache      // caches added, over every Solve (platforms solve concurrently)
@@ -283,12 +285,16 @@ func (r *rewritingClient) solveRef(ctx context.Context, def *pb.Definition) (cli
 	}
 	r.solvedMu.Unlock()
 	s.once.Do(func() {
+		r.reads.solves.Add(1)
 		res, err := r.Client.Solve(ctx, client.SolveRequest{Definition: def, Evaluate: true})
 		if err != nil {
 			s.err = err
 			return
 		}
 		s.ref, s.err = res.SingleRef()
+		if s.ref != nil {
+			s.ref = countedRef{Reference: s.ref, n: &r.reads}
+		}
 	})
 	return s.ref, s.err
 }
@@ -332,6 +338,7 @@ func within[T any](ctx context.Context, read func(context.Context) (T, error)) (
 // builds, so that steps of named users get caches they own. A missing
 // /etc/group is not an error (numeric groups still resolve).
 func (r *rewritingClient) Accounts(ctx context.Context, rootfs *pb.Definition) (passwd, group []byte, err error) {
+	r.reads.accounts.Add(1)
 	ref, err := r.solveRef(ctx, rootfs)
 	if err != nil {
 		return nil, nil, err
@@ -368,6 +375,7 @@ func readAccounts(ctx context.Context, ref accountsReader) ([2][]byte, error) {
 // Contents lists what dir holds in the filesystem that def builds (a base
 // image), so that no cache is mounted over content a step needs.
 func (r *rewritingClient) Contents(ctx context.Context, def *pb.Definition, dir string) ([]string, error) {
+	r.reads.contents.Add(1)
 	ref, err := r.solveRef(ctx, def)
 	if err != nil {
 		return nil, err
@@ -381,6 +389,7 @@ func (r *rewritingClient) Contents(ctx context.Context, def *pb.Definition, dir 
 // OSRelease reads the os-release file of the filesystem that def builds
 // (a base image), so that pkgmgr knows e.g. which microdnf it has.
 func (r *rewritingClient) OSRelease(ctx context.Context, def *pb.Definition) ([]byte, error) {
+	r.reads.osRelease.Add(1)
 	ref, err := r.solveRef(ctx, def)
 	if err != nil {
 		return nil, err

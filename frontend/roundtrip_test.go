@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -80,16 +81,36 @@ USER app
 COPY --from=a /a /a
 RUN ls -la /a
 `
-	count := func(t *testing.T, dockerfile string) map[string]int {
+	// count builds dockerfile and returns the solves the gateway saw and
+	// what the result's metadata says the build asked (MetaReads), which
+	// must agree.
+	count := func(t *testing.T, dockerfile string) (map[string]int, Reads) {
 		g := newGateway(dockerfile, nil, image)
 		c := &countingGateway{Client: g}
-		if _, err := Build(context.Background(), c); err != nil {
+		res, err := Build(context.Background(), c)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return c.solves
+		var reads Reads
+		if err := json.Unmarshal(res.Metadata[MetaReads], &reads); err != nil {
+			t.Fatalf("%s: %v (%q)", MetaReads, err, res.Metadata[MetaReads])
+		}
+		total := 0
+		for _, v := range c.solves {
+			total += v
+		}
+		if reads.Solves != int64(total) {
+			t.Errorf("%s says %d solves, the gateway saw %d", MetaReads, reads.Solves, total)
+		}
+		return c.solves, reads
 	}
 	t.Run("managers", func(t *testing.T) {
-		n := count(t, managers)
+		n, reads := count(t, managers)
+		// Every question took reads; os-release was asked of the ubi
+		// image (microdnf), accounts of the app user's roots.
+		if reads.Contents == 0 || reads.OSRelease == 0 || reads.Accounts == 0 || reads.ReadDir < reads.Contents || reads.ReadFile < reads.OSRelease+reads.Accounts {
+			t.Errorf("%s: %+v", MetaReads, reads)
+		}
 		for h, v := range n {
 			if v > 1 {
 				t.Errorf("%s solved %d times", h, v)
@@ -100,11 +121,11 @@ RUN ls -la /a
 		if len(n) < 3 {
 			t.Errorf("only %d filesystems solved: %v", len(n), n)
 		}
-		t.Logf("%d filesystems solved: %v", len(n), n)
+		t.Logf("%d filesystems solved: %v; %s: %+v", len(n), n, MetaReads, reads)
 	})
 	t.Run("no package manager", func(t *testing.T) {
-		if n := count(t, none); len(n) > 0 {
-			t.Errorf("solves for a Dockerfile with no package manager: %v", n)
+		if n, reads := count(t, none); len(n) > 0 || reads != (Reads{}) {
+			t.Errorf("solves for a Dockerfile with no package manager: %v (%s: %+v)", n, MetaReads, reads)
 		}
 	})
 }

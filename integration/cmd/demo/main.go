@@ -18,52 +18,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/autocache/autocache/integration/examples"
 	"github.com/autocache/autocache/integration/pkgserver"
 )
-
-// addOne adds the 11th dependency to an example, the way a developer would.
-var addOne = map[string]func(dir string) error{
-	"apt": func(dir string) error {
-		return edit(dir, "Dockerfile", func(s string) string {
-			return strings.Replace(s, "acpkg-010 \\\n", "acpkg-010 \\\n      acpkg-011 \\\n", 1)
-		})
-	},
-	"pip": func(dir string) error {
-		return edit(dir, "requirements.txt", func(s string) string { return s + "acpkg-011==1.0.0\n" })
-	},
-	"npm": func(dir string) error {
-		return edit(dir, "package.json", func(s string) string {
-			return strings.Replace(s, `"acpkg-010": "1.0.0"`, `"acpkg-010": "1.0.0",`+"\n    "+`"acpkg-011": "1.0.0"`, 1)
-		})
-	},
-	"go": func(dir string) error {
-		m := pkgserver.GoModule(11)
-		sum, err := pkgserver.GoSum(m)
-		if err != nil {
-			return err
-		}
-		if err := edit(dir, "go.mod", func(s string) string { return strings.Replace(s, "\n)\n", "\n\t"+m+" v1.0.0\n)\n", 1) }); err != nil {
-			return err
-		}
-		if err := edit(dir, "go.sum", func(s string) string { return s + sum }); err != nil {
-			return err
-		}
-		return edit(dir, "main.go", func(s string) string { return strings.Replace(s, "\n)\n", "\n\t_ \""+m+"\"\n)\n", 1) })
-	},
-}
-
-func edit(dir, name string, f func(string) string) error {
-	p := filepath.Join(dir, name)
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return err
-	}
-	after := f(string(b))
-	if after == string(b) {
-		return fmt.Errorf("%s: could not add a dependency", p)
-	}
-	return os.WriteFile(p, []byte(after), 0o644)
-}
 
 type result struct {
 	seconds float64
@@ -71,7 +28,7 @@ type result struct {
 }
 
 func main() {
-	examples := flag.String("examples", "examples", "directory with one project per package manager")
+	examplesDir := flag.String("examples", "examples", "directory with one project per package manager")
 	flag.Parse()
 	frontend, stats := os.Getenv("AUTOCACHE_FRONTEND"), os.Getenv("AUTOCACHE_STATS")
 	if frontend == "" || stats == "" {
@@ -79,23 +36,23 @@ func main() {
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "example\tfrontend\tcold build\tpackages\trebuild +1 dep\tpackages\t")
-	for _, kind := range []string{"apt", "pip", "npm", "go"} {
+	for _, kind := range examples.Kinds {
 		for _, fe := range []string{"upstream", "autocache"} {
 			dir, err := os.MkdirTemp("", "autocache-demo-")
 			if err != nil {
 				fail("%v", err)
 			}
-			if err := os.CopyFS(dir, os.DirFS(filepath.Join(*examples, kind))); err != nil {
+			if err := os.CopyFS(dir, os.DirFS(filepath.Join(*examplesDir, kind))); err != nil {
 				fail("%v", err)
 			}
 			if fe == "autocache" {
-				if err := edit(dir, "Dockerfile", func(s string) string { return "# syntax=" + frontend + "\n" + s }); err != nil {
+				if err := examples.Edit(dir, "Dockerfile", func(s string) string { return "# syntax=" + frontend + "\n" + s }); err != nil {
 					fail("%v", err)
 				}
 			}
 			coldBuilder(dir)
 			cold := build(dir, kind, stats)
-			if err := addOne[kind](dir); err != nil {
+			if err := examples.AddDependency(dir, kind, 11); err != nil {
 				fail("%v", err)
 			}
 			warm := build(dir, kind, stats)
