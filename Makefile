@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 ENGINE := integration/engine
 
-.PHONY: image all build test tools unit unit-tests e2e e2e-up e2e-down demo conformance bench bench-noop cache-bench fmt vet fuzz clean cache-size clean-cache
+.PHONY: image all build test tools unit unit-tests e2e e2e-up e2e-down demo conformance bench bench-cpu cache-bench fmt vet fuzz clean cache-size clean-cache
 
 all: build
 
@@ -62,27 +62,32 @@ demo:
 conformance:
 	integration/conformance/run.sh
 
-# The frontend's CPU against upstream's conversion of the same Dockerfile,
-# side by side in one run: one table of ratios (median and spread over
-# rounds), the machine, and exit 1 when a goal is missed beyond the spread
-# (docs/performance.md). No engine. BENCH= passes flags (-rounds 7, -all).
-# The Go benchmarks behind it: go test -bench . ./internal/perf/ ./pkgmgr/
+# What autocache costs, every figure a ratio measured side by side in one
+# run on the embedded engine, in one table with its goals (exit 1 when one is
+# missed beyond its noise margin; docs/performance.md): the transform's CPU
+# against upstream's conversion, the no-op rebuild and the cold start against
+# upstream's frontend image built the same way, the rebuild after one new
+# dependency against hand-written mounts, the gateway's reads. About 15
+# minutes. BENCH_ONLY=cpu,noop,reads,warm,cold picks sections; BENCH_ROUNDS=9.
+BENCH_ONLY ?=
+BENCH_ROUNDS ?= 9
 bench:
+	AUTOCACHE_BENCH=1 AUTOCACHE_BENCH_ONLY=$(BENCH_ONLY) AUTOCACHE_BENCH_ROUNDS=$(BENCH_ROUNDS) $(ENGINE)/with-engine.sh $(GO) test -tags e2e -count=1 -timeout 60m -run '^TestBenchmark$$' -v ./integration/
+
+# The CPU figures alone, without the engine (a minute): BENCH= passes flags
+# (-rounds 7, -all for a row per corpus file). The Go benchmarks behind
+# them, for profiles: go test -bench . ./internal/perf/ ./pkgmgr/
+bench-cpu:
 	$(GO) run ./internal/perf/perftable $(BENCH)
 
-# The no-op rebuild on the engine: autocache's image vs upstream's frontend
-# built the same way, interleaved rounds (docs/performance.md). ~10 minutes.
-bench-noop:
-	AUTOCACHE_BENCH=1 $(ENGINE)/with-engine.sh $(GO) test -tags e2e -count=1 -timeout 40m -run '^TestNoopRebuildBenchmark$$' -v ./integration/
-
-# Every fuzz target for FUZZTIME each (docs/fuzzing.md).
-FUZZTIME ?= 60s
 # What moving caches between builders is worth (docs/ci.md): cold build vs
 # import + build vs warm build, and the archives' sizes, with packages
 # served through the demo's network profile (NETWORK=). About 10 minutes.
 cache-bench:
 	AUTOCACHE_BENCH=1 AUTOCACHE_NETWORK=$(NETWORK) $(ENGINE)/with-engine.sh $(GO) test -tags e2e -count=1 -timeout 60m -run '^TestCacheBenchmark$$' -v ./integration/
 
+# Every fuzz target for FUZZTIME each (docs/fuzzing.md).
+FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime $(FUZZTIME) -parallel 1 ./pkgmgr/
 	$(GO) test -run '^$$' -fuzz '^FuzzSplice$$' -fuzztime $(FUZZTIME) -parallel 1 ./pkgmgr/
