@@ -13,6 +13,8 @@ import (
 
 	"github.com/autocache/autocache/llbtransform"
 	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+	"mvdan.cc/sh/v3/syntax"
 )
 
 // CPU goals (issue 15): the transform costs at most a tenth of the
@@ -34,6 +36,7 @@ type CPURow struct {
 	def                   *pb.Definition
 	Execs                 int
 	Conv, Tran            []time.Duration // per run, one per round
+	Floor                 []time.Duration // the design's least work (floor), per run, one per round
 	ConvAllocs, TranAlloc float64         // allocations per run (last round)
 }
 
@@ -108,9 +111,31 @@ func RunCPU(ctx context.Context, rounds int, minTime time.Duration) (*CPUReport,
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", r.Name, err)
 			}
+			var allocs float64
+			r.Floor = append(r.Floor, measure(func() { floor(r.def) }, minTime, &allocs))
 		}
 	}
 	return rep, nil
+}
+
+// floor is the least any transform of this design does to def: decode
+// every op, digest it, parse every RUN's script with mvdan.cc/sh, and
+// marshal the definition again. What the transform costs beyond it is
+// deciding and editing.
+func floor(def *pb.Definition) {
+	parser := syntax.NewParser()
+	for _, dt := range def.Def {
+		var op pb.Op
+		if op.UnmarshalVT(dt) != nil {
+			continue
+		}
+		_ = digest.FromBytes(dt)
+		if ex := op.GetExec(); ex != nil && len(ex.Meta.GetArgs()) > 0 {
+			args := ex.Meta.Args
+			_, _ = parser.Parse(strings.NewReader(args[len(args)-1]), "")
+		}
+	}
+	_, _ = def.Marshal()
 }
 
 // measure times f: runs it at least once and until minTime has passed,
@@ -241,6 +266,11 @@ func (rep *CPUReport) Print(w io.Writer, all bool) {
 		slices.Sort(per)
 		fmt.Fprintf(w, "corpus, %d Dockerfiles: total ratio %.3f [%.3f–%.3f]; per file: median %.3f, p90 %.3f, max %.3f (%s)\n",
 			len(corpus), Median(total), slices.Min(total), slices.Max(total), per[len(per)/2], per[len(per)*9/10], per[len(per)-1], worst.Name)
+		var conv, fl time.Duration
+		for _, r := range corpus {
+			conv, fl = conv+Median(r.Conv), fl+Median(r.Floor)
+		}
+		fmt.Fprintf(w, "the design's floor on the corpus (decode, digest and marshal every op, parse every RUN script): %.3f of conversion\n", float64(fl)/float64(conv))
 	}
 	if len(synth) > 0 {
 		fmt.Fprintf(w, "slope (µs per step, median):")
