@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/autocache/autocache/imagefacts"
 	"github.com/moby/buildkit/solver/pb"
@@ -14,7 +16,8 @@ import (
 // the frontend reads them through the gateway, tests fake them, and
 // `autocache plan` has none. The transform asks each question at most
 // once (facts keeps the answers), before it analyses the step that needs
-// it; imagefacts makes sense of the bytes.
+// it; imagefacts makes sense of the bytes. It may ask several Contents
+// questions at once: an Images is safe for concurrent use.
 //
 // A method may return an error wrapping errors.ErrUnsupported when it
 // can't read that kind of fact at all: the transform then goes on as
@@ -100,13 +103,49 @@ func (f *facts) accountFiles(ctx context.Context, root *pb.Input) accountFiles {
 
 // contents lists dir in the result of source, once per (source, dir).
 func (f *facts) contents(ctx context.Context, source digest.Digest, dir string) ([]string, error) {
-	key := string(source) + "\x00" + dir
+	key := listKey(source, dir)
 	a, ok := f.listed[key]
 	if !ok {
 		a.entries, a.err = f.images.Contents(ctx, f.def(f.image(source)), dir)
 		f.listed[key] = a
 	}
 	return a.entries, a.err
+}
+
+func listKey(source digest.Digest, dir string) string { return string(source) + "\x00" + dir }
+
+// prefetch lists the dirs not listed yet in the result of source all at
+// once: through the gateway each listing is a round trip (or several), and
+// they are independent. The answers are the ones contents would get one
+// by one, so the output does not depend on their order; a panic in Images
+// is raised again here, where the transform's caller recovers it.
+func (f *facts) prefetch(ctx context.Context, source digest.Digest, dirs []string) {
+	var todo []string
+	for _, dir := range dirs {
+		if _, ok := f.listed[listKey(source, dir)]; !ok && !slices.Contains(todo, dir) {
+			todo = append(todo, dir)
+		}
+	}
+	if len(todo) < 2 {
+		return // one listing gains nothing from a goroutine
+	}
+	def := f.def(f.image(source))
+	answers := make([]contentsAnswer, len(todo))
+	panics := make([]any, len(todo))
+	var wg sync.WaitGroup
+	for i, dir := range todo {
+		wg.Go(func() {
+			defer func() { panics[i] = recover() }()
+			answers[i].entries, answers[i].err = f.images.Contents(ctx, def, dir)
+		})
+	}
+	wg.Wait()
+	for i, dir := range todo {
+		if panics[i] != nil {
+			panic(panics[i])
+		}
+		f.listed[listKey(source, dir)] = answers[i]
+	}
 }
 
 // release is the os-release of the result of source, read once per image,

@@ -1,14 +1,17 @@
 package llbtransform
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
+	"google.golang.org/protobuf/proto"
 )
 
 // countingImages answers like an image with users root and app, nothing
@@ -83,5 +86,60 @@ func TestImageFactsReadOnce(t *testing.T) {
 	}
 	if asked := count(none); len(asked) > 0 {
 		t.Errorf("asked about a definition with no package manager: %v", asked)
+	}
+}
+
+// concurrentImages answers Contents like an empty image, holding each
+// listing until a second one is in flight too (or a second has passed),
+// and records how many were in flight at most.
+type concurrentImages struct {
+	countingImages
+	mu       sync.Mutex
+	inFlight int
+	most     int
+	two      chan struct{} // closed when two are in flight
+}
+
+func (c *concurrentImages) Contents(ctx context.Context, def *pb.Definition, dir string) ([]string, error) {
+	c.mu.Lock()
+	c.inFlight++
+	c.most = max(c.most, c.inFlight)
+	if c.inFlight == 2 {
+		close(c.two)
+	}
+	c.mu.Unlock()
+	select {
+	case <-c.two:
+	case <-time.After(time.Second):
+	}
+	c.mu.Lock()
+	c.inFlight--
+	c.mu.Unlock()
+	return c.countingImages.Contents(ctx, def, dir)
+}
+
+// TestContentsReadAtOnce: the directories that decide a step's caches
+// (apt's archives and lists) are listed at once, not one after the other:
+// through the gateway each listing is a round trip. The output is the
+// same as when they are listed one by one.
+func TestContentsReadAtOnce(t *testing.T) {
+	def := marshal(t, run(base(), "apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*"))
+	imgs := &concurrentImages{countingImages: countingImages{asked: map[string]int{}}, two: make(chan struct{})}
+	at := transform(t, def, Options{Images: imgs})
+	if imgs.most != 2 {
+		t.Errorf("at most %d listings in flight at once; want apt's two directories at once (asked: %v)", imgs.most, imgs.asked)
+	}
+	one := transform(t, def, Options{Images: &countingImages{asked: map[string]int{}}})
+	deterministic := proto.MarshalOptions{Deterministic: true}
+	a, err := deterministic.Marshal(at.Def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := deterministic.Marshal(one.Def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) || len(at.Steps) != 1 || len(at.Steps[0].Mounts) != len(one.Steps[0].Mounts) {
+		t.Error("the output differs from a transform whose listings came one by one")
 	}
 }

@@ -331,51 +331,80 @@ func (t *transformer) baseImage(st *lineState) string {
 // refusals answers pkgmgr.Questions.Caches for step d, whose lineage holds
 // st: why each new cache must not be mounted (veto), and the content the
 // step then writes where one is not. A refusal because the image could not
-// be read is one of the step's faults.
+// be read is one of the step's faults. The base image's directories that
+// decide it are listed at once (facts.prefetch): each is a round trip.
 func (t *transformer) refusals(ctx context.Context, d digest.Digest, st *lineState, caches []pkgmgr.CacheMount, step *Step) (map[string]string, []write) {
+	type verdict struct {
+		why          string
+		dirty, fault bool
+	}
+	verdicts := make([]verdict, len(caches))
+	var read []string // targets only the image's contents decide
+	for i, c := range caches {
+		v := &verdicts[i]
+		var decided bool
+		if v.why, v.dirty, decided = t.vetoBefore(d, st, c); !decided {
+			read = append(read, c.Target)
+		}
+	}
+	t.facts.prefetch(ctx, st.source, read)
 	refused := map[string]string{}
 	var wrote []write
-	for _, c := range caches {
-		why, dirty, fault := t.veto(ctx, d, st, c)
-		if fault {
-			step.Faults = append(step.Faults, why)
+	for i, c := range caches {
+		v := &verdicts[i]
+		if slices.Contains(read, c.Target) {
+			v.why, v.dirty, v.fault = t.vetoByContents(ctx, st, c)
 		}
-		if dirty {
-			wrote = append(wrote, write{path: c.Target, what: why})
+		if v.fault {
+			step.Faults = append(step.Faults, v.why)
 		}
-		if why != "" {
-			refused[c.Target] = why
+		if v.dirty {
+			wrote = append(wrote, write{path: c.Target, what: v.why})
+		}
+		if v.why != "" {
+			refused[c.Target] = v.why
 		}
 	}
 	return refused, wrote
 }
 
-// veto says why a new cache c must not be mounted on step d, whose lineage
-// holds st, whether the step then leaves content at c.Target, and whether
-// the reason is that the base image could not be read (a fault).
-func (t *transformer) veto(ctx context.Context, d digest.Digest, st *lineState, c pkgmgr.CacheMount) (why string, dirty, fault bool) {
+// vetoBefore says why a new cache c must not be mounted on step d, whose
+// lineage holds st, and whether the step then leaves content at c.Target,
+// as far as it can be told without reading the base image: decided is
+// false when only the image's contents at c.Target can tell
+// (vetoByContents).
+func (t *transformer) vetoBefore(d digest.Digest, st *lineState, c pkgmgr.CacheMount) (why string, dirty, decided bool) {
 	target := c.Target
 	for _, k := range slices.Sorted(maps.Keys(st.active)) {
 		if fspath.Within(k, target) || fspath.Within(target, k) {
-			return "inside the cache at " + k + " that follows " + st.active[k].Follows, false, false
+			return "inside the cache at " + k + " that follows " + st.active[k].Follows, false, true
 		}
 	}
 	for _, w := range st.dirty {
 		if w.hits(target) {
-			return w.what, true, false
+			return w.what, true, true
 		}
 	}
 	if !c.Local {
 		if why := t.downstream(d, target); why != "" {
-			return why, true, false
+			return why, true, true
 		}
 	}
 	if st.opaque != "" {
-		return "cannot tell what the base has there: " + st.opaque, true, false
+		return "cannot tell what the base has there: " + st.opaque, true, true
 	}
 	if st.source == "" || t.facts.images == nil {
-		return "", false, false
+		return "", false, true
 	}
+	return "", false, false
+}
+
+// vetoByContents says why a new cache c must not be mounted over what the
+// base image of st has at c.Target, whether the step then leaves content
+// there, and whether the reason is that the image could not be read (a
+// fault).
+func (t *transformer) vetoByContents(ctx context.Context, st *lineState, c pkgmgr.CacheMount) (why string, dirty, fault bool) {
+	target := c.Target
 	entries, err := t.facts.contents(ctx, st.source, target)
 	if errors.Is(err, errors.ErrUnsupported) {
 		return "", false, false
