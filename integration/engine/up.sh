@@ -282,6 +282,63 @@ ensure_image() {
 	echo "$key" >"$STAMPS/$name"
 }
 
+# --- the frontend image ------------------------------------------------------------
+# Built as `make image` builds it (hack/image.sh: the top-level Dockerfile, a
+# two-platform index) with its Go base image (FROM golang:${GO_VERSION})
+# swapped, through a named context, for our golang image with real-proxy
+# defaults: its go build downloads modules from proxy.golang.org over HTTPS
+# (trusting the baked-in CA). A machine-level cache entry too
+# (frontend/KEY, KEY a hash of the context, the version and Go's version):
+# a checkout whose tree was built before, anywhere on the machine, reuses it.
+#
+# The demo (AUTOCACHE_E2E_IMAGES=demo), when the machine has no two-platform
+# image of this tree, builds a linux/amd64 one from the same Dockerfile with
+# its `build` stage replaced (a named context) by the same go build run on
+# the host: the same Go, flags and tags, with the machine-level module and
+# build caches that setup.sh's buildkit compile just filled, instead of a
+# cold module download and compile inside buildkitd (about two minutes on 2
+# cores). It needs no golang image, so it runs alongside the base images.
+# The host's Go: the frontend's build and the golang image's toolchain.
+go_version="$("$HOST_GOROOT/bin/go" env GOVERSION)" # go1.26.8
+go_version="${go_version#go}"
+go_minor="${go_version%.*}"
+df_go="$(sed -n 's/^ARG GO_VERSION=//p' "$REPO/Dockerfile" | head -n1)"
+df_go="${df_go:-$go_version}"
+[ "$df_go" = "$go_version" ] ||
+	log "WARNING: Dockerfile wants Go $df_go, building it with the host's Go $go_version"
+fe_version="$(cat "$REPO/VERSION")+$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
+build_frontend() { # DIR: what `make image` builds (hack/image.sh), as an OCI layout
+	log "building the frontend image for linux/amd64 and linux/arm64 (go build in buildkitd; a few minutes cold, seconds warm)"
+	OCI="$1/oci" VERSION="$fe_version" PLATFORMS="$fe_platforms" \
+		GOLANG_CONTEXT="docker-image://$REGISTRY_ADDR/online/golang:$go_version" \
+		run_logged build-frontend "$REPO/hack/image.sh"
+}
+# build_frontend_hostgo DIR: the demo's (above): the Dockerfile's go build
+# (its RUN line, for linux/amd64) on the host, then hack/image.sh with the
+# binary as the `build` stage.
+build_frontend_hostgo() {
+	local bin="$CTX/frontend-build"
+	log "building the frontend image for linux/amd64 (go build on the host, machine-level Go caches)"
+	rm -rf "$bin" && mkdir -p "$bin/out"
+	(cd "$REPO" && go_env && GOOS=linux GOARCH=amd64 run_logged build-frontend-go go build \
+		-tags "netgo static_build osusergo" -ldflags "-s -w -X main.version=$fe_version" \
+		-o "$bin/out/autocache-frontend" ./cmd/autocache-frontend) || return 1
+	OCI="$1/oci" VERSION="$fe_version" PLATFORMS=linux/amd64 \
+		run_logged build-frontend "$REPO/hack/image.sh" -- \
+		--local frontendbuild="$bin" --opt context:build=local:frontendbuild
+}
+fe_builder=build_frontend
+fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version" "$fe_platforms")"
+if [ "${AUTOCACHE_E2E_IMAGES:-all}" = demo ] && ! mc_have frontend "$fe_key"; then
+	fe_platforms=linux/amd64 fe_builder=build_frontend_hostgo
+	fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version" "$fe_platforms (go build on the host)")"
+fi
+fe_pid=
+if [ "$fe_builder" = build_frontend_hostgo ]; then
+	mc_make frontend "$fe_key" 6 "$fe_builder" &
+	fe_pid=$!
+fi
+
 # debian:bookworm-slim (amd64 and arm64) and debian:trixie-slim (amd64),
 # from the debootstrap tars.
 for p in "${mkrootfs_pids[@]}"; do
@@ -307,9 +364,6 @@ hashes[debian]="${hashes[debian-$DEBIAN_SUITE]}"
 
 # python, node, golang, rust and maven, built in parallel on top of it; then
 # the images built on one of those (poetry on python).
-go_version="$("$HOST_GOROOT/bin/go" env GOVERSION)" # go1.26.8
-go_version="${go_version#go}"
-go_minor="${go_version%.*}"
 # The host's Rust toolchain (rustup's), copied into the rust image like Go
 # into the golang one; without it there is no rust image.
 rust_version=
@@ -368,31 +422,9 @@ build_wave() {
 build_wave "${wave1[@]}"
 [ ${#wave2[@]} = 0 ] || build_wave "${wave2[@]}"
 
-# --- the frontend image ------------------------------------------------------------
-# Built as `make image` builds it (hack/image.sh: the top-level Dockerfile, a
-# two-platform index) with its Go base image (FROM golang:${GO_VERSION})
-# swapped, through a named context, for our golang image with real-proxy
-# defaults: its go build downloads modules from proxy.golang.org over HTTPS
-# (trusting the baked-in CA). A machine-level cache entry too
-# (frontend/KEY, KEY a hash of the context, the version and Go's version):
-# a checkout whose tree was built before, anywhere on the machine, reuses it.
-df_go="$(sed -n 's/^ARG GO_VERSION=//p' "$REPO/Dockerfile" | head -n1)"
-df_go="${df_go:-$go_version}"
-[ "$df_go" = "$go_version" ] ||
-	log "WARNING: Dockerfile wants Go $df_go, building it with the host's Go $go_version"
-fe_version="$(cat "$REPO/VERSION")+$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
-build_frontend() { # DIR: what `make image` builds (hack/image.sh), as an OCI layout
-	log "building the frontend image for linux/amd64 and linux/arm64 (go build in buildkitd; a few minutes cold, seconds warm)"
-	OCI="$1/oci" VERSION="$fe_version" PLATFORMS="$fe_platforms" \
-		GOLANG_CONTEXT="docker-image://$REGISTRY_ADDR/online/golang:$go_version" \
-		run_logged build-frontend "$REPO/hack/image.sh"
-}
-fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version" "$fe_platforms")"
-if [ "${AUTOCACHE_E2E_IMAGES:-all}" = demo ] && ! mc_have frontend "$fe_key"; then
-	fe_platforms=linux/amd64 # the demo's: one platform is quicker to build
-	fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version" "$fe_platforms")"
-fi
-mc_make frontend "$fe_key" 6 build_frontend
+# The frontend image, unless the demo's started above.
+[ -n "$fe_pid" ] || mc_make frontend "$fe_key" 6 "$fe_builder"
+[ -z "$fe_pid" ] || wait "$fe_pid" || die "building the frontend image failed (logs: $LOG/build-frontend*.log)"
 fe_digest="$(run_logged push-frontend ocipush "$(mc_path frontend "$fe_key")/oci" \
 	"$REGISTRY_ADDR/autocache:1" "$REGISTRY_ADDR/autocache:dev" && tail -n1 "$LOG/push-frontend.log")"
 phase_time "images engine" $((SECONDS - t_images))
