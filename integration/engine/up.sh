@@ -57,14 +57,18 @@ make_rootfs() { # DIR SUITE ARCH
 debian_key() {
 	local suite="$1" platforms="$2" a keys=(); shift 2
 	for a in "$@"; do keys+=("$(rootfs_key "$suite" "$a")"); done
-	mc_hash "${keys[@]}" "$IMAGES_DIR/debian/Dockerfile" "$CTX/hostca" "$platforms"
+	mc_hash "${keys[@]}" "$IMAGES_DIR/debian/Dockerfile" "$CTX/hostca" "$platforms" ${layer_compression:+"layers $layer_compression"}
 }
 declare -A debian_platforms=([$DEBIAN_SUITE]="linux/amd64,linux/$FOREIGN_ARCH" [$DEBIAN_SUITE2]=linux/amd64)
 declare -A debian_arches=([$DEBIAN_SUITE]="amd64 $FOREIGN_ARCH" [$DEBIAN_SUITE2]=amd64)
 # AUTOCACHE_E2E_IMAGES=demo (make demo): only the images the demo uses
 # (debian:bookworm-slim, python, node, golang), and where they must be built,
-# for linux/amd64 only (no arm64 debootstrap under qemu); images the machine
-# already has for every platform are used as they are.
+# for linux/amd64 only (no arm64 debootstrap under qemu) and with
+# uncompressed layers (layer_compression; in their keys, through debian's:
+# gzip is about a minute of CPU for the golang and node images here, and the
+# demo pulls each base image twice more from the loopback registry); images
+# the machine already has for every platform are used as they are.
+layer_compression=
 suites=("$DEBIAN_SUITE" "$DEBIAN_SUITE2") wave1=(python node golang rust maven) wave2=(poetry)
 fe_platforms="linux/amd64,linux/$FOREIGN_ARCH"
 case "${AUTOCACHE_E2E_IMAGES:-all}" in
@@ -74,6 +78,7 @@ demo)
 	# shellcheck disable=SC2086 # arch list
 	if ! mc_have image-debian-"$DEBIAN_SUITE" "$(debian_key "$DEBIAN_SUITE" "${debian_platforms[$DEBIAN_SUITE]}" ${debian_arches[$DEBIAN_SUITE]})"; then
 		debian_platforms[$DEBIAN_SUITE]=linux/amd64 debian_arches[$DEBIAN_SUITE]=amd64
+		layer_compression=uncompressed
 	fi
 	;;
 *) die "AUTOCACHE_E2E_IMAGES=$AUTOCACHE_E2E_IMAGES: want all or demo" ;;
@@ -257,7 +262,7 @@ build_layout() {
 	local logname="$1" dir="$2" target="$3"; shift 3
 	run_logged "build-$logname" buildctl build --progress=plain --frontend dockerfile.v0 \
 		--opt target="$target" --opt build-arg:REGISTRY="$REGISTRY_ADDR" "$@" \
-		--output "type=oci,dest=$dir,tar=false"
+		--output "type=oci,dest=$dir,tar=false${layer_compression:+,compression=$layer_compression}"
 }
 # build_targets DIR NAME buildctl-args...: both targets of image NAME.
 build_targets() {
