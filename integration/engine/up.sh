@@ -95,6 +95,69 @@ for suite in "${suites[@]}"; do
 done
 # If up.sh fails meanwhile, let debootstrap finish and clean up its mounts.
 trap 'for p in "${mkrootfs_pids[@]}"; do wait "$p" 2>/dev/null || true; done' EXIT
+
+# --- the frontend image ------------------------------------------------------------
+# Built as `make image` builds it (hack/image.sh: the top-level Dockerfile, a
+# two-platform index) with its Go base image (FROM golang:${GO_VERSION})
+# swapped, through a named context, for our golang image with real-proxy
+# defaults: its go build downloads modules from proxy.golang.org over HTTPS
+# (trusting the baked-in CA). A machine-level cache entry too
+# (frontend/KEY, KEY a hash of the context, the version and Go's version):
+# a checkout whose tree was built before, anywhere on the machine, reuses it.
+#
+# The demo (AUTOCACHE_E2E_IMAGES=demo), when the machine has no two-platform
+# image of this tree, builds a linux/amd64 one from the same Dockerfile with
+# its `build` stage replaced (a named context) by the same go build run on
+# the host: the same Go, flags and tags, with the machine-level module and
+# build caches (shared with setup.sh's buildkit compile), instead of a cold
+# module download and compile inside buildkitd (about two minutes on 2
+# cores). The go build starts now, during setup (it uses the CPU that
+# buildkit's module download leaves idle), and the image, which needs no
+# golang image, is built alongside the base images.
+# The host's Go: the frontend's build and the golang image's toolchain.
+go_version="$("$HOST_GOROOT/bin/go" env GOVERSION)" # go1.26.8
+go_version="${go_version#go}"
+go_minor="${go_version%.*}"
+df_go="$(sed -n 's/^ARG GO_VERSION=//p' "$REPO/Dockerfile" | head -n1)"
+df_go="${df_go:-$go_version}"
+[ "$df_go" = "$go_version" ] ||
+	log "WARNING: Dockerfile wants Go $df_go, building it with the host's Go $go_version"
+fe_version="$(cat "$REPO/VERSION")+$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
+build_frontend() { # DIR: what `make image` builds (hack/image.sh), as an OCI layout
+	log "building the frontend image for linux/amd64 and linux/arm64 (go build in buildkitd; a few minutes cold, seconds warm)"
+	OCI="$1/oci" VERSION="$fe_version" PLATFORMS="$fe_platforms" \
+		GOLANG_CONTEXT="docker-image://$REGISTRY_ADDR/online/golang:$go_version" \
+		run_logged build-frontend "$REPO/hack/image.sh"
+}
+# build_frontend_hostgo DIR: the demo's (above): the Dockerfile's go build
+# (its RUN line, for linux/amd64) on the host, then hack/image.sh with the
+# binary as the `build` stage.
+fe_bin="$CTX/frontend-build" # out/autocache-frontend: the `build` stage's
+build_frontend_go() {
+	rm -rf "$fe_bin" && mkdir -p "$fe_bin/out"
+	cd "$REPO" && go_env && GOOS=linux GOARCH=amd64 run_logged build-frontend-go go build \
+		-tags "netgo static_build osusergo" -ldflags "-s -w -X main.version=$fe_version" \
+		-o "$fe_bin/out/autocache-frontend" ./cmd/autocache-frontend
+}
+build_frontend_hostgo() {
+	log "building the frontend image for linux/amd64 (its go build ran on the host)"
+	OCI="$1/oci" VERSION="$fe_version" PLATFORMS=linux/amd64 \
+		run_logged build-frontend "$REPO/hack/image.sh" -- \
+		--local frontendbuild="$fe_bin" --opt context:build=local:frontendbuild
+}
+fe_builder=build_frontend
+fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version" "$fe_platforms")"
+if [ "${AUTOCACHE_E2E_IMAGES:-all}" = demo ] && ! mc_have frontend "$fe_key"; then
+	fe_platforms=linux/amd64 fe_builder=build_frontend_hostgo
+	fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version" "$fe_platforms (go build on the host)")"
+fi
+fe_go_pid=
+if [ "$fe_builder" = build_frontend_hostgo ] && ! mc_have frontend "$fe_key"; then
+	log "go build of the frontend for linux/amd64 on the host, in the background"
+	(build_frontend_go) &
+	fe_go_pid=$!
+fi
+
 "$ENGINE_DIR/setup.sh" tools >&2
 
 # --- the image registry ----------------------------------------------------
@@ -287,59 +350,10 @@ ensure_image() {
 	echo "$key" >"$STAMPS/$name"
 }
 
-# --- the frontend image ------------------------------------------------------------
-# Built as `make image` builds it (hack/image.sh: the top-level Dockerfile, a
-# two-platform index) with its Go base image (FROM golang:${GO_VERSION})
-# swapped, through a named context, for our golang image with real-proxy
-# defaults: its go build downloads modules from proxy.golang.org over HTTPS
-# (trusting the baked-in CA). A machine-level cache entry too
-# (frontend/KEY, KEY a hash of the context, the version and Go's version):
-# a checkout whose tree was built before, anywhere on the machine, reuses it.
-#
-# The demo (AUTOCACHE_E2E_IMAGES=demo), when the machine has no two-platform
-# image of this tree, builds a linux/amd64 one from the same Dockerfile with
-# its `build` stage replaced (a named context) by the same go build run on
-# the host: the same Go, flags and tags, with the machine-level module and
-# build caches that setup.sh's buildkit compile just filled, instead of a
-# cold module download and compile inside buildkitd (about two minutes on 2
-# cores). It needs no golang image, so it runs alongside the base images.
-# The host's Go: the frontend's build and the golang image's toolchain.
-go_version="$("$HOST_GOROOT/bin/go" env GOVERSION)" # go1.26.8
-go_version="${go_version#go}"
-go_minor="${go_version%.*}"
-df_go="$(sed -n 's/^ARG GO_VERSION=//p' "$REPO/Dockerfile" | head -n1)"
-df_go="${df_go:-$go_version}"
-[ "$df_go" = "$go_version" ] ||
-	log "WARNING: Dockerfile wants Go $df_go, building it with the host's Go $go_version"
-fe_version="$(cat "$REPO/VERSION")+$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
-build_frontend() { # DIR: what `make image` builds (hack/image.sh), as an OCI layout
-	log "building the frontend image for linux/amd64 and linux/arm64 (go build in buildkitd; a few minutes cold, seconds warm)"
-	OCI="$1/oci" VERSION="$fe_version" PLATFORMS="$fe_platforms" \
-		GOLANG_CONTEXT="docker-image://$REGISTRY_ADDR/online/golang:$go_version" \
-		run_logged build-frontend "$REPO/hack/image.sh"
-}
-# build_frontend_hostgo DIR: the demo's (above): the Dockerfile's go build
-# (its RUN line, for linux/amd64) on the host, then hack/image.sh with the
-# binary as the `build` stage.
-build_frontend_hostgo() {
-	local bin="$CTX/frontend-build"
-	log "building the frontend image for linux/amd64 (go build on the host, machine-level Go caches)"
-	rm -rf "$bin" && mkdir -p "$bin/out"
-	(cd "$REPO" && go_env && GOOS=linux GOARCH=amd64 run_logged build-frontend-go go build \
-		-tags "netgo static_build osusergo" -ldflags "-s -w -X main.version=$fe_version" \
-		-o "$bin/out/autocache-frontend" ./cmd/autocache-frontend) || return 1
-	OCI="$1/oci" VERSION="$fe_version" PLATFORMS=linux/amd64 \
-		run_logged build-frontend "$REPO/hack/image.sh" -- \
-		--local frontendbuild="$bin" --opt context:build=local:frontendbuild
-}
-fe_builder=build_frontend
-fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version" "$fe_platforms")"
-if [ "${AUTOCACHE_E2E_IMAGES:-all}" = demo ] && ! mc_have frontend "$fe_key"; then
-	fe_platforms=linux/amd64 fe_builder=build_frontend_hostgo
-	fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version" "$fe_platforms (go build on the host)")"
-fi
+# The demo's frontend image (its binary is built by now), alongside the base images.
 fe_pid=
-if [ "$fe_builder" = build_frontend_hostgo ]; then
+if [ -n "$fe_go_pid" ]; then
+	wait "$fe_go_pid" || die "go build of the frontend failed (log: $LOG/build-frontend-go.log)"
 	mc_make frontend "$fe_key" 6 "$fe_builder" &
 	fe_pid=$!
 fi
