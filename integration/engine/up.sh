@@ -57,14 +57,18 @@ make_rootfs() { # DIR SUITE ARCH
 debian_key() {
 	local suite="$1" platforms="$2" a keys=(); shift 2
 	for a in "$@"; do keys+=("$(rootfs_key "$suite" "$a")"); done
-	mc_hash "${keys[@]}" "$IMAGES_DIR/debian/Dockerfile" "$CTX/hostca" "$platforms"
+	mc_hash "${keys[@]}" "$IMAGES_DIR/debian/Dockerfile" "$CTX/hostca" "$platforms" ${layer_compression:+"layers $layer_compression"}
 }
 declare -A debian_platforms=([$DEBIAN_SUITE]="linux/amd64,linux/$FOREIGN_ARCH" [$DEBIAN_SUITE2]=linux/amd64)
 declare -A debian_arches=([$DEBIAN_SUITE]="amd64 $FOREIGN_ARCH" [$DEBIAN_SUITE2]=amd64)
 # AUTOCACHE_E2E_IMAGES=demo (make demo): only the images the demo uses
 # (debian:bookworm-slim, python, node, golang), and where they must be built,
-# for linux/amd64 only (no arm64 debootstrap under qemu); images the machine
-# already has for every platform are used as they are.
+# for linux/amd64 only (no arm64 debootstrap under qemu) and with
+# uncompressed layers (layer_compression; in their keys, through debian's:
+# gzip is about a minute of CPU for the golang and node images here, and the
+# demo pulls each base image twice more from the loopback registry); images
+# the machine already has for every platform are used as they are.
+layer_compression=
 suites=("$DEBIAN_SUITE" "$DEBIAN_SUITE2") wave1=(python node golang rust maven) wave2=(poetry)
 fe_platforms="linux/amd64,linux/$FOREIGN_ARCH"
 case "${AUTOCACHE_E2E_IMAGES:-all}" in
@@ -74,6 +78,7 @@ demo)
 	# shellcheck disable=SC2086 # arch list
 	if ! mc_have image-debian-"$DEBIAN_SUITE" "$(debian_key "$DEBIAN_SUITE" "${debian_platforms[$DEBIAN_SUITE]}" ${debian_arches[$DEBIAN_SUITE]})"; then
 		debian_platforms[$DEBIAN_SUITE]=linux/amd64 debian_arches[$DEBIAN_SUITE]=amd64
+		layer_compression=uncompressed
 	fi
 	;;
 *) die "AUTOCACHE_E2E_IMAGES=$AUTOCACHE_E2E_IMAGES: want all or demo" ;;
@@ -90,6 +95,69 @@ for suite in "${suites[@]}"; do
 done
 # If up.sh fails meanwhile, let debootstrap finish and clean up its mounts.
 trap 'for p in "${mkrootfs_pids[@]}"; do wait "$p" 2>/dev/null || true; done' EXIT
+
+# --- the frontend image ------------------------------------------------------------
+# Built as `make image` builds it (hack/image.sh: the top-level Dockerfile, a
+# two-platform index) with its Go base image (FROM golang:${GO_VERSION})
+# swapped, through a named context, for our golang image with real-proxy
+# defaults: its go build downloads modules from proxy.golang.org over HTTPS
+# (trusting the baked-in CA). A machine-level cache entry too
+# (frontend/KEY, KEY a hash of the context, the version and Go's version):
+# a checkout whose tree was built before, anywhere on the machine, reuses it.
+#
+# The demo (AUTOCACHE_E2E_IMAGES=demo), when the machine has no two-platform
+# image of this tree, builds a linux/amd64 one from the same Dockerfile with
+# its `build` stage replaced (a named context) by the same go build run on
+# the host: the same Go, flags and tags, with the machine-level module and
+# build caches (shared with setup.sh's buildkit compile), instead of a cold
+# module download and compile inside buildkitd (about two minutes on 2
+# cores). The go build starts now, during setup (it uses the CPU that
+# buildkit's module download leaves idle), and the image, which needs no
+# golang image, is built alongside the base images.
+# The host's Go: the frontend's build and the golang image's toolchain.
+go_version="$("$HOST_GOROOT/bin/go" env GOVERSION)" # go1.26.8
+go_version="${go_version#go}"
+go_minor="${go_version%.*}"
+df_go="$(sed -n 's/^ARG GO_VERSION=//p' "$REPO/Dockerfile" | head -n1)"
+df_go="${df_go:-$go_version}"
+[ "$df_go" = "$go_version" ] ||
+	log "WARNING: Dockerfile wants Go $df_go, building it with the host's Go $go_version"
+fe_version="$(cat "$REPO/VERSION")+$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
+build_frontend() { # DIR: what `make image` builds (hack/image.sh), as an OCI layout
+	log "building the frontend image for linux/amd64 and linux/arm64 (go build in buildkitd; a few minutes cold, seconds warm)"
+	OCI="$1/oci" VERSION="$fe_version" PLATFORMS="$fe_platforms" \
+		GOLANG_CONTEXT="docker-image://$REGISTRY_ADDR/online/golang:$go_version" \
+		run_logged build-frontend "$REPO/hack/image.sh"
+}
+# build_frontend_hostgo DIR: the demo's (above): the Dockerfile's go build
+# (its RUN line, for linux/amd64) on the host, then hack/image.sh with the
+# binary as the `build` stage.
+fe_bin="$CTX/frontend-build" # out/autocache-frontend: the `build` stage's
+build_frontend_go() {
+	rm -rf "$fe_bin" && mkdir -p "$fe_bin/out"
+	cd "$REPO" && go_env && GOOS=linux GOARCH=amd64 run_logged build-frontend-go go build \
+		-tags "netgo static_build osusergo" -ldflags "-s -w -X main.version=$fe_version" \
+		-o "$fe_bin/out/autocache-frontend" ./cmd/autocache-frontend
+}
+build_frontend_hostgo() {
+	log "building the frontend image for linux/amd64 (its go build ran on the host)"
+	OCI="$1/oci" VERSION="$fe_version" PLATFORMS=linux/amd64 \
+		run_logged build-frontend "$REPO/hack/image.sh" -- \
+		--local frontendbuild="$fe_bin" --opt context:build=local:frontendbuild
+}
+fe_builder=build_frontend
+fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version" "$fe_platforms")"
+if [ "${AUTOCACHE_E2E_IMAGES:-all}" = demo ] && ! mc_have frontend "$fe_key"; then
+	fe_platforms=linux/amd64 fe_builder=build_frontend_hostgo
+	fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version" "$fe_platforms (go build on the host)")"
+fi
+fe_go_pid=
+if [ "$fe_builder" = build_frontend_hostgo ] && ! mc_have frontend "$fe_key"; then
+	log "go build of the frontend for linux/amd64 on the host, in the background"
+	(build_frontend_go) &
+	fe_go_pid=$!
+fi
+
 "$ENGINE_DIR/setup.sh" tools >&2
 
 # --- the image registry ----------------------------------------------------
@@ -257,7 +325,7 @@ build_layout() {
 	local logname="$1" dir="$2" target="$3"; shift 3
 	run_logged "build-$logname" buildctl build --progress=plain --frontend dockerfile.v0 \
 		--opt target="$target" --opt build-arg:REGISTRY="$REGISTRY_ADDR" "$@" \
-		--output "type=oci,dest=$dir,tar=false"
+		--output "type=oci,dest=$dir,tar=false${layer_compression:+,compression=$layer_compression}"
 }
 # build_targets DIR NAME buildctl-args...: both targets of image NAME.
 build_targets() {
@@ -281,6 +349,14 @@ ensure_image() {
 	run_logged "push-$name-hermetic" ocipush "$dir/hermetic" "${t[@]/#/$REGISTRY_ADDR/library/}"
 	echo "$key" >"$STAMPS/$name"
 }
+
+# The demo's frontend image (its binary is built by now), alongside the base images.
+fe_pid=
+if [ -n "$fe_go_pid" ]; then
+	wait "$fe_go_pid" || die "go build of the frontend failed (log: $LOG/build-frontend-go.log)"
+	mc_make frontend "$fe_key" 6 "$fe_builder" &
+	fe_pid=$!
+fi
 
 # debian:bookworm-slim (amd64 and arm64) and debian:trixie-slim (amd64),
 # from the debootstrap tars.
@@ -307,9 +383,6 @@ hashes[debian]="${hashes[debian-$DEBIAN_SUITE]}"
 
 # python, node, golang, rust and maven, built in parallel on top of it; then
 # the images built on one of those (poetry on python).
-go_version="$("$HOST_GOROOT/bin/go" env GOVERSION)" # go1.26.8
-go_version="${go_version#go}"
-go_minor="${go_version%.*}"
 # The host's Rust toolchain (rustup's), copied into the rust image like Go
 # into the golang one; without it there is no rust image.
 rust_version=
@@ -368,31 +441,9 @@ build_wave() {
 build_wave "${wave1[@]}"
 [ ${#wave2[@]} = 0 ] || build_wave "${wave2[@]}"
 
-# --- the frontend image ------------------------------------------------------------
-# Built as `make image` builds it (hack/image.sh: the top-level Dockerfile, a
-# two-platform index) with its Go base image (FROM golang:${GO_VERSION})
-# swapped, through a named context, for our golang image with real-proxy
-# defaults: its go build downloads modules from proxy.golang.org over HTTPS
-# (trusting the baked-in CA). A machine-level cache entry too
-# (frontend/KEY, KEY a hash of the context, the version and Go's version):
-# a checkout whose tree was built before, anywhere on the machine, reuses it.
-df_go="$(sed -n 's/^ARG GO_VERSION=//p' "$REPO/Dockerfile" | head -n1)"
-df_go="${df_go:-$go_version}"
-[ "$df_go" = "$go_version" ] ||
-	log "WARNING: Dockerfile wants Go $df_go, building it with the host's Go $go_version"
-fe_version="$(cat "$REPO/VERSION")+$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)"
-build_frontend() { # DIR: what `make image` builds (hack/image.sh), as an OCI layout
-	log "building the frontend image for linux/amd64 and linux/arm64 (go build in buildkitd; a few minutes cold, seconds warm)"
-	OCI="$1/oci" VERSION="$fe_version" PLATFORMS="$fe_platforms" \
-		GOLANG_CONTEXT="docker-image://$REGISTRY_ADDR/online/golang:$go_version" \
-		run_logged build-frontend "$REPO/hack/image.sh"
-}
-fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version" "$fe_platforms")"
-if [ "${AUTOCACHE_E2E_IMAGES:-all}" = demo ] && ! mc_have frontend "$fe_key"; then
-	fe_platforms=linux/amd64 # the demo's: one platform is quicker to build
-	fe_key="$(mc_frontend_key "$REPO" "$fe_version" "$go_version" "$fe_platforms")"
-fi
-mc_make frontend "$fe_key" 6 build_frontend
+# The frontend image, unless the demo's started above.
+[ -n "$fe_pid" ] || mc_make frontend "$fe_key" 6 "$fe_builder"
+[ -z "$fe_pid" ] || wait "$fe_pid" || die "building the frontend image failed (logs: $LOG/build-frontend*.log)"
 fe_digest="$(run_logged push-frontend ocipush "$(mc_path frontend "$fe_key")/oci" \
 	"$REGISTRY_ADDR/autocache:1" "$REGISTRY_ADDR/autocache:dev" && tail -n1 "$LOG/push-frontend.log")"
 phase_time "images engine" $((SECONDS - t_images))
