@@ -241,15 +241,15 @@ func (b *bench) gatewayReads(t *testing.T) {
 func readsOf(t *testing.T, metaFile string) (frontend.Reads, int) {
 	t.Helper()
 	raw := readFile(t, metaFile)
-	var md map[string]json.RawMessage
+	var md map[string]any // buildctl writes frontend.* values as strings
 	if err := json.Unmarshal([]byte(raw), &md); err != nil {
 		t.Fatal(err)
 	}
 	var reads frontend.Reads
-	if err := json.Unmarshal(md[frontend.MetaReads], &reads); err != nil {
-		t.Fatalf("%s: %v in %s", frontend.MetaReads, err, raw)
+	if v, _ := md[frontend.MetaReads].(string); json.Unmarshal([]byte(v), &reads) != nil {
+		t.Fatalf("%s: not JSON in %s", frontend.MetaReads, raw)
 	}
-	return reads, len(reportedCaches(t, []string{metaFile}))
+	return reads, len(reportedCaches(t, []string{"--metadata-file", metaFile}))
 }
 
 func readFile(t *testing.T, name string) string {
