@@ -432,7 +432,10 @@ type dirReader interface {
 }
 
 // listTree lists up to about limit entries under dir, depth first, as
-// paths relative to dir. A missing dir has none.
+// paths relative to dir. A missing dir has none. Each read is a round trip
+// in which BuildKit mounts the filesystem, so a level's directories are
+// read at once (readDirs); the entries are then put in depth-first order,
+// and a directory that order reaches unread is read then.
 func listTree(ctx context.Context, ref dirReader, dir string, limit int) ([]string, error) {
 	top, err := ref.ReadDir(ctx, client.ReadDirRequest{Path: dir})
 	if err != nil {
@@ -442,54 +445,106 @@ func listTree(ctx context.Context, ref dirReader, dir string, limit int) ([]stri
 		}
 		return nil, err
 	}
+	listed := map[string][]*fstypes.Stat{"": top}
+	level, n := []string{""}, len(top)
+	for len(level) > 0 && n < limit {
+		var next []client.ReadDirRequest
+		var rels []string
+		for _, rel := range level {
+			for _, e := range listed[rel] {
+				if os.FileMode(e.Mode).IsDir() {
+					rels = append(rels, path.Join(rel, e.Path))
+					next = append(next, client.ReadDirRequest{Path: path.Join(dir, rels[len(rels)-1])})
+				}
+			}
+		}
+		stats, errs := readDirs(ctx, ref, next)
+		for i, rel := range rels {
+			if errs[i] != nil {
+				return nil, errs[i]
+			}
+			listed[rel] = stats[i]
+			n += len(stats[i])
+		}
+		level = rels
+	}
 	var out []string
-	var walk func(rel string, entries []*fstypes.Stat) error
-	walk = func(rel string, entries []*fstypes.Stat) error {
-		for _, e := range entries {
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		for _, e := range listed[rel] {
 			if len(out) >= limit {
 				return nil
 			}
 			p := path.Join(rel, e.Path)
 			out = append(out, p)
 			if os.FileMode(e.Mode).IsDir() {
-				sub, err := ref.ReadDir(ctx, client.ReadDirRequest{Path: path.Join(dir, p)})
-				if err != nil {
-					return err
+				if _, ok := listed[p]; !ok {
+					sub, err := ref.ReadDir(ctx, client.ReadDirRequest{Path: path.Join(dir, p)})
+					if err != nil {
+						return err
+					}
+					listed[p] = sub
 				}
-				if err := walk(p, sub); err != nil {
+				if err := walk(p); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
 	}
-	if err := walk("", top); err != nil {
+	if err := walk(""); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// exists says whether p is in the filesystem, looking it up in its parent.
+// maxReads bounds the reads of one filesystem in flight at once.
+const maxReads = 8
+
+// readDirs makes the reads reqs at once (at most maxReads in flight) and
+// gives each one's entries and error, in the order of reqs.
+func readDirs(ctx context.Context, ref dirReader, reqs []client.ReadDirRequest) ([][]*fstypes.Stat, []error) {
+	stats, errs := make([][]*fstypes.Stat, len(reqs)), make([]error, len(reqs))
+	if len(reqs) == 1 {
+		stats[0], errs[0] = ref.ReadDir(ctx, reqs[0])
+		return stats, errs
+	}
+	sem := make(chan struct{}, maxReads)
+	var wg sync.WaitGroup
+	for i, req := range reqs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			stats[i], errs[i] = ref.ReadDir(ctx, req)
+		})
+	}
+	wg.Wait()
+	return stats, errs
+}
+
+// exists says whether p is in the filesystem: whether each of its parents
+// holds the next name. Those reads are made at once; the answer is read
+// from the top down, as if they had been made one by one (a parent that
+// is missing answers no, whatever the reads below it said).
 func exists(ctx context.Context, ref dirReader, p string) (bool, error) {
 	p = path.Clean(p)
-	if p == "/" {
-		return true, nil
+	var reqs []client.ReadDirRequest
+	for q := p; q != "/" && q != "."; q = path.Dir(q) {
+		name := path.Base(q)
+		if strings.ContainsAny(name, `*?[\`) {
+			return false, errors.Errorf("cannot look up %q", p)
+		}
+		reqs = append(reqs, client.ReadDirRequest{Path: path.Dir(q), IncludePattern: name})
 	}
-	name := path.Base(p)
-	if strings.ContainsAny(name, `*?[\`) {
-		return false, errors.Errorf("cannot look up %q", p)
-	}
-	if ok, err := exists(ctx, ref, path.Dir(p)); err != nil || !ok {
-		return false, err
-	}
-	st, err := ref.ReadDir(ctx, client.ReadDirRequest{Path: path.Dir(p), IncludePattern: name})
-	if err != nil {
-		return false, err
-	}
-	for _, e := range st {
-		if e.Path == name {
-			return true, nil
+	slices.Reverse(reqs) // from the top
+	stats, errs := readDirs(ctx, ref, reqs)
+	for i, req := range reqs {
+		if errs[i] != nil {
+			return false, errs[i]
+		}
+		if !slices.ContainsFunc(stats[i], func(e *fstypes.Stat) bool { return e.Path == req.IncludePattern }) {
+			return false, nil
 		}
 	}
-	return false, nil
+	return true, nil
 }

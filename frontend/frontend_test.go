@@ -6,7 +6,9 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/autocache/autocache/llbtransform"
 	"github.com/moby/buildkit/client/llb"
@@ -318,5 +320,62 @@ func TestSolveCollectsCaches(t *testing.T) {
 	}
 	if !slices.Equal(ids, []string{"//root/.cache/pip", "/from:docker.io/library/python:3.11-slim//root/.cache/pip/wheels"}) {
 		t.Fatalf("caches %v", ids)
+	}
+}
+
+// concurrentFS is a fakeFS whose reads wait for a second one in flight
+// (or for 200 ms), counting the reads and the most in flight at once.
+type concurrentFS struct {
+	fakeFS
+	mu              sync.Mutex
+	reads, inFlight int
+	most            int
+	two             chan struct{}
+}
+
+func (c *concurrentFS) ReadDir(ctx context.Context, req client.ReadDirRequest) ([]*fstypes.Stat, error) {
+	c.mu.Lock()
+	c.reads++
+	c.inFlight++
+	c.most = max(c.most, c.inFlight)
+	if c.inFlight == 2 && c.two != nil {
+		close(c.two)
+		c.two = nil
+	}
+	two := c.two
+	c.mu.Unlock()
+	if two != nil {
+		select {
+		case <-two:
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	c.mu.Lock()
+	c.inFlight--
+	c.mu.Unlock()
+	return c.fakeFS.ReadDir(ctx, req)
+}
+
+// TestReadsOfALevelAtOnce: each read of a filesystem is a round trip in
+// which BuildKit mounts it, so the directories of one level of a listing,
+// and the parents that say whether a path exists, are read at once; the
+// answers and the number of reads are the ones reading one by one gives.
+func TestReadsOfALevelAtOnce(t *testing.T) {
+	tree := fakeFS{"/": {"go/"}, "/go": {"pkg/"}, "/go/pkg": {"mod/"}, "/go/pkg/mod": {"a/", "b/"}, "/go/pkg/mod/a": {"1"}, "/go/pkg/mod/b": {"2"}}
+	ctx := context.Background()
+	fs := &concurrentFS{fakeFS: tree, two: make(chan struct{})}
+	got, err := listTree(ctx, fs, "/go/pkg/mod", 64)
+	if err != nil || !slices.Equal(got, []string{"a", "a/1", "b", "b/2"}) {
+		t.Fatalf("listTree: %q, %v", got, err)
+	}
+	if fs.most < 2 || fs.reads != 3 {
+		t.Errorf("listing: %d reads, at most %d at once; want 3 reads (the directory, then a and b at once)", fs.reads, fs.most)
+	}
+	fs = &concurrentFS{fakeFS: tree, two: make(chan struct{})}
+	if ok, err := exists(ctx, fs, "/go/pkg/cache/download"); ok || err != nil {
+		t.Fatalf("exists: %v, %v", ok, err)
+	}
+	if fs.most < 2 || fs.reads != 4 {
+		t.Errorf("exists: %d reads, at most %d at once; want the 4 parents at once", fs.reads, fs.most)
 	}
 }
