@@ -53,9 +53,13 @@ e2e-down:
 # The demo builds only the images it uses (AUTOCACHE_E2E_IMAGES=demo) and
 # serves packages through a network profile (NETWORK=RATE,LATENCY; NETWORK=
 # for loopback speed), so its times show what a cache saves on a real network.
+# REGISTRIES=real builds real packages from the real registries this machine
+# reaches instead (Debian's mirror, npm, the Go proxy; not PyPI), counted from
+# each tool's own output.
 NETWORK ?= 50Mbit,30ms
+REGISTRIES ?= hermetic
 demo:
-	AUTOCACHE_E2E_IMAGES=demo AUTOCACHE_NETWORK=$(NETWORK) $(ENGINE)/with-engine.sh $(GO) run ./integration/cmd/demo
+	AUTOCACHE_E2E_IMAGES=demo AUTOCACHE_NETWORK=$(NETWORK) $(ENGINE)/with-engine.sh $(GO) run ./integration/cmd/demo -registries $(REGISTRIES)
 
 # BuildKit's own Dockerfile suite against stock upstream and autocache, side by
 # side (docs/conformance.md). Root; about 13 min warm, 25-40 min cold on 2 cores.

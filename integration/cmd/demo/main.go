@@ -29,20 +29,34 @@ type result struct {
 
 func main() {
 	examplesDir := flag.String("examples", "examples", "directory with one project per package manager")
+	registries := flag.String("registries", "hermetic", "hermetic: the harness's package registries (127.0.0.1) through NETWORK's profile; real: the real ones this machine reaches")
 	flag.Parse()
-	frontend, stats := os.Getenv("AUTOCACHE_FRONTEND"), os.Getenv("AUTOCACHE_STATS")
-	if frontend == "" || stats == "" {
+	frontend, stats, registry := os.Getenv("AUTOCACHE_FRONTEND"), os.Getenv("AUTOCACHE_STATS"), os.Getenv("AUTOCACHE_REGISTRY")
+	if frontend == "" || stats == "" || registry == "" {
 		fail("run me through `make demo` (the engine's environment is missing)")
+	}
+	live := *registries == "real"
+	if !live && *registries != "hermetic" {
+		fail("-registries %q: want hermetic or real", *registries)
+	}
+	kinds := examples.Kinds
+	if live {
+		kinds = realKinds
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "example\tfrontend\tcold build\tpackages\trebuild +1 dep\tpackages\t")
-	for _, kind := range examples.Kinds {
+	for _, kind := range kinds {
 		for _, fe := range []string{"upstream", "autocache"} {
 			dir, err := os.MkdirTemp("", "autocache-demo-")
 			if err != nil {
 				fail("%v", err)
 			}
-			if err := os.CopyFS(dir, os.DirFS(filepath.Join(*examplesDir, kind))); err != nil {
+			if live {
+				err = writeReal(dir, kind, registry)
+			} else {
+				err = os.CopyFS(dir, os.DirFS(filepath.Join(*examplesDir, kind)))
+			}
+			if err != nil {
 				fail("%v", err)
 			}
 			if fe == "autocache" {
@@ -51,17 +65,26 @@ func main() {
 				}
 			}
 			coldBuilder(dir)
-			cold := build(dir, kind, stats)
-			if err := examples.AddDependency(dir, kind, 11); err != nil {
+			cold := build(dir, kind, stats, live)
+			if live {
+				err = realProjects[kind].addOne(dir)
+			} else {
+				err = examples.AddDependency(dir, kind, 11)
+			}
+			if err != nil {
 				fail("%v", err)
 			}
-			warm := build(dir, kind, stats)
+			warm := build(dir, kind, stats, live)
 			os.RemoveAll(dir)
 			fmt.Fprintf(tw, "%s\t%s\t%.1fs\t%d\t%.1fs\t%d\t\n", kind, fe, cold.seconds, cold.pkgs, warm.seconds, warm.pkgs)
 		}
 	}
 	fmt.Println()
 	tw.Flush()
+	if live {
+		fmt.Printf("\n%s\n", realFooter)
+		return
+	}
 	profile, err := pkgserver.ParseProfile(os.Getenv("AUTOCACHE_NETWORK"))
 	if err != nil {
 		fail("%v", err)
@@ -110,10 +133,12 @@ func coldBuilder(dir string) {
 	}
 }
 
-// build runs one buildctl build and measures it.
-func build(dir, kind, stats string) result {
+// build runs one buildctl build and measures it: the package files
+// downloaded are the hermetic registries' counters, or, from the real
+// registries, the files the build's output says it fetched.
+func build(dir, kind, stats string, live bool) result {
 	before := counts(stats)[kind]
-	cmd := exec.Command("buildctl", "build", "--frontend", "dockerfile.v0",
+	cmd := exec.Command("buildctl", "build", "--progress=plain", "--frontend", "dockerfile.v0",
 		"--local", "context="+dir, "--local", "dockerfile="+dir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -122,6 +147,9 @@ func build(dir, kind, stats string) result {
 		fail("building %s: %v\n%s", dir, err, out.String())
 	}
 	r := result{seconds: time.Since(start).Seconds(), pkgs: counts(stats)[kind] - before}
+	if live {
+		r.pkgs = realDownloads(kind, out.String())
+	}
 	fmt.Fprintf(os.Stderr, "demo: %s built in %.1fs, %d package files downloaded\n", kind, r.seconds, r.pkgs)
 	return r
 }
