@@ -134,11 +134,23 @@ func (b *bench) build(t *testing.T, bb benchBuild) (time.Duration, string) {
 // example copies examples/kind to a new directory.
 func example(t *testing.T, kind string) string {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "examples", kind))); err != nil {
-		t.Fatal(err)
+	return copyDir(t, filepath.Join("..", "examples", kind))
+}
+
+// project is a directory to build, named for the table.
+type project struct{ name, dir string }
+
+// exampleProjects are copies of the four examples, then a project of the
+// one Dockerfile extra.
+func exampleProjects(t *testing.T, name, dockerfile string) []project {
+	t.Helper()
+	var out []project
+	for _, kind := range examples.Kinds {
+		out = append(out, project{"examples/" + kind, example(t, kind)})
 	}
-	return dir
+	dir := t.TempDir()
+	writeFile(t, dir, "Dockerfile", dockerfile)
+	return append(out, project{name, dir})
 }
 
 // pair runs one round of a side-by-side measurement, the baseline first in
@@ -157,14 +169,7 @@ func pair(round int, baseline, autocache func() time.Duration) (base, ac time.Du
 // noopRebuild: every example and a large generated file rebuilt with
 // nothing changed, with each frontend, interleaved.
 func (b *bench) noopRebuild(t *testing.T) []perf.Result {
-	type project struct{ name, dir string }
-	var projects []project
-	for _, kind := range examples.Kinds {
-		projects = append(projects, project{"examples/" + kind, example(t, kind)})
-	}
-	large := t.TempDir()
-	writeFile(t, large, "Dockerfile", largeDockerfile(6, 8))
-	projects = append(projects, project{"6 stages, 54 RUNs", large})
+	projects := exampleProjects(t, "6 stages, 54 RUNs", largeDockerfile(6, 8))
 
 	var out []perf.Result
 	for _, p := range projects {
@@ -209,14 +214,9 @@ func (b *bench) noopRebuild(t *testing.T) []perf.Result {
 // one os-release and one listing per cache directory; none at all without
 // a package manager.
 func (b *bench) gatewayReads(t *testing.T) {
-	type project struct{ name, dir string }
-	var projects []project
-	for _, kind := range examples.Kinds {
-		projects = append(projects, project{"examples/" + kind, example(t, kind)})
-	}
-	none := t.TempDir()
-	writeFile(t, none, "Dockerfile", "FROM debian:bookworm-slim\nARG E2E_RUN\nRUN echo \"$E2E_RUN\" > /run-id && ls /usr/share > /dev/null\n")
-	projects = append(projects, project{"no package manager", none})
+	projects := exampleProjects(t, "no package manager",
+		"FROM debian:bookworm-slim\nARG E2E_RUN\nRUN echo \"$E2E_RUN\" > /run-id && ls /usr/share > /dev/null\n")
+	none := projects[len(projects)-1].dir
 
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "Dockerfile\tcaches\tsolves\taccounts\tcontents\tos-release\treadFile\treadDir\tno-op build\t\n")
